@@ -1,0 +1,54 @@
+/**
+ * What one path is, as the engine knows it. Paths are relative to a sync root, POSIX-style,
+ * without leading or trailing slash; the root itself is ''.
+ */
+export type EntryKind = 'file' | 'dir' | 'symlink';
+
+/** A source entry as read by the scanner (lstat, never following links). */
+export interface LocalEntry {
+  readonly path: string;
+  readonly kind: EntryKind;
+  /** Bytes for files, 0 otherwise. */
+  readonly size: number;
+  /** Modification time in milliseconds, with sub-millisecond precision (from nanoseconds). */
+  readonly mtimeMs: number;
+  /** Inode number as a decimal string (exact for 64-bit inodes). */
+  readonly ino: string;
+  /** Link text for symlinks. */
+  readonly linkTarget?: string;
+  /** SHA-256 of the content, only when the engine had to hash it (racy timestamps). */
+  readonly hash?: string;
+}
+
+/** What the state store says a target holds at a path: the source fingerprint we sent. */
+export interface KnownEntry {
+  readonly path: string;
+  readonly kind: EntryKind;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly ino: string;
+  readonly linkTarget?: string;
+  /** SHA-256 of the bytes we uploaded, when known. */
+  readonly hash?: string;
+  /** Wall-clock time (ms) when the record was written. */
+  readonly recordedAtMs: number;
+}
+
+/** Same content as far as (size, mtime, kind, link) can tell. */
+export function sameFingerprint(local: LocalEntry, known: KnownEntry): boolean {
+  if (local.kind !== known.kind) return false;
+  if (local.kind === 'dir') return true;
+  if (local.kind === 'symlink') return local.linkTarget === known.linkTarget;
+  return local.size === known.size && local.mtimeMs === known.mtimeMs;
+}
+
+/**
+ * File times advance in coarse ticks: a rewrite at the same size within one tick keeps
+ * (size, mtime). A record whose mtime is this close to the time it was written cannot be
+ * trusted by fingerprint alone (git's "racily clean" rule), so its content is compared.
+ */
+export const RACY_WINDOW_MS = 2_000;
+
+export function isRacy(known: KnownEntry): boolean {
+  return known.kind === 'file' && known.recordedAtMs - known.mtimeMs < RACY_WINDOW_MS;
+}

@@ -1,0 +1,67 @@
+/**
+ * Typed target errors with stable codes (the undici habit): every backend translates its own
+ * failures into one of these, and the executor decides what to do from `code` alone.
+ *
+ * How the executor reacts, per code:
+ *   - transient: the operation is retried with backoff; the target stays up (reset, timeout).
+ *   - target-wide: the whole target pauses and retries with backoff (server down, disk full,
+ *     destination unwritable).
+ *   - pause: the target stops until the operator acts (login rejected, host key unknown).
+ *   - path: only this path fails; it is reported and retried later (name not allowed).
+ */
+export type TargetErrorCode =
+  | 'E_NOT_FOUND' // the path (or its parent) does not exist on the target
+  | 'E_EXISTS' // something is in the way (e.g. a directory where a file should go)
+  | 'E_NOT_EMPTY' // rmdir of a non-empty directory without recursive
+  | 'E_PERMISSION' // the server refused this path
+  | 'E_NAME' // the protocol or server cannot carry this name
+  | 'E_NO_SPACE' // disk or quota full
+  | 'E_CONNECTION' // connection refused, reset, closed
+  | 'E_TIMEOUT' // no answer within the deadline
+  | 'E_AUTH' // login rejected
+  | 'E_HOST_KEY' // host key or certificate could not be verified
+  | 'E_UNSUPPORTED' // the target cannot do this operation
+  | 'E_CONFIG' // the target settings are wrong
+  | 'E_PROTOCOL'; // anything else the server said
+
+export type ErrorScope = 'transient' | 'target' | 'pause' | 'path';
+
+const SCOPE: Record<TargetErrorCode, ErrorScope> = {
+  E_NOT_FOUND: 'path',
+  E_EXISTS: 'path',
+  E_NOT_EMPTY: 'path',
+  E_PERMISSION: 'target',
+  E_NAME: 'path',
+  E_NO_SPACE: 'target',
+  E_CONNECTION: 'transient',
+  E_TIMEOUT: 'transient',
+  E_AUTH: 'pause',
+  E_HOST_KEY: 'pause',
+  E_UNSUPPORTED: 'path',
+  E_CONFIG: 'pause',
+  E_PROTOCOL: 'transient',
+};
+
+export class TargetError extends Error {
+  override readonly name = 'TargetError';
+  readonly code: TargetErrorCode;
+  readonly scope: ErrorScope;
+  /** The relative path the operation was about, when there is one. */
+  readonly path: string | undefined;
+
+  constructor(code: TargetErrorCode, message: string, options: { path?: string; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.code = code;
+    this.scope = SCOPE[code];
+    this.path = options.path;
+  }
+}
+
+export function isTargetError(err: unknown): err is TargetError {
+  return err instanceof TargetError;
+}
+
+/** Remove `user:password@` from anything that looks like a URL (errors, logs, status). */
+export function redactSecrets(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^/@\s:]+):([^/@\s]*)@/gi, '$1$2:***@');
+}

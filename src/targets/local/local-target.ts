@@ -1,0 +1,184 @@
+/**
+ * A folder on a mounted file system as a target. Atomic puts (temp file in the final
+ * directory, then rename), mtime kept, renames and symlinks native.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import { joinPath } from '../../core/paths.ts';
+import type { EntryKind } from '../../core/entry.ts';
+import { TargetError } from '../errors.ts';
+import type { TargetSpec } from '../spec.ts';
+import type { PutOptions, PutSource, RemoteEntry, Target, TargetCapabilities } from '../target.ts';
+import { translateLocalError } from './translate-error.ts';
+
+const UNSUPPORTED_KEYS = ['password', 'passwordFile', 'tls', 'ca', 'insecure', 'identityFile', 'passphrase', 'passphraseFile', 'knownHosts', 'hostKey'] as const;
+
+export function createLocalTarget(spec: TargetSpec, url: URL): Target {
+  for (const key of UNSUPPORTED_KEYS) {
+    if (spec[key] !== undefined) {
+      throw new TargetError('E_CONFIG', `target ${spec.url}: key "${key}" does not apply to a local folder: remove it`);
+    }
+  }
+  if (url.host !== '' && url.host !== 'localhost') {
+    throw new TargetError('E_CONFIG', `target ${spec.url}: file:// URLs name a local folder, not host "${url.host}": write file:///absolute/path`);
+  }
+  return new LocalTarget(fileURLToPath(url));
+}
+
+export class LocalTarget implements Target {
+  readonly caps: TargetCapabilities = {
+    rename: true,
+    preservesMtime: true,
+    symlinks: true,
+    fastRecursiveRemove: true,
+    hash: true,
+  };
+  readonly displayName: string;
+
+  constructor(readonly root: string) {
+    this.displayName = root;
+  }
+
+  private abs(path: string): string {
+    return path === '' ? this.root : join(this.root, path);
+  }
+
+  async connect(): Promise<void> {
+    try {
+      await fs.mkdir(this.root, { recursive: true });
+      await fs.access(this.root, fs.constants.W_OK);
+    } catch (err) {
+      throw translateLocalError(err, 'open target folder', '');
+    }
+  }
+
+  async stat(path: string): Promise<RemoteEntry | undefined> {
+    try {
+      return await this.entryAt(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw translateLocalError(err, 'stat', path);
+    }
+  }
+
+  private async entryAt(path: string): Promise<RemoteEntry> {
+    const st = await fs.lstat(this.abs(path));
+    const kind: EntryKind | undefined = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : undefined;
+    if (kind === undefined) throw new TargetError('E_EXISTS', `${path} is a special file on the target`, { path });
+    return {
+      path,
+      kind,
+      size: kind === 'file' ? st.size : 0,
+      mtimeMs: st.mtimeMs,
+      ...(kind === 'symlink' ? { linkTarget: await fs.readlink(this.abs(path)) } : {}),
+    };
+  }
+
+  async list(dir: string): Promise<RemoteEntry[]> {
+    try {
+      const names = await fs.readdir(this.abs(dir));
+      const out: RemoteEntry[] = [];
+      for (const name of names) {
+        try {
+          out.push(await this.entryAt(joinPath(dir, name)));
+        } catch (err) {
+          // Vanished between readdir and lstat, or a special file: not ours to list.
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT' || err instanceof TargetError) continue;
+          throw err;
+        }
+      }
+      return out;
+    } catch (err) {
+      throw translateLocalError(err, 'list', dir);
+    }
+  }
+
+  async put(path: string, source: PutSource, options: PutOptions): Promise<void> {
+    const temp = this.abs(options.tempPath);
+    try {
+      await pipeline(source.open(), createWriteStream(temp, { flags: 'w', mode: 0o644 }));
+      const seconds = source.mtimeMs / 1000;
+      await fs.utimes(temp, seconds, seconds);
+      await fs.rename(temp, this.abs(path));
+    } catch (err) {
+      await fs.rm(temp, { force: true }).catch(() => undefined);
+      throw translateLocalError(err, 'put', path);
+    }
+  }
+
+  async mkdir(path: string): Promise<void> {
+    try {
+      await fs.mkdir(this.abs(path));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+        const st = await fs.lstat(this.abs(path)).catch(() => undefined);
+        if (st?.isDirectory()) return;
+      }
+      throw translateLocalError(err, 'mkdir', path);
+    }
+  }
+
+  async remove(path: string): Promise<void> {
+    try {
+      await fs.unlink(this.abs(path));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw translateLocalError(err, 'remove', path);
+    }
+  }
+
+  async rmdir(path: string, options: { recursive?: boolean } = {}): Promise<void> {
+    try {
+      if (options.recursive) await fs.rm(this.abs(path), { recursive: true, force: true });
+      else await fs.rmdir(this.abs(path));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw translateLocalError(err, 'rmdir', path);
+    }
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    try {
+      await fs.rename(this.abs(from), this.abs(to));
+    } catch (err) {
+      throw translateLocalError(err, 'rename', from);
+    }
+  }
+
+  async symlink(path: string, linkTarget: string): Promise<void> {
+    // Create under a side name and rename over, so an existing entry is replaced atomically.
+    const side = this.abs(path) + '.sync-inotify-link.tmp';
+    try {
+      await fs.rm(side, { force: true });
+      await fs.symlink(linkTarget, side);
+      await fs.rename(side, this.abs(path));
+    } catch (err) {
+      await fs.rm(side, { force: true }).catch(() => undefined);
+      throw translateLocalError(err, 'symlink', path);
+    }
+  }
+
+  async setMtime(path: string, mtimeMs: number): Promise<void> {
+    try {
+      await fs.lutimes(this.abs(path), mtimeMs / 1000, mtimeMs / 1000);
+    } catch (err) {
+      throw translateLocalError(err, 'set mtime', path);
+    }
+  }
+
+  async hash(path: string): Promise<string> {
+    try {
+      const h = createHash('sha256');
+      await pipeline(createReadStream(this.abs(path)), h);
+      return h.digest('hex');
+    } catch (err) {
+      throw translateLocalError(err, 'hash', path);
+    }
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,71 @@
+/**
+ * The target contract (rclone's habit: a small set of calls plus declared capabilities).
+ *
+ * Paths are relative to the target root, POSIX style, '' for the root itself, and always pass
+ * `isSafeRelativePath`. Every method either resolves or rejects with a `TargetError`.
+ * Contract details every backend honours (checked by test/conformance):
+ *   - `mkdir` is idempotent and needs the parent to exist.
+ *   - `remove` of a missing path resolves (idempotent); `rmdir` likewise.
+ *   - `rmdir` without `recursive` on a non-empty directory rejects with E_NOT_EMPTY.
+ *   - `put` never leaves half a file under the final name: it writes `tempPath` (in the same
+ *     directory) and renames it over `path`; backends without rename (S3) may ignore tempPath.
+ *   - `rename` replaces an existing *file* at `to`; renaming a directory onto an existing path
+ *     is not asked for by the planner.
+ *   - `stat` and `list` report missing paths as `undefined` / E_NOT_FOUND respectively.
+ */
+import type { Readable } from 'node:stream';
+import type { EntryKind } from '../core/entry.ts';
+
+export interface TargetCapabilities {
+  /** `rename` works for files and whole directories. */
+  readonly rename: boolean;
+  /** `put` keeps the source mtime (so size+mtime can be compared later). */
+  readonly preservesMtime: boolean;
+  /** `symlink` is implemented. */
+  readonly symlinks: boolean;
+  /** `rmdir(path, {recursive: true})` is one cheap call (else it walks). */
+  readonly fastRecursiveRemove: boolean;
+  /** `hash` returns the SHA-256 of a remote file. */
+  readonly hash: boolean;
+}
+
+export interface RemoteEntry {
+  readonly path: string;
+  readonly kind: EntryKind;
+  readonly size: number;
+  /** Modification time in ms when the server reports a trustworthy one. */
+  readonly mtimeMs?: number;
+  readonly linkTarget?: string;
+}
+
+export interface PutSource {
+  readonly size: number;
+  readonly mtimeMs: number;
+  /** A fresh stream of the bytes to send; the executor hashes what passes through it. */
+  open(): Readable;
+}
+
+export interface PutOptions {
+  /** Where to write before the final rename; the engine journals it to clean up after a crash. */
+  readonly tempPath: string;
+}
+
+export interface Target {
+  /** URL of the target with any password removed: safe for logs and status. */
+  readonly displayName: string;
+  readonly caps: TargetCapabilities;
+  /** Open connections, create the root if missing. Rejects with E_AUTH, E_HOST_KEY, … */
+  connect(): Promise<void>;
+  stat(path: string): Promise<RemoteEntry | undefined>;
+  /** Direct children of a directory (not recursive), in any order. */
+  list(dir: string): Promise<RemoteEntry[]>;
+  put(path: string, source: PutSource, options: PutOptions): Promise<void>;
+  mkdir(path: string): Promise<void>;
+  remove(path: string): Promise<void>;
+  rmdir(path: string, options?: { recursive?: boolean }): Promise<void>;
+  rename?(from: string, to: string): Promise<void>;
+  symlink?(path: string, linkTarget: string): Promise<void>;
+  setMtime?(path: string, mtimeMs: number): Promise<void>;
+  hash?(path: string): Promise<string>;
+  close(): Promise<void>;
+}
