@@ -34,12 +34,15 @@ export interface KnownEntry {
   readonly recordedAtMs: number;
 }
 
-/** Same content as far as (size, mtime, kind, link) can tell. */
+/**
+ * Same content as far as (kind, size, mtime, inode, link) can tell. The inode matters: a file
+ * replaced by another one (mv over, swap, cp -p) may keep size and mtime but not the inode.
+ */
 export function sameFingerprint(local: LocalEntry, known: KnownEntry): boolean {
   if (local.kind !== known.kind) return false;
   if (local.kind === 'dir') return true;
   if (local.kind === 'symlink') return local.linkTarget === known.linkTarget;
-  return local.size === known.size && local.mtimeMs === known.mtimeMs;
+  return local.size === known.size && local.mtimeMs === known.mtimeMs && local.ino === known.ino;
 }
 
 /**

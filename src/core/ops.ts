@@ -1,0 +1,56 @@
+/**
+ * The operations a plan is made of. Each names the path it acts on (as the target will see it
+ * when the operation runs: after the renames it depends on) and the ids of operations that
+ * must finish first.
+ */
+import type { KnownEntry, LocalEntry } from './entry.ts';
+
+interface OpBase {
+  readonly id: number;
+  readonly path: string;
+  deps: number[];
+}
+
+export interface MkdirOp extends OpBase { readonly kind: 'mkdir'; readonly entry: LocalEntry }
+export interface PutOp extends OpBase { readonly kind: 'put'; readonly entry: LocalEntry }
+export interface SymlinkOp extends OpBase { readonly kind: 'symlink'; readonly entry: LocalEntry }
+/** Moves `from` (and everything under it) to `path`; `entry` is the source at the destination. */
+export interface RenameOp extends OpBase { readonly kind: 'rename'; readonly from: string; readonly entry: LocalEntry }
+/** Removes one file or symlink the store knows. */
+export interface RemoveOp extends OpBase { readonly kind: 'remove'; readonly known: KnownEntry }
+/**
+ * Removes a directory. Non-recursive unless `recursive`: then one call removes the whole tree
+ * (and `count` known entries with it).
+ */
+export interface RmdirOp extends OpBase { readonly kind: 'rmdir'; readonly recursive: boolean; readonly count: number }
+
+export type Op = MkdirOp | PutOp | SymlinkOp | RenameOp | RemoveOp | RmdirOp;
+export type OpKind = Op['kind'];
+
+/** A path the plan could not handle, as data (Mutagen's habit): reported, never thrown. */
+export interface Problem {
+  readonly path: string;
+  readonly code: 'SYMLINK_UNSUPPORTED' | 'SPECIAL_FILE' | 'UNREADABLE' | 'UNSAFE_NAME';
+  readonly message: string;
+}
+
+/** How many known entries the plan removes (what `maxDelete` limits). */
+export function countRemovals(ops: readonly Op[]): number {
+  let n = 0;
+  for (const op of ops) {
+    if (op.kind === 'remove') n++;
+    else if (op.kind === 'rmdir') n += op.recursive ? op.count : 1;
+  }
+  return n;
+}
+
+export function describeOp(op: Op): string {
+  switch (op.kind) {
+    case 'rename':
+      return `rename ${JSON.stringify(op.from)} -> ${JSON.stringify(op.path)}`;
+    case 'rmdir':
+      return `rmdir${op.recursive ? ' -r' : ''} ${JSON.stringify(op.path)}`;
+    default:
+      return `${op.kind} ${JSON.stringify(op.path)}`;
+  }
+}
