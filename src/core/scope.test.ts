@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { flushDelay } from './debounce.ts';
+import { backoffDelay, OP_RETRY } from './retry.ts';
+import { checkSafety, parseMaxDelete } from './safety.ts';
+import { needsDeepScan, normalizeScopes, widenScope } from './scope.ts';
+import type { Op } from './ops.ts';
+import { isTempName, tempPathFor } from './temp-name.ts';
+
+describe('scopes', () => {
+  it('a deep scope absorbs the paths under it; duplicates merge with deep winning', () => {
+    assert.deepEqual(
+      normalizeScopes([{ path: 'a/b', deep: false }, { path: 'a', deep: true }, { path: 'c', deep: false }, { path: 'c', deep: true }, { path: 'd/e', deep: false }]),
+      [{ path: 'a', deep: true }, { path: 'c', deep: true }, { path: 'd/e', deep: false }],
+    );
+  });
+  it('widens to the nearest ancestor whose parent the target holds (mkdir -p)', () => {
+    const known = new Map([['x', 'dir' as const]]);
+    assert.deepEqual(widenScope({ path: 'x/a/b/c', deep: false }, (p) => known.get(p)), { path: 'x/a', deep: true });
+    assert.deepEqual(widenScope({ path: 'x/f', deep: false }, (p) => known.get(p)), { path: 'x/f', deep: false });
+    assert.deepEqual(widenScope({ path: 'top', deep: false }, () => undefined), { path: 'top', deep: false });
+  });
+  const deepCases: [string, Parameters<typeof needsDeepScan>[0], Parameters<typeof needsDeepScan>[1], boolean][] = [
+    ['new dir', { kind: 'dir', ino: '1' }, undefined, true],
+    ['same dir', { kind: 'dir', ino: '1' }, { kind: 'dir', ino: '1' }, false],
+    ['dir replaced (other inode)', { kind: 'dir', ino: '2' }, { kind: 'dir', ino: '1' }, true],
+    ['dir vanished', undefined, { kind: 'dir', ino: '1' }, true],
+    ['file vanished', undefined, { kind: 'file', ino: '1' }, false],
+    ['dir became file', { kind: 'file', ino: '3' }, { kind: 'dir', ino: '1' }, true],
+    ['file changed', { kind: 'file', ino: '1' }, { kind: 'file', ino: '1' }, false],
+  ];
+  for (const [name, local, known, deep] of deepCases) it(`deep scan: ${name} → ${deep}`, () => assert.equal(needsDeepScan(local, known), deep));
+});
+
+describe('debounce', () => {
+  const cases: [string, number, number, number, number][] = [
+    // name, now, first, last, expected delay (quiet 20, max 1000)
+    ['just hinted: wait the quiet window', 100, 100, 100, 20],
+    ['quiet window passed: flush', 125, 100, 100, 0],
+    ['still busy: wait for quiet', 500, 100, 495, 15],
+    ['busy for the whole cap: flush anyway', 1100, 100, 1099, 0],
+    ['cap nearer than quiet end', 1090, 100, 1085, 10],
+  ];
+  for (const [name, now, first, last, expected] of cases) {
+    it(name, () => assert.equal(flushDelay(now, { firstHintAt: first, lastHintAt: last }, 20, 1000), expected));
+  }
+});
+
+describe('retry backoff', () => {
+  it('grows exponentially with jitter and is capped', () => {
+    assert.equal(backoffDelay(0, OP_RETRY, () => 0), 50);
+    assert.equal(backoffDelay(0, OP_RETRY, () => 1), 100);
+    assert.equal(backoffDelay(3, OP_RETRY, () => 1), 800);
+    assert.equal(backoffDelay(20, OP_RETRY, () => 1), 2000);
+  });
+});
+
+describe('safety gates', () => {
+  const removes = (n: number): Op[] => Array.from({ length: n }, (_, i) => ({ id: i + 1, kind: 'remove', path: `f${i}`, deps: [], known: { path: `f${i}`, kind: 'file', size: 1, mtimeMs: 1, ino: '1', recordedAtMs: 1 } }));
+  const base = { sourceRootPresent: true, sourceRootEmpty: false, fullScan: true, knownTotal: 100 };
+  it('allows ordinary deletes', () => assert.equal(checkSafety({ ...base, ops: removes(3) }).ok, true));
+  it('halts when the source root vanished', () => {
+    const v = checkSafety({ ...base, ops: removes(1), sourceRootPresent: false });
+    assert.equal(v.ok === false && v.code, 'SOURCE_GONE');
+  });
+  it('halts when the source became empty', () => {
+    const v = checkSafety({ ...base, ops: removes(100), sourceRootEmpty: true });
+    assert.equal(v.ok === false && v.code, 'SOURCE_EMPTY');
+  });
+  it('maxDelete as a count and as a percentage', () => {
+    assert.equal(checkSafety({ ...base, ops: removes(11), maxDelete: { count: 10 } }).ok, false);
+    assert.equal(checkSafety({ ...base, ops: removes(10), maxDelete: { count: 10 } }).ok, true);
+    assert.equal(checkSafety({ ...base, ops: removes(11), maxDelete: { percent: 10 } }).ok, false);
+    assert.equal(checkSafety({ ...base, ops: removes(10), maxDelete: { percent: 10 } }).ok, true);
+  });
+  it('parses maxDelete', () => {
+    assert.deepEqual(parseMaxDelete(5), { count: 5 });
+    assert.deepEqual(parseMaxDelete('12.5%'), { percent: 12.5 });
+    assert.deepEqual(parseMaxDelete('7'), { count: 7 });
+    assert.equal(parseMaxDelete('lots'), undefined);
+  });
+});
+
+describe('temp names', () => {
+  it('are hidden, in the same directory, recognised, and short', () => {
+    const t = tempPathFor('a/b/page.html', 'abc123');
+    assert.equal(t, 'a/b/.page.html.sync-inotify-abc123.tmp');
+    assert.equal(isTempName('.page.html.sync-inotify-abc123.tmp'), true);
+    assert.equal(isTempName('page.html'), false);
+    assert.ok(Buffer.byteLength(tempPathFor('x'.repeat(250), 'abc123')) < 255);
+  });
+});
