@@ -1,0 +1,43 @@
+/**
+ * Schema migrations, applied in order and recorded in `PRAGMA user_version`. Append only:
+ * never edit a migration that has shipped.
+ */
+import type Database from 'better-sqlite3';
+
+const MIGRATIONS: string[] = [
+  `CREATE TABLE targets (
+     id INTEGER PRIMARY KEY,
+     key TEXT NOT NULL UNIQUE,
+     seen INTEGER NOT NULL DEFAULT 0
+   );
+   CREATE TABLE entries (
+     target INTEGER NOT NULL,
+     path TEXT NOT NULL,
+     kind TEXT NOT NULL CHECK (kind IN ('file', 'dir', 'symlink')),
+     size INTEGER NOT NULL,
+     mtime_ms REAL NOT NULL,
+     ino TEXT NOT NULL,
+     link_target TEXT,
+     hash TEXT,
+     recorded_at REAL NOT NULL,
+     PRIMARY KEY (target, path)
+   ) WITHOUT ROWID;
+   CREATE TABLE temps (
+     target INTEGER NOT NULL,
+     path TEXT NOT NULL,
+     PRIMARY KEY (target, path)
+   ) WITHOUT ROWID;`,
+];
+
+export function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new Error(`state file was written by a newer sync-inotify (schema ${current}, this version knows ${MIGRATIONS.length}): upgrade sync-inotify or use another state file`);
+  }
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import type { KnownEntry } from '../core/entry.ts';
+import { SqliteStore } from './sqlite-store.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'si-store-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const e = (path: string, kind: KnownEntry['kind'] = 'file'): KnownEntry => ({ path, kind, size: 3, mtimeMs: 1.5, ino: '42', recordedAtMs: 9 });
+
+describe('SqliteStore', () => {
+  it('keeps entries per target across reopen', () => {
+    const file = join(dir, 'a.db');
+    let s = new SqliteStore(file);
+    const t1 = s.targetId('src\nfile:///one');
+    const t2 = s.targetId('src\nfile:///two');
+    assert.notEqual(t1, t2);
+    assert.equal(s.isNewTarget(t1), true);
+    s.markTargetSeen(t1);
+    s.upsert(t1, { ...e('a/b'), hash: 'h', linkTarget: undefined });
+    s.upsert(t2, e('x'));
+    s.close();
+    s = new SqliteStore(file);
+    assert.equal(s.targetId('src\nfile:///one'), t1);
+    assert.equal(s.isNewTarget(t1), false);
+    assert.deepEqual(s.get(t1, 'a/b'), { ...e('a/b'), hash: 'h' });
+    assert.equal(s.get(t1, 'x'), undefined);
+    assert.equal(s.count(t2), 1);
+    s.close();
+  });
+
+  it('subtree, deleteSubtree and moveSubtree respect path boundaries', () => {
+    const s = new SqliteStore(join(dir, 'b.db'));
+    const t = s.targetId('k');
+    for (const p of ['a', 'a/x', 'a/y/z', 'a b', 'a-c', 'ab', 'b']) s.upsert(t, e(p, p.includes('/') ? 'file' : 'dir'));
+    assert.deepEqual(s.subtree(t, 'a').map((x) => x.path).sort(), ['a', 'a/x', 'a/y/z']);
+    s.upsert(t, e('c'));
+    s.moveSubtree(t, 'a', 'c');
+    assert.deepEqual(s.subtree(t, '').map((x) => x.path).sort(), ['a b', 'a-c', 'ab', 'b', 'c', 'c/x', 'c/y/z']);
+    assert.equal(s.get(t, 'c')?.kind, 'dir', 'the moved entry replaced the old one');
+    s.deleteSubtree(t, 'c');
+    assert.deepEqual(s.subtree(t, '').map((x) => x.path).sort(), ['a b', 'a-c', 'ab', 'b']);
+    s.close();
+  });
+
+  it('journals temp files', () => {
+    const s = new SqliteStore(join(dir, 'c.db'));
+    const t = s.targetId('k');
+    s.addTemp(t, 'd/.f.sync-inotify-aaaaaa.tmp');
+    assert.deepEqual(s.temps(t), ['d/.f.sync-inotify-aaaaaa.tmp']);
+    s.removeTemp(t, 'd/.f.sync-inotify-aaaaaa.tmp');
+    assert.deepEqual(s.temps(t), []);
+    s.close();
+  });
+});

@@ -1,0 +1,30 @@
+/**
+ * The state store: per target, what the target holds (the source fingerprint of each path we
+ * sent), plus a journal of temp files being written (removed after a crash). The interface
+ * is synchronous on purpose: better-sqlite3 is synchronous and fast, and no caller ever holds
+ * a cursor across an await (that starves WAL checkpoints).
+ */
+import type { KnownEntry } from '../core/entry.ts';
+
+export interface Store {
+  /** The id of a target (created on first use), keyed by source folder + target URL. */
+  targetId(key: string): number;
+  /** True when the target has never recorded anything (first run: adopt remote files). */
+  isNewTarget(target: number): boolean;
+  markTargetSeen(target: number): void;
+  get(target: number, path: string): KnownEntry | undefined;
+  /** Entries at or under `dir` ('' = all). */
+  subtree(target: number, dir: string): KnownEntry[];
+  count(target: number): number;
+  upsert(target: number, entry: KnownEntry): void;
+  delete(target: number, path: string): void;
+  deleteSubtree(target: number, dir: string): void;
+  /** Moves `from` and everything under it to `to`, replacing whatever was at `to`. */
+  moveSubtree(target: number, from: string, to: string): void;
+  /** Runs `fn` in one transaction (batch commits). */
+  transaction<T>(fn: () => T): T;
+  addTemp(target: number, path: string): void;
+  removeTemp(target: number, path: string): void;
+  temps(target: number): string[];
+  close(): void;
+}
