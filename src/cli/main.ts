@@ -1,0 +1,145 @@
+/**
+ * The command line. Exit codes: 0 success, 1 differences or failed operations, 2 bad input
+ * (usage, configuration, missing source), 3 a target could not be reached or refused us.
+ */
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../config/errors.ts';
+import { SyncRunner } from '../engine/sync-runner.ts';
+import { checkTarget } from '../engine/check.ts';
+import { createLogger, terminalSink } from '../log/logger.ts';
+import { SqliteStore } from '../state/sqlite-store.ts';
+import { isTargetError, redactSecrets } from '../targets/errors.ts';
+import { resolveConfig, statePathFor, type CommonOptions } from './context.ts';
+
+export const EXIT = { ok: 0, differences: 1, usage: 2, target: 3 } as const;
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+function withCommon(cmd: Command): Command {
+  return cmd
+    .argument('[source]', 'folder to mirror')
+    .argument('[dest]', 'target: a folder, file:///path, ftp://user@host/path, sftp://…')
+    .option('-c, --config <file>', 'YAML configuration file')
+    .option('--state <file>', 'state database (default: named after the instance)')
+    .option('--connections <n>', 'parallel operations for the quick form')
+    .option('--exclude <glob>', 'exclude pattern for the quick form (gitignore dialect; repeatable)', collect)
+    .option('--debug', 'log every detail');
+}
+
+async function open(source: string | undefined, dest: string | undefined, opts: CommonOptions) {
+  const config = resolveConfig(source, dest, opts);
+  const logger = createLogger(terminalSink(), opts.debug || config.debug ? 'debug' : 'info');
+  const statePath = statePathFor(config, opts);
+  const store = new SqliteStore(statePath);
+  try {
+    const runner = new SyncRunner(config, store, statePath, logger);
+    return { config, logger, store, runner };
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+}
+
+async function runCommand(source: string | undefined, dest: string | undefined, opts: CommonOptions): Promise<number> {
+  const { logger, store, runner } = await open(source, dest, opts);
+  await runner.watch();
+  const code = await new Promise<number>((resolve) => {
+    const shutdown = (signal: string) => {
+      logger.info(`${signal}: finishing operations in flight, then exiting (pending changes are kept for the next start)`);
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      runner.stop().then(
+        () => resolve(EXIT.ok),
+        (err: unknown) => {
+          logger.error(`stopping failed: ${String(err)}`);
+          resolve(EXIT.differences);
+        },
+      );
+    };
+    const onInt = () => shutdown('SIGINT');
+    const onTerm = () => shutdown('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+  });
+  store.close();
+  return code;
+}
+
+async function onceCommand(source: string | undefined, dest: string | undefined, opts: CommonOptions): Promise<number> {
+  const { logger, store, runner } = await open(source, dest, opts);
+  try {
+    const { ok, results } = await runner.once();
+    if (ok) logger.info('in sync');
+    else if (results.some((r) => r.targetError)) return EXIT.target;
+    else logger.error('not in sync: see the messages above');
+    return ok ? EXIT.ok : EXIT.differences;
+  } finally {
+    await runner.stop();
+    store.close();
+  }
+}
+
+async function checkCommand(source: string | undefined, dest: string | undefined, opts: CommonOptions): Promise<number> {
+  const { store, runner } = await open(source, dest, opts);
+  let differences = 0;
+  try {
+    for (const t of runner.targets) {
+      await t.target.connect();
+      const diffs = await checkTarget(t.sourceRoot, t.scanner, t.target);
+      for (const d of diffs) process.stdout.write(`${d.kind.padEnd(7)} ${JSON.stringify(d.path)}: ${d.detail}\n`);
+      differences += diffs.length;
+      process.stdout.write(`${t.name}: ${diffs.length === 0 ? 'in sync' : `${diffs.length} difference${diffs.length === 1 ? '' : 's'}`}\n`);
+    }
+  } finally {
+    await runner.stop();
+    store.close();
+  }
+  return differences === 0 ? EXIT.ok : EXIT.differences;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('sync-inotify')
+    .description('Watch a folder and mirror every change to local folders and remote servers')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  let result: Promise<number> = Promise.resolve(EXIT.ok);
+  withCommon(program.command('run'))
+    .description('mirror now, then keep watching (foreground; Ctrl-C or SIGTERM to stop)')
+    .action((s: string | undefined, d: string | undefined, o: CommonOptions) => {
+      result = runCommand(s, d, o);
+    });
+  withCommon(program.command('once'))
+    .description('one full reconcile, then exit (0 when the target matches)')
+    .action((s: string | undefined, d: string | undefined, o: CommonOptions) => {
+      result = onceCommand(s, d, o);
+    });
+  withCommon(program.command('check'))
+    .description('list the target, print every difference from the source, exit 1 if any')
+    .action((s: string | undefined, d: string | undefined, o: CommonOptions) => {
+      result = checkCommand(s, d, o);
+    });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return await result;
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+function reportError(err: unknown): number {
+  if (err instanceof CommanderError) {
+    return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  }
+  if (err instanceof ConfigError) {
+    process.stderr.write(`sync-inotify: ${redactSecrets(err.message)}\n`);
+    return EXIT.usage;
+  }
+  if (isTargetError(err)) {
+    process.stderr.write(`sync-inotify: ${redactSecrets(err.message)} [${err.code}]\n`);
+    return err.code === 'E_CONFIG' ? EXIT.usage : EXIT.target;
+  }
+  process.stderr.write(`sync-inotify: ${redactSecrets(err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`);
+  return EXIT.differences;
+}

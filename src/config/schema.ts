@@ -1,0 +1,57 @@
+/**
+ * The configuration file's schema (DESIGN §1). Strict objects: an unknown key is an error
+ * that names the key and the closest known one (see load.ts).
+ */
+import { z } from 'zod';
+import { parseMaxDelete } from '../core/safety.ts';
+
+const positiveInt = z.number().int().positive();
+
+export const targetSchema = z.strictObject({
+  url: z.string().min(1, 'must not be empty'),
+  password: z.string().optional(),
+  passwordFile: z.string().optional(),
+  tls: z.enum(['none', 'explicit', 'implicit']).optional(),
+  ca: z.string().optional(),
+  insecure: z.boolean().optional(),
+  connections: positiveInt.max(64).optional(),
+  identityFile: z.string().optional(),
+  passphrase: z.string().optional(),
+  passphraseFile: z.string().optional(),
+  knownHosts: z.string().optional(),
+  hostKey: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, 'must look like SHA256:<43 base64 characters> (ssh-keygen -lf)').optional(),
+  timeoutMs: positiveInt.optional(),
+});
+
+const TOP_TYPES = ['application', 'audio', 'example', 'font', 'image', 'message', 'model', 'multipart', 'text', 'video'] as const;
+
+export const syncSchema = z.strictObject({
+  source: z.string().min(1, 'must not be empty'),
+  exclude: z.array(z.string()).optional(),
+  include: z.array(z.string()).optional(),
+  fileTypes: z.array(z.enum(TOP_TYPES)).optional(),
+  extensions: z.array(z.string().regex(/^\.?[^/\\]+$/, 'an extension like "jpg"')).optional(),
+  ignoreEditorFiles: z.boolean().optional(),
+  maxDelete: z
+    .union([z.number().int().nonnegative(), z.string()])
+    .refine((v) => parseMaxDelete(v) !== undefined, 'must be a count like 100 or a percentage like "10%"')
+    .optional(),
+  deleteExtraneous: z.boolean().optional(),
+  targets: z.array(targetSchema).min(1, 'list at least one target'),
+});
+
+export const configSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only').optional(),
+  state: z.string().optional(),
+  debounceMs: z.number().int().nonnegative().max(60_000).optional(),
+  debounceMaxMs: positiveInt.max(600_000).optional(),
+  rescanIntervalSec: z.number().int().nonnegative().optional(),
+  debug: z.boolean().optional(),
+  log: z.string().optional(),
+  pidFile: z.string().optional(),
+  syncs: z.array(syncSchema).min(1, 'list at least one sync'),
+});
+
+export type TargetConfig = z.infer<typeof targetSchema>;
+export type SyncConfig = z.infer<typeof syncSchema>;
+export type ConfigFile = z.infer<typeof configSchema>;

@@ -1,0 +1,162 @@
+/**
+ * Carries out one planned operation on a target and commits its effect to the store. This is
+ * where "events are hints" meets the remote: a put re-checks the file around the transfer
+ * and records nothing if it changed meanwhile.
+ */
+import { createHash } from 'node:crypto';
+import { open, lstat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PassThrough, type Readable } from 'node:stream';
+import type { KnownEntry, LocalEntry } from '../core/entry.ts';
+import type { Op, PutOp } from '../core/ops.ts';
+import { backoffDelay, OP_RETRY } from '../core/retry.ts';
+import { randomToken, tempPathFor } from '../core/temp-name.ts';
+import { TargetError } from '../targets/errors.ts';
+import type { Target } from '../targets/target.ts';
+import type { Store } from '../state/store.ts';
+import type { OpOutcome } from './executor.ts';
+
+export interface ApplyContext {
+  readonly sourceRoot: string;
+  readonly target: Target;
+  readonly store: Store;
+  readonly targetId: number;
+  readonly now: () => number;
+  /** Called after each successful op (logging, counters). */
+  readonly onApplied: (op: Op, bytes: number) => void;
+  readonly sleep: (ms: number) => Promise<void>;
+}
+
+const TRANSIENT_ATTEMPTS = 3;
+
+export async function applyOp(ctx: ApplyContext, op: Op): Promise<OpOutcome> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await applyOnce(ctx, op);
+    } catch (err) {
+      if (!(err instanceof TargetError)) {
+        return { status: 'failed', error: err instanceof Error ? err : new Error(String(err)) };
+      }
+      if (err.scope === 'transient' && attempt + 1 < TRANSIENT_ATTEMPTS) {
+        await ctx.sleep(backoffDelay(attempt, OP_RETRY));
+        continue;
+      }
+      if (err.scope === 'path') return handlePathError(ctx, op, err);
+      return { status: 'target-down', error: err };
+    }
+  }
+}
+
+function record(ctx: ApplyContext, e: LocalEntry, hash?: string): void {
+  const known: KnownEntry = { ...e, recordedAtMs: ctx.now(), ...(hash !== undefined ? { hash } : {}) };
+  ctx.store.upsert(ctx.targetId, known);
+}
+
+async function applyOnce(ctx: ApplyContext, op: Op): Promise<OpOutcome> {
+  const { target, store, targetId } = ctx;
+  switch (op.kind) {
+    case 'mkdir':
+      await target.mkdir(op.path);
+      record(ctx, op.entry);
+      break;
+    case 'put':
+      return putFile(ctx, op);
+    case 'symlink':
+      if (!target.symlink) throw new TargetError('E_UNSUPPORTED', 'target cannot hold symlinks', { path: op.path });
+      await target.symlink(op.path, op.entry.linkTarget ?? '');
+      record(ctx, op.entry);
+      break;
+    case 'rename':
+      if (!target.rename) throw new TargetError('E_UNSUPPORTED', 'target cannot rename', { path: op.path });
+      await target.rename(op.from, op.path);
+      store.transaction(() => {
+        store.moveSubtree(targetId, op.from, op.path);
+        const moved = store.get(targetId, op.path);
+        // Keep the recorded hash and time: the bytes did not change, only the name.
+        record(ctx, op.entry, moved?.hash);
+      });
+      break;
+    case 'remove':
+      await target.remove(op.path);
+      store.delete(targetId, op.path);
+      break;
+    case 'rmdir':
+      await target.rmdir(op.path, { recursive: op.recursive });
+      if (op.recursive) store.deleteSubtree(targetId, op.path);
+      else store.delete(targetId, op.path);
+      break;
+  }
+  ctx.onApplied(op, 0);
+  return { status: 'done' };
+}
+
+/** Stream the file, hashing what is sent; re-check (size, mtime, inode) after the transfer. */
+async function putFile(ctx: ApplyContext, op: PutOp): Promise<OpOutcome> {
+  const abs = join(ctx.sourceRoot, op.path);
+  let fh;
+  try {
+    fh = await open(abs, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return { status: 'retry-later', reason: 'vanished before upload' };
+    return { status: 'failed', error: new Error(`cannot read source file: ${code ?? String(err)}`) };
+  }
+  const tempPath = tempPathFor(op.path, randomToken());
+  try {
+    const before = await fh.stat({ bigint: true });
+    if (!sameAsPlanned(op.entry, before)) return { status: 'retry-later', reason: 'changed before upload' };
+    let hash = '';
+    const source = {
+      size: op.entry.size,
+      mtimeMs: op.entry.mtimeMs,
+      open(): Readable {
+        const h = createHash('sha256');
+        const tap = new PassThrough();
+        tap.on('data', (chunk: Buffer) => h.update(chunk));
+        tap.on('end', () => {
+          hash = h.digest('hex');
+        });
+        return fh.createReadStream({ start: 0, autoClose: false }).pipe(tap);
+      },
+    };
+    ctx.store.addTemp(ctx.targetId, tempPath);
+    await ctx.target.put(op.path, source, { tempPath });
+    ctx.store.removeTemp(ctx.targetId, tempPath);
+    const after = await fh.stat({ bigint: true });
+    const still = await lstat(abs, { bigint: true }).catch(() => undefined);
+    if (!sameAsPlanned(op.entry, after) || still === undefined || still.ino !== after.ino) {
+      return { status: 'retry-later', reason: 'changed during upload' };
+    }
+    record(ctx, op.entry, hash || undefined);
+    ctx.onApplied(op, op.entry.size);
+    return { status: 'done' };
+  } finally {
+    await fh.close();
+  }
+}
+
+function sameAsPlanned(e: LocalEntry, st: { size: bigint; mtimeNs: bigint; ino: bigint }): boolean {
+  return Number(st.size) === e.size && Number(st.mtimeNs) / 1e6 === e.mtimeMs && st.ino.toString() === e.ino;
+}
+
+/**
+ * A path-level failure. When the store was wrong about the target (someone removed a remote
+ * directory behind our back), forget that part of the store so the next cycle recreates it.
+ */
+function handlePathError(ctx: ApplyContext, op: Op, err: TargetError): OpOutcome {
+  const { store, targetId } = ctx;
+  if (err.code === 'E_NOT_FOUND') {
+    if (op.kind === 'rename') store.deleteSubtree(targetId, op.from);
+    else if (op.kind === 'mkdir' || op.kind === 'put' || op.kind === 'symlink') {
+      const parent = op.path.includes('/') ? op.path.slice(0, op.path.lastIndexOf('/')) : '';
+      if (parent !== '') store.deleteSubtree(targetId, parent);
+    }
+    return { status: 'retry-later', reason: 'the target did not hold what the state store said: re-checking' };
+  }
+  if (err.code === 'E_NOT_EMPTY' && op.kind === 'rmdir') {
+    // Files we did not put there: leave them (deletes remove only what we sent) and forget the dir.
+    store.delete(targetId, op.path);
+    return { status: 'failed', error: new TargetError('E_NOT_EMPTY', `directory ${JSON.stringify(op.path)} kept on the target: it holds files sync-inotify did not put there`, { path: op.path }) };
+  }
+  return { status: 'failed', error: err };
+}

@@ -1,0 +1,48 @@
+/**
+ * Top-level MIME type of a file from its content (DESIGN §2 Filters): magic bytes via
+ * file-type; else text when the head has no NUL and is valid UTF-8; else undefined
+ * ("detection failed", so the extension decides). SVG is XML text: its extension says image.
+ */
+import { open } from 'node:fs/promises';
+import { fileTypeFromBuffer } from 'file-type';
+import mime from 'mime-types';
+import { extensionOf } from '../core/filter.ts';
+
+const HEAD_BYTES = 4100;
+
+export async function sniffTopType(absPath: string): Promise<string | undefined> {
+  const fh = await open(absPath, 'r');
+  let head: Buffer;
+  try {
+    const buf = Buffer.alloc(HEAD_BYTES);
+    const { bytesRead } = await fh.read(buf, 0, HEAD_BYTES, 0);
+    head = buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+  return classifyHead(head, absPath);
+}
+
+export async function classifyHead(head: Buffer, path: string): Promise<string | undefined> {
+  if (head.length === 0) return undefined;
+  const detected = await fileTypeFromBuffer(head);
+  if (detected) return detected.mime.split('/')[0];
+  if (looksLikeText(head)) return extensionOf(path) === 'svg' ? 'image' : 'text';
+  return undefined;
+}
+
+export function looksLikeText(head: Buffer): boolean {
+  if (head.includes(0)) return false;
+  try {
+    // stream: true tolerates a multi-byte character cut at the end of the head.
+    new TextDecoder('utf-8', { fatal: true }).decode(head, { stream: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function extensionTopType(path: string): string | undefined {
+  const type = mime.lookup(path);
+  return type === false ? undefined : type.split('/')[0];
+}

@@ -1,0 +1,179 @@
+/**
+ * Builds and runs everything a configuration describes: per sync one scanner and one watcher,
+ * per target one TargetSync. The watcher fans hints out to every target of its sync.
+ */
+import { accessSync, constants, statSync } from 'node:fs';
+import { relative, resolve, isAbsolute } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createPathFilter } from '../core/filter.ts';
+import { parseMaxDelete } from '../core/safety.ts';
+import type { Scope } from '../core/scope.ts';
+import { ConfigError } from '../config/errors.ts';
+import type { ConfigFile, SyncConfig } from '../config/schema.ts';
+import type { Logger } from '../log/logger.ts';
+import type { Store } from '../state/store.ts';
+import { createTarget, parseTargetUrl } from '../targets/registry.ts';
+import { isTargetError } from '../targets/errors.ts';
+import type { Watcher } from '../watch/watcher.ts';
+import { NsfwWatcher } from '../watch/nsfw-watcher.ts';
+import { Scanner } from './scanner.ts';
+import { TargetSync, type CycleResult, type TargetStatus } from './target-sync.ts';
+
+export const DEFAULT_DEBOUNCE_MS = 20;
+export const DEFAULT_DEBOUNCE_MAX_MS = 1_000;
+export const DEFAULT_RESCAN_SEC = 600;
+const DEFAULT_CONNECTIONS = 4;
+const LOCAL_CONCURRENCY = 8;
+
+interface RunningSync {
+  readonly config: SyncConfig;
+  readonly scanner: Scanner;
+  readonly targets: TargetSync[];
+  watcher?: Watcher;
+}
+
+const FULL: Scope[] = [{ path: '', deep: true }];
+
+export class SyncRunner {
+  private readonly syncs: RunningSync[] = [];
+  private rescanTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly config: ConfigFile,
+    store: Store,
+    statePath: string,
+    private readonly logger: Logger,
+  ) {
+    for (const sc of config.syncs) {
+      const source = resolve(sc.source);
+      checkSource(source);
+      const stateRel = relative(source, statePath);
+      const alwaysExcluded = stateRel.startsWith('..') || isAbsolute(stateRel) ? [] : [stateRel, `${stateRel}-wal`, `${stateRel}-shm`, `${stateRel}-journal`];
+      const scanner = new Scanner({
+        root: source,
+        filter: createPathFilter({ exclude: sc.exclude ?? [], include: sc.include ?? [], ignoreEditorFiles: sc.ignoreEditorFiles ?? true, alwaysExcluded }),
+        types: { fileTypes: sc.fileTypes ?? [], extensions: sc.extensions ?? [] },
+      });
+      const maxDelete = sc.maxDelete === undefined ? undefined : parseMaxDelete(sc.maxDelete);
+      const targets = sc.targets.map((spec) => {
+        checkTargetOutsideSource(spec.url, source);
+        let target;
+        try {
+          target = createTarget(spec);
+        } catch (err) {
+          if (isTargetError(err) && err.code === 'E_CONFIG') throw new ConfigError(err.message);
+          throw err;
+        }
+        const local = target.displayName.startsWith('/');
+        return new TargetSync({
+          sourceRoot: source,
+          target,
+          store,
+          scanner,
+          logger: config.syncs.length * sc.targets.length > 1 ? logger.child(`[${target.displayName}] `) : logger,
+          concurrency: spec.connections ?? (local ? LOCAL_CONCURRENCY : DEFAULT_CONNECTIONS),
+          debounceMs: config.debounceMs ?? DEFAULT_DEBOUNCE_MS,
+          debounceMaxMs: config.debounceMaxMs ?? DEFAULT_DEBOUNCE_MAX_MS,
+          ...(maxDelete ? { maxDelete } : {}),
+          recursiveRemove: (sc.deleteExtraneous ?? false) && target.caps.fastRecursiveRemove,
+        });
+      });
+      this.syncs.push({ config: sc, scanner, targets });
+    }
+  }
+
+  get targets(): TargetSync[] {
+    return this.syncs.flatMap((s) => s.targets);
+  }
+
+  /** Daemon mode: watch first (so nothing is missed), then reconcile everything. */
+  async watch(): Promise<void> {
+    for (const s of this.syncs) {
+      const hint = (scopes: Scope[]) => {
+        for (const t of s.targets) t.hint(scopes);
+      };
+      s.watcher = new NsfwWatcher(resolve(s.config.source), {
+        onHints: hint,
+        onLost: (reason) => {
+          this.logger.warn(`${reason}: rescanning ${s.config.source}`);
+          hint(FULL);
+        },
+      });
+      await s.watcher.start();
+      this.logger.info(`watching ${s.config.source} → ${s.targets.map((t) => t.name).join(', ')}`);
+      hint(FULL);
+    }
+    const every = this.config.rescanIntervalSec ?? DEFAULT_RESCAN_SEC;
+    if (every > 0) {
+      // The backstop for anything a watcher could miss: a full local reconcile (no remote listing).
+      this.rescanTimer = setInterval(() => {
+        for (const t of this.targets) t.hint(FULL);
+      }, every * 1000);
+      this.rescanTimer.unref();
+    }
+  }
+
+  /** One full reconcile per target; repeats while paths asked to be looked at again. */
+  async once(): Promise<{ ok: boolean; results: CycleResult[] }> {
+    const results = await Promise.all(
+      this.targets.map(async (t) => {
+        let last: CycleResult = { ops: 0, failed: 0, problems: [] };
+        for (let round = 0; round < 5; round++) {
+          last = await t.cycle(FULL);
+          if (last.targetError || last.halted || (last.ops === 0 && last.failed === 0)) break;
+        }
+        return last;
+      }),
+    );
+    const ok = results.every((r) => !r.targetError && !r.halted && r.failed === 0 && r.ops === 0 && !r.problems.some((p) => p.code === 'UNREADABLE'));
+    return { ok, results };
+  }
+
+  async whenIdle(): Promise<void> {
+    await Promise.all(this.targets.map((t) => t.whenIdle()));
+  }
+
+  status(): TargetStatus[] {
+    return this.targets.map((t) => t.status());
+  }
+
+  async stop(): Promise<void> {
+    if (this.rescanTimer) clearInterval(this.rescanTimer);
+    await Promise.all(this.syncs.map((s) => s.watcher?.stop()));
+    await Promise.all(this.targets.map((t) => t.stop()));
+  }
+}
+
+function checkSource(source: string): void {
+  let st;
+  try {
+    st = statSync(source);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError(code === 'ENOENT' ? `source ${source} does not exist: create it or fix "source"` : `source ${source} cannot be read (${code}): check its permissions`);
+  }
+  if (!st.isDirectory()) throw new ConfigError(`source ${source} is not a directory: point "source" at a folder`);
+  try {
+    accessSync(source, constants.R_OK | constants.X_OK);
+  } catch {
+    throw new ConfigError(`source ${source} cannot be read: check its permissions (the daemon needs read and execute)`);
+  }
+}
+
+function checkTargetOutsideSource(url: string, source: string): void {
+  let parsed: URL;
+  try {
+    parsed = parseTargetUrl(url);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  if (parsed.protocol !== 'file:') return;
+  const dest = fileURLToPath(parsed);
+  const inside = (a: string, b: string) => {
+    const r = relative(b, a);
+    return r === '' || (!r.startsWith('..') && !isAbsolute(r));
+  };
+  if (inside(dest, source) || inside(source, dest)) {
+    throw new ConfigError(`target ${dest} and source ${source} overlap: the mirror would copy itself; choose a folder outside the source`);
+  }
+}

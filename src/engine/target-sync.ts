@@ -1,0 +1,429 @@
+/**
+ * One source folder mirrored to one target: its own dirty set, debounce, cycles, backoff and
+ * health, so a slow or dead target never holds back the others.
+ *
+ * A cycle: take the dirty scopes → widen them to known parents → scan the source there and
+ * load the store there → hash racy files → plan → safety gates → execute → commit each op.
+ * Paths that could not be finished go back into the dirty set (with backoff when the target
+ * failed), so nothing is lost while a burst is in flight or a server is down.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { isRacy, sameFingerprint, type KnownEntry, type LocalEntry } from '../core/entry.ts';
+import { flushDelay } from '../core/debounce.ts';
+import { describeOp, type Op, type Problem } from '../core/ops.ts';
+import { parentOf } from '../core/paths.ts';
+import { plan } from '../core/plan.ts';
+import { backoffDelay, PAUSED_RETRY, TARGET_RETRY } from '../core/retry.ts';
+import { checkSafety, type MaxDelete } from '../core/safety.ts';
+import { needsDeepScan, normalizeScopes, widenScope, type Scope } from '../core/scope.ts';
+import { formatBytes, type Logger } from '../log/logger.ts';
+import type { Store } from '../state/store.ts';
+import { isTargetError } from '../targets/errors.ts';
+import type { Target } from '../targets/target.ts';
+import { applyOp } from './apply-op.ts';
+import { Executor } from './executor.ts';
+import { adoptRemote } from './adopt.ts';
+import { emptyScan, type Scanner, type ScanResult } from './scanner.ts';
+
+export type TargetState = 'starting' | 'ok' | 'retrying' | 'paused' | 'halted' | 'stopped';
+
+export interface TargetSyncOptions {
+  readonly sourceRoot: string;
+  readonly target: Target;
+  readonly store: Store;
+  readonly scanner: Scanner;
+  readonly logger: Logger;
+  readonly concurrency: number;
+  readonly debounceMs: number;
+  readonly debounceMaxMs: number;
+  readonly maxDelete?: MaxDelete;
+  readonly recursiveRemove: boolean;
+}
+
+export interface TargetStatus {
+  readonly target: string;
+  readonly state: TargetState;
+  readonly reason?: string;
+  readonly queued: number;
+  readonly inFlight: number;
+  readonly filesSent: number;
+  readonly bytesSent: number;
+  readonly opsDone: number;
+  /** Age in ms of the oldest change not yet on the target (0 when idle). */
+  readonly lagMs: number;
+  readonly lastError?: { message: string; at: string };
+  readonly problems: number;
+}
+
+export interface CycleResult {
+  readonly ops: number;
+  readonly failed: number;
+  readonly problems: Problem[];
+  readonly halted?: string;
+  readonly targetError?: Error;
+}
+
+export class TargetSync {
+  private readonly dirty = new Map<string, boolean>();
+  private firstHintAt = 0;
+  private lastHintAt = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private executor: Executor | undefined;
+  private failures = 0;
+  private pausedUntil = 0;
+  private stopped = false;
+  private idleWaiters: (() => void)[] = [];
+  readonly targetId: number;
+  state: TargetState = 'starting';
+  reason: string | undefined;
+  private counters = { filesSent: 0, bytesSent: 0, opsDone: 0, inFlight: 0 };
+  private lastError: { message: string; at: string } | undefined;
+  private problemCount = 0;
+
+  constructor(private readonly o: TargetSyncOptions) {
+    this.targetId = o.store.targetId(`${o.sourceRoot}\n${o.target.displayName}`);
+  }
+
+  get name(): string {
+    return this.o.target.displayName;
+  }
+
+  get target(): Target {
+    return this.o.target;
+  }
+
+  get sourceRoot(): string {
+    return this.o.sourceRoot;
+  }
+
+  get scanner(): Scanner {
+    return this.o.scanner;
+  }
+
+  status(): TargetStatus {
+    return {
+      target: this.name,
+      state: this.state,
+      ...(this.reason !== undefined ? { reason: this.reason } : {}),
+      queued: this.dirty.size,
+      inFlight: this.counters.inFlight,
+      filesSent: this.counters.filesSent,
+      bytesSent: this.counters.bytesSent,
+      opsDone: this.counters.opsDone,
+      lagMs: this.dirty.size > 0 || this.running ? Date.now() - (this.firstHintAt || Date.now()) : 0,
+      ...(this.lastError ? { lastError: this.lastError } : {}),
+      problems: this.problemCount,
+    };
+  }
+
+  /** Marks paths dirty; a cycle follows after the debounce window. */
+  hint(scopes: readonly Scope[]): void {
+    if (this.stopped) return;
+    const now = Date.now();
+    if (this.dirty.size === 0) this.firstHintAt = now;
+    this.lastHintAt = now;
+    for (const s of scopes) this.dirty.set(s.path, (this.dirty.get(s.path) ?? false) || s.deep);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.stopped || this.running || this.dirty.size === 0) return;
+    // Halted: a timer re-checks (missing source) or the operator must act (maxDelete).
+    if (this.state === 'halted') return;
+    const now = Date.now();
+    const wait = Math.max(flushDelay(now, { firstHintAt: this.firstHintAt, lastHintAt: this.lastHintAt }, this.o.debounceMs, this.o.debounceMaxMs), this.pausedUntil - now);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, wait);
+  }
+
+  private async flush(): Promise<void> {
+    if (this.running || this.stopped) return;
+    const scopes = [...this.dirty].map(([path, deep]) => ({ path, deep }));
+    const batchStartedAt = this.firstHintAt;
+    this.dirty.clear();
+    this.running = this.cycle(scopes).then(
+      () => undefined,
+      (err: unknown) => {
+        this.o.logger.error(`cycle failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        this.requeue(scopes);
+      },
+    );
+    await this.running;
+    this.running = undefined;
+    if (this.dirty.size > 0) {
+      // Changes that arrived during the cycle keep their age for the lag figure.
+      this.firstHintAt = Math.min(this.firstHintAt || Date.now(), batchStartedAt || Date.now());
+      this.schedule();
+    } else {
+      this.firstHintAt = 0;
+      for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  private requeue(scopes: readonly Scope[]): void {
+    if (this.dirty.size === 0) this.firstHintAt = Date.now();
+    for (const s of scopes) this.dirty.set(s.path, (this.dirty.get(s.path) ?? false) || s.deep);
+  }
+
+  /** Resolves when nothing is dirty and no cycle runs (tests, `once`). */
+  whenIdle(): Promise<void> {
+    if (!this.running && this.dirty.size === 0 && !this.timer) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private initialized = false;
+
+  /**
+   * Connects; on the first successful connect also cleans temp files left by a crash and, on
+   * a first run against this target, adopts the files it already holds.
+   */
+  async start(): Promise<void> {
+    await this.o.target.connect();
+    if (!this.initialized) {
+      for (const temp of this.o.store.temps(this.targetId)) {
+        await this.o.target.remove(temp).catch(() => undefined);
+        this.o.store.removeTemp(this.targetId, temp);
+        this.o.logger.debug(`removed leftover temp file ${JSON.stringify(temp)}`);
+      }
+      if (this.o.store.isNewTarget(this.targetId)) {
+        const adopted = await adoptRemote(this.o.target, this.o.scanner, this.o.store, this.targetId);
+        if (adopted > 0) this.o.logger.info(`adopted ${adopted} entries already on the target`);
+        this.o.store.markTargetSeen(this.targetId);
+      }
+      this.initialized = true;
+    }
+    this.state = 'ok';
+  }
+
+  /**
+   * Runs one cycle over `scopes` now (no debounce). Used for the startup reconcile and by
+   * `once`; the daemon path goes through `hint`.
+   */
+  async cycle(scopes: readonly Scope[]): Promise<CycleResult> {
+    const { store, scanner, logger } = this.o;
+    if (this.state !== 'ok' && this.state !== 'halted') {
+      try {
+        // After a failure, start from a fresh connection.
+        if (this.state !== 'starting') await this.o.target.close().catch(() => undefined);
+        await this.start();
+        if (this.failures > 0) logger.info('target is reachable again');
+        this.failures = 0;
+        this.reason = undefined;
+      } catch (err) {
+        this.onTargetDown(err, scopes);
+        return { ops: 0, failed: 0, problems: [], targetError: err as Error };
+      }
+    }
+    const knownKind = (p: string) => store.get(this.targetId, p)?.kind;
+    const scan = emptyScan();
+    const known = new Map<string, KnownEntry>();
+    const widened = normalizeScopes(normalizeScopes(scopes).map((s) => widenScope(s, knownKind)));
+    for (const s of widened) await this.collect(s, scan, known);
+    await this.hashRacy(scan.entries, known);
+
+    const result = plan({
+      local: scan.entries,
+      known,
+      caps: { rename: this.o.target.caps.rename, symlinks: this.o.target.caps.symlinks },
+      recursiveRemove: this.o.recursiveRemove,
+      unreadable: scan.unreadable,
+    });
+    const problems = [...scan.problems, ...result.problems];
+    for (const p of problems) logger.warn(`${JSON.stringify(p.path)}: ${p.message}`);
+    this.problemCount += problems.length;
+
+    const fullScan = widened.some((s) => s.path === '' && s.deep);
+    const verdict = checkSafety({
+      ops: result.ops,
+      sourceRootPresent: await scanner.rootPresent(),
+      sourceRootEmpty: fullScan && ![...scan.entries.keys()].some((p) => p !== ''),
+      fullScan,
+      knownTotal: store.count(this.targetId),
+      ...(this.o.maxDelete ? { maxDelete: this.o.maxDelete } : {}),
+    });
+    if (!verdict.ok) {
+      this.halt(verdict.code, verdict.reason);
+      return { ops: 0, failed: 0, problems, halted: verdict.reason };
+    }
+    if (this.state === 'halted') {
+      logger.info('the source is back: resuming');
+      this.state = 'ok';
+      this.reason = undefined;
+    }
+    if (result.ops.length === 0) return { ops: 0, failed: 0, problems };
+    return this.execute(result.ops, problems);
+  }
+
+  /**
+   * A safety gate refused the plan. A missing or emptied source is often a mount that went
+   * away: re-check every few seconds and resume by itself when it is back. Too many deletes
+   * stay halted until the operator restarts with a higher maxDelete.
+   */
+  private halt(code: 'SOURCE_GONE' | 'SOURCE_EMPTY' | 'MAX_DELETE', reason: string): void {
+    const first = this.state !== 'halted' || this.reason !== reason;
+    this.state = 'halted';
+    this.reason = reason;
+    this.lastError = { message: reason, at: new Date().toISOString() };
+    if (code === 'MAX_DELETE') {
+      if (first) this.o.logger.error(`halted, nothing deleted: ${reason}. Raise maxDelete or fix the source, then restart sync-inotify.`);
+      return;
+    }
+    if (first) this.o.logger.error(`halted, nothing deleted: ${reason}. Re-checking every 5 s.`);
+    this.requeue([{ path: '', deep: true }]);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, 5_000);
+  }
+
+  private async execute(ops: Op[], problems: Problem[]): Promise<CycleResult> {
+    const { logger } = this.o;
+    const executor = new Executor(this.o.concurrency);
+    this.executor = executor;
+    const report = await executor.execute(ops, async (op) => {
+      this.counters.inFlight++;
+      try {
+        return await applyOp(
+          {
+            sourceRoot: this.o.sourceRoot,
+            target: this.o.target,
+            store: this.o.store,
+            targetId: this.targetId,
+            now: Date.now,
+            sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+            onApplied: (done, bytes) => {
+              this.counters.opsDone++;
+              if (done.kind === 'put') {
+                this.counters.filesSent++;
+                this.counters.bytesSent += bytes;
+                logger.info(`put ${JSON.stringify(done.path)} ${formatBytes(bytes)}`);
+              } else {
+                logger.info(describeOp(done));
+              }
+            },
+          },
+          op,
+        );
+      } finally {
+        this.counters.inFlight--;
+      }
+    });
+    this.executor = undefined;
+
+    for (const { op, error } of report.failed) {
+      if (op.kind === 'put' || !isTargetError(error) || error.scope === 'path') {
+        logger.warn(`${describeOp(op)} failed: ${error.message}`);
+        this.lastError = { message: `${describeOp(op)}: ${error.message}`, at: new Date().toISOString() };
+      }
+    }
+    // Everything not finished is looked at again: the ops' paths go back into the dirty set.
+    const unfinished = [...report.retryLater, ...report.failed.filter((f) => !report.targetError || f.error !== report.targetError).map((f) => f.op), ...report.skipped];
+    const again: Scope[] = unfinished.flatMap((op) => rescanScopesFor(op));
+    if (report.targetError) {
+      this.onTargetDown(report.targetError, [...again, ...report.failed.flatMap((f) => rescanScopesFor(f.op))]);
+    } else {
+      this.failures = 0;
+      if (this.state !== 'stopped') this.state = 'ok';
+      if (again.length > 0) {
+        // Per-path failures wait a little before their retry; retry-later ones go now.
+        const pathFailures = report.failed.length > 0;
+        if (pathFailures) this.pausedUntil = Date.now() + backoffDelay(0, TARGET_RETRY);
+        this.requeue(again);
+      }
+    }
+    return { ops: report.done.length, failed: report.failed.length, problems, ...(report.targetError ? { targetError: report.targetError } : {}) };
+  }
+
+  private onTargetDown(err: unknown, scopes: readonly Scope[]): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    const pause = isTargetError(error) && error.scope === 'pause';
+    this.failures++;
+    const delay = backoffDelay(this.failures - 1, pause ? PAUSED_RETRY : TARGET_RETRY);
+    this.state = pause ? 'paused' : 'retrying';
+    this.reason = error.message;
+    this.lastError = { message: error.message, at: new Date().toISOString() };
+    this.pausedUntil = Date.now() + delay;
+    this.o.logger.error(`${pause ? 'paused' : 'target unavailable'}: ${error.message}; retrying in ${(delay / 1000).toFixed(1)} s (changes are kept)`);
+    // Reconnect from scratch next time, and look at everything that was asked for again.
+    this.requeue(scopes.length > 0 ? scopes : [{ path: '', deep: true }]);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, delay);
+  }
+
+  /** Scans one scope into `scan` and loads what the store knows there into `known`. */
+  private async collect(s: Scope, scan: ScanResult, known: Map<string, KnownEntry>): Promise<void> {
+    const { store, scanner } = this.o;
+    if (s.deep) {
+      await scanner.scanTree(s.path, scan);
+      for (const k of store.subtree(this.targetId, s.path)) known.set(k.path, k);
+      return;
+    }
+    const local = await scanner.statPath(s.path, scan);
+    const k = store.get(this.targetId, s.path);
+    if (needsDeepScan(local, k)) return this.collect({ path: s.path, deep: true }, scan, known);
+    if (local) scan.entries.set(s.path, local);
+    if (k) known.set(k.path, k);
+    // The parent must be in the region when the path is new there, so a rename pairing or a
+    // creation sees its directory; the widening guaranteed it is a known directory.
+    const parent = parentOf(s.path);
+    const pk = parent === '' ? undefined : store.get(this.targetId, parent);
+    if (pk && !known.has(parent)) {
+      const pl = await scanner.statPath(parent, scan);
+      if (pl && pl.kind === 'dir') {
+        scan.entries.set(parent, pl);
+        known.set(parent, pk);
+      }
+    }
+  }
+
+  /** Files whose record is racy and whose fingerprint looks unchanged get a content hash. */
+  private async hashRacy(local: Map<string, LocalEntry>, known: Map<string, KnownEntry>): Promise<void> {
+    for (const [path, e] of local) {
+      const k = known.get(path);
+      if (!k || e.kind !== 'file' || !sameFingerprint(e, k) || !isRacy(k)) continue;
+      try {
+        const h = createHash('sha256');
+        await pipeline(createReadStream(join(this.o.sourceRoot, path)), h);
+        local.set(path, { ...e, hash: h.digest('hex') });
+      } catch {
+        // Vanished or unreadable: leave it; without a hash the planner re-sends a racy file.
+      }
+    }
+  }
+
+  /** Stops after in-flight operations finish; pending changes stay for the next start. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.executor?.stop();
+    await this.running;
+    this.state = 'stopped';
+    for (const w of this.idleWaiters.splice(0)) w();
+    await this.o.target.close().catch(() => undefined);
+  }
+}
+
+/** The scopes to look at again when an op did not finish. */
+function rescanScopesFor(op: Op): Scope[] {
+  switch (op.kind) {
+    case 'rename':
+      return [{ path: op.from, deep: true }, { path: op.path, deep: true }];
+    case 'rmdir':
+    case 'mkdir':
+      return [{ path: op.path, deep: true }];
+    default:
+      return [{ path: op.path, deep: false }];
+  }
+}
