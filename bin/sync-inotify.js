@@ -3,4 +3,7 @@
 import { register } from 'tsx/esm/api';
 register();
 const { main } = await import('../src/cli/main.ts');
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+// Exit explicitly: nsfw keeps a native handle referenced after stop(), so the event loop
+// would never drain on its own. Everything has been flushed and closed by now.
+process.exit(code);

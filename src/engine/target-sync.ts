@@ -387,11 +387,19 @@ export class TargetSync {
     }
   }
 
-  /** Files whose record is racy and whose fingerprint looks unchanged get a content hash. */
+  /**
+   * Files whose record is racy and whose fingerprint looks unchanged get a content hash. The
+   * record is found by inode too, so a racy file that was renamed is still compared by content
+   * (and renamed, not re-sent).
+   */
   private async hashRacy(local: Map<string, LocalEntry>, known: Map<string, KnownEntry>): Promise<void> {
+    const racyByIno = new Map<string, KnownEntry>();
+    for (const k of known.values()) if (isRacy(k)) racyByIno.set(k.ino, k);
+    if (racyByIno.size === 0) return;
     for (const [path, e] of local) {
-      const k = known.get(path);
-      if (!k || e.kind !== 'file' || !sameFingerprint(e, k) || !isRacy(k)) continue;
+      if (e.kind !== 'file') continue;
+      const k = known.get(path)?.ino === e.ino ? known.get(path) : racyByIno.get(e.ino);
+      if (!k || !sameFingerprint(e, { ...k, path }) || !isRacy(k)) continue;
       try {
         const h = createHash('sha256');
         await pipeline(createReadStream(join(this.o.sourceRoot, path)), h);

@@ -8,11 +8,14 @@ import { TargetError, redactSecrets } from './errors.ts';
 import type { TargetSpec } from './spec.ts';
 import type { Target } from './target.ts';
 import { createLocalTarget } from './local/local-target.ts';
+import { createSftpTarget } from './sftp/sftp-target.ts';
 
 export type TargetFactory = (spec: TargetSpec, url: URL) => Target;
 
 const FACTORIES: Record<string, TargetFactory> = {
   'file:': createLocalTarget,
+  'sftp:': createSftpTarget,
+  'scp:': createSftpTarget,
 };
 
 /** Parse a target URL; a bare path becomes file:// (relative paths against the cwd). */
