@@ -74,6 +74,7 @@ export class TargetSync {
   private running: Promise<void> | undefined;
   private executor: Executor | undefined;
   private failures = 0;
+  private pathFailureRounds = 0;
   private pausedUntil = 0;
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
@@ -332,12 +333,14 @@ export class TargetSync {
     } else {
       this.failures = 0;
       if (this.state !== 'stopped') this.state = 'ok';
-      if (again.length > 0) {
-        // Per-path failures wait a little before their retry; retry-later ones go now.
-        const pathFailures = report.failed.length > 0;
-        if (pathFailures) this.pausedUntil = Date.now() + backoffDelay(0, TARGET_RETRY);
-        this.requeue(again);
+      if (report.failed.length > 0) {
+        // Per-path failures wait before their retry, longer each round they keep failing.
+        this.pathFailureRounds++;
+        this.pausedUntil = Date.now() + backoffDelay(this.pathFailureRounds - 1, TARGET_RETRY);
+      } else {
+        this.pathFailureRounds = 0;
       }
+      if (again.length > 0) this.requeue(again);
     }
     return { ops: report.done.length, failed: report.failed.length, problems, ...(report.targetError ? { targetError: report.targetError } : {}) };
   }

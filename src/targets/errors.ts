@@ -4,10 +4,11 @@
  *
  * How the executor reacts, per code:
  *   - transient: the operation is retried with backoff; the target stays up (reset, timeout).
- *   - target-wide: the whole target pauses and retries with backoff (server down, disk full,
- *     destination unwritable).
+ *   - target-wide: the whole target pauses and retries with backoff (server down, disk full;
+ *     any failure to connect, e.g. a destination folder we may not write).
  *   - pause: the target stops until the operator acts (login rejected, host key unknown).
- *   - path: only this path fails; it is reported and retried later (name not allowed).
+ *   - path: only this path fails; it is reported and retried later with growing backoff
+ *     (permission denied, name not allowed).
  */
 export type TargetErrorCode =
   | 'E_NOT_FOUND' // the path (or its parent) does not exist on the target
@@ -30,7 +31,7 @@ const SCOPE: Record<TargetErrorCode, ErrorScope> = {
   E_NOT_FOUND: 'path',
   E_EXISTS: 'path',
   E_NOT_EMPTY: 'path',
-  E_PERMISSION: 'target',
+  E_PERMISSION: 'path',
   E_NAME: 'path',
   E_NO_SPACE: 'target',
   E_CONNECTION: 'transient',
