@@ -182,17 +182,18 @@ export class TargetSync {
   private initialized = false;
 
   /**
-   * Connects; on the first successful connect also cleans temp files left by a crash and, on
-   * a first run against this target, adopts the files it already holds.
+   * Connects and removes temp files that an interrupted upload left (after a crash, or a
+   * connection lost mid-transfer); on a first run against this target, also adopts the files
+   * it already holds.
    */
   async start(): Promise<void> {
     await this.o.target.connect();
+    for (const temp of this.o.store.temps(this.targetId)) {
+      await this.o.target.remove(temp);
+      this.o.store.removeTemp(this.targetId, temp);
+      this.o.logger.debug(`removed leftover temp file ${JSON.stringify(temp)}`);
+    }
     if (!this.initialized) {
-      for (const temp of this.o.store.temps(this.targetId)) {
-        await this.o.target.remove(temp).catch(() => undefined);
-        this.o.store.removeTemp(this.targetId, temp);
-        this.o.logger.debug(`removed leftover temp file ${JSON.stringify(temp)}`);
-      }
       if (this.o.store.isNewTarget(this.targetId)) {
         const adopted = await adoptRemote(this.o.target, this.o.scanner, this.o.store, this.targetId);
         if (adopted > 0) this.o.logger.info(`adopted ${adopted} entries already on the target`);

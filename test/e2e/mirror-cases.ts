@@ -1,0 +1,242 @@
+/**
+ * The churn cases of issue 2, written once and run against every target: each case gets a
+ * fresh source folder and a daemon mirroring it, and ends by comparing the source with the
+ * folder that holds the target's files, byte for byte.
+ */
+import assert from 'node:assert/strict';
+import { appendFileSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { type Daemon, sleep, waitForSame } from './harness.ts';
+
+export const CONVERGE_MS = 15_000;
+
+export interface MirrorEnv {
+  /** The source folder (empty). */
+  readonly src: string;
+  /** The folder on this machine that holds the target root's files. */
+  readonly dst: string;
+}
+
+export interface MirrorFixture {
+  /** Label in test names. */
+  readonly label: string;
+  /** Fresh source + target, and a started daemon between them. Undefined: server missing. */
+  open(name: string): Promise<{ env: MirrorEnv; daemon: Daemon; close(): Promise<void> } | undefined>;
+  /** The target copies symlinks as links. */
+  readonly symlinks: boolean;
+  /** The target can carry a newline in a name (default true). */
+  readonly newlines?: boolean;
+}
+
+export function describeMirrorCases(fx: MirrorFixture): void {
+  const withDaemon = (name: string, body: (s: MirrorEnv, d: Daemon) => Promise<void>) => async (ctx: { skip(msg: string): void }) => {
+    const opened = await fx.open(name);
+    if (!opened) return ctx.skip('server not available');
+    try {
+      await body(opened.env, opened.daemon);
+    } finally {
+      await opened.daemon.stop();
+      await opened.close();
+    }
+  };
+  describe(`e2e churn: ${fx.label}`, { concurrency: 1 }, () => {
+    it('mkdir -p 30 levels deep with a file at each level', withDaemon('mkdirp', async (s, d) => {
+        const levels = Array.from({ length: 30 }, (_, i) => `level${i}`);
+        mkdirSync(join(s.src, ...levels), { recursive: true });
+        for (let i = 1; i <= levels.length; i++) writeFileSync(join(s.src, ...levels.slice(0, i), `file${i}.txt`), `depth ${i}\n`);
+        await waitForSame(s.src, s.dst, CONVERGE_MS, d);
+      }));
+
+    it('a burst of 10,000 files in 100 directories', withDaemon('burst', async (s, d) => {
+        for (let i = 0; i < 100; i++) {
+          const dir = join(s.src, `d${i}`);
+          mkdirSync(dir);
+          for (let j = 0; j < 100; j++) writeFileSync(join(dir, `f${j}`), `file ${i}/${j} `.repeat((j % 7) + 1));
+        }
+        await waitForSame(s.src, s.dst, 60_000, d);
+        const counts = d.opCounts();
+        assert.equal(counts['put'], 10_000, 'each file sent exactly once');
+        assert.equal(counts['mkdir'], 100);
+      }));
+
+    it('files and directories created and removed within milliseconds cost nothing and break nothing', withDaemon('flicker', async (s, d) => {
+        for (let i = 0; i < 50; i++) {
+          mkdirSync(join(s.src, `gone${i}`));
+          writeFileSync(join(s.src, `gone${i}`, 'x'), 'x');
+          rmSync(join(s.src, `gone${i}`), { recursive: true });
+          writeFileSync(join(s.src, `tmp${i}`), 'y');
+          rmSync(join(s.src, `tmp${i}`));
+        }
+        writeFileSync(join(s.src, 'stays'), 'ok');
+        await waitForSame(s.src, s.dst, CONVERGE_MS, d);
+        await sleep(300);
+        assert.deepEqual(readdirSync(s.dst), ['stays']);
+        assert.doesNotMatch(d.output, /ERROR|WARN/);
+      }));
+
+    it('renames of files and of non-empty directories are renames on the target', withDaemon('renames', async (s, d) => {
+        mkdirSync(join(s.src, 'tree/sub'), { recursive: true });
+        for (let i = 0; i < 20; i++) writeFileSync(join(s.src, 'tree/sub', `f${i}`), `content ${i}`);
+        writeFileSync(join(s.src, 'single'), 'single file');
+        await waitForSame(s.src, s.dst, CONVERGE_MS, d);
+        const putsBefore = d.opCounts()['put'] ?? 0;
+        renameSync(join(s.src, 'tree'), join(s.src, 'moved-tree'));
+        renameSync(join(s.src, 'single'), join(s.src, 'moved-tree', 'single-renamed'));
+        await waitForSame(s.src, s.dst, CONVERGE_MS, d);
+        assert.equal(d.opCounts()['put'] ?? 0, putsBefore, 'no file was uploaded again');
+        assert.ok((d.opCounts()['rename'] ?? 0) >= 2);
+      }));
+
+    it('renaming a directory of 1,000 files costs one rename', withDaemon('rename1000', async (s, d) => {
+        mkdirSync(join(s.src, 'big'));
+        for (let i = 0; i < 1000; i++) writeFileSync(join(s.src, 'big', `f${i}`), `f${i}`);
+        await waitForSame(s.src, s.dst, 30_000, d);
+        const before = d.opCounts();
+        renameSync(join(s.src, 'big'), join(s.src, 'bigger'));
+        await waitForSame(s.src, s.dst, CONVERGE_MS, d);
+        await sleep(200);
+        const afterCounts = d.opCounts();
+        assert.equal((afterCounts['rename'] ?? 0) - (before['rename'] ?? 0), 1);
+        assert.equal(afterCounts['put'], before['put']);
+        assert.equal(afterCounts['remove'] ?? 0, before['remove'] ?? 0);
+      }));
+
+    it('a file written 10 times within the debounce window, then renamed, costs one put and leaves no orphan', withDaemon('tenwrites', async (s, d) => {
+        writeFileSync(join(s.src, 'marker'), 'm');
+        await waitForSame(s.src, s.dst, CONVERGE_MS, d);
+        const before = d.opCounts()['put'] ?? 0;
+        const f = join(s.src, 'draft.txt');
+        for (let i = 0; i < 10; i++) appendFileSync(f, `line ${i}\n`);
+        renameSync(f, join(s.src, 'final.txt'));
+        await waitForSame(s.src, s.dst, CONVERGE_MS, d);
+        await sleep(300);
+        assert.equal((d.opCounts()['put'] ?? 0) - before, 1);
+        assert.equal(existsSync(join(s.dst, 'draft.txt')), false);
+      }));
+
+    it('editor save-by-rename ends as the final file, without temp litter', withDaemon('editor', async (s, d) => {
+        writeFileSync(join(s.src, 'page.html'), '<p>v1</p>');
+        await waitForSame(s.src, s.dst, CONVERGE_MS, d);
+        for (let v = 2; v <= 5; v++) {
+          // vim-like: write 4913 probe, backup~, new content to a temp, rename over.
+          writeFileSync(join(s.src, '4913'), '');
+          rmSync(join(s.src, '4913'));
+          writeFileSync(join(s.src, '.page.html.swp'), 'swap');
+          writeFileSync(join(s.src, 'page.html.tmp~'), `<p>v${v}</p>`);
+          renameSync(join(s.src, 'page.html.tmp~'), join(s.src, 'page.html'));
+          rmSync(join(s.src, '.page.html.swp'));
+          await sleep(30);
+        }
+        await waitForSame(s.src, s.dst, CONVERGE_MS, d);
+        assert.deepEqual(readdirSync(s.dst), ['page.html']);
+      }));
+
+    it('rm -rf of a tree', withDaemon('rmrf', async (s, d) => {
+        mkdirSync(join(s.src, 'doomed/a/b/c'), { recursive: true });
+        for (let i = 0; i < 30; i++) writeFileSync(join(s.src, 'doomed/a', `f${i}`), 'x');
+        writeFileSync(join(s.src, 'doomed/a/b/c/deep'), 'deep');
+        writeFileSync(join(s.src, 'keep'), 'keep');
+        await waitForSame(s.src, s.dst, CONVERGE_MS, d);
+        rmSync(join(s.src, 'doomed'), { recursive: true });
+        await waitForSame(s.src, s.dst, CONVERGE_MS, d);
+        assert.deepEqual(readdirSync(s.dst), ['keep']);
+      }));
+
+    it('a file growing during its copy ends complete', withDaemon('growing', async (s, d) => {
+        const f = join(s.src, 'growing.log');
+        const fh = await open(f, 'w');
+        const chunk = Buffer.alloc(256 * 1024, 'a');
+        for (let i = 0; i < 40; i++) {
+          await fh.write(chunk);
+          await sleep(15);
+        }
+        await fh.close();
+        await waitForSame(s.src, s.dst, CONVERGE_MS, d);
+      }));
+
+    it('hostile names: spaces, quotes, #%?&+, accents, CJK, leading dashes, newlines', withDaemon('names', async (s, d) => {
+        const names = ['with space', "single'quote", 'double"quote', '#%?&+=;', 'accénts ñ ü', '漢字とかな', '-leading-dash', '--double', ...((fx.newlines ?? true) ? ['new\nline'] : []), 'tab\there', ' lead', 'trail '];
+        for (const n of names) {
+          mkdirSync(join(s.src, `${n}.d`));
+          writeFileSync(join(s.src, `${n}.d`, n), n);
+        }
+        if (fx.symlinks) symlinkSync('with space.d', join(s.src, 'link to dir'));
+        await waitForSame(s.src, s.dst, CONVERGE_MS, d);
+      }));
+
+    it('type changes: a directory replaced by a file and back', withDaemon('types', async (s, d) => {
+        mkdirSync(join(s.src, 'x'));
+        writeFileSync(join(s.src, 'x', 'inner'), 'inner');
+        await waitForSame(s.src, s.dst, CONVERGE_MS, d);
+        rmSync(join(s.src, 'x'), { recursive: true });
+        writeFileSync(join(s.src, 'x'), 'now a file');
+        await waitForSame(s.src, s.dst, CONVERGE_MS, d);
+        rmSync(join(s.src, 'x'));
+        mkdirSync(join(s.src, 'x'));
+        writeFileSync(join(s.src, 'x', 'again'), 'again');
+        await waitForSame(s.src, s.dst, CONVERGE_MS, d);
+      }));
+
+    it('minutes of random churn converge within a second of the last change', withDaemon('churn', async (s, d) => {
+        let seed = 42;
+        const rand = (n: number) => {
+          seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+          return seed % n;
+        };
+        const paths = () => {
+          const out: string[] = [];
+          const walk = (rel: string) => {
+            for (const e of readdirSync(join(s.src, rel), { withFileTypes: true })) {
+              const p = rel ? `${rel}/${e.name}` : e.name;
+              out.push(p);
+              if (e.isDirectory()) walk(p);
+            }
+          };
+          walk('');
+          return out;
+        };
+        const durationMs = Number(process.env['SYNC_INOTIFY_CHURN_MS'] ?? 8_000);
+        const end = Date.now() + durationMs;
+        let n = 0;
+        while (Date.now() < end) {
+          const all = paths();
+          const dirs = ['', ...all.filter((p) => !p.includes('.'))];
+          const dir = dirs[rand(dirs.length)]!;
+          const pick = all.length > 0 ? all[rand(all.length)]! : undefined;
+          try {
+            switch (rand(8)) {
+              case 0:
+                mkdirSync(join(s.src, dir, `d${n++}`), { recursive: true });
+                break;
+              case 1:
+              case 2:
+                writeFileSync(join(s.src, dir, `f${n++}.txt`), 'x'.repeat(rand(5000)));
+                break;
+              case 3:
+                if (pick?.includes('.')) appendFileSync(join(s.src, pick), 'more');
+                break;
+              case 4:
+                if (pick) rmSync(join(s.src, pick), { recursive: true, force: true });
+                break;
+              case 5:
+                if (pick && !join(dir, 'x').startsWith(pick + '/')) renameSync(join(s.src, pick), join(s.src, dir, `r${n++}${pick.includes('.') ? '.txt' : ''}`));
+                break;
+              case 6:
+                if (pick?.includes('.')) writeFileSync(join(s.src, pick), `rewritten ${n++}`);
+                break;
+              case 7:
+                await sleep(rand(30));
+                break;
+            }
+          } catch {
+            // Churn races with itself (a renamed parent, …): that is the point; carry on.
+          }
+          if (rand(20) === 0) await sleep(5);
+        }
+        const took = await waitForSame(s.src, s.dst, CONVERGE_MS, d);
+        assert.ok(took < 1_000, `converged ${took} ms after the last change (goal: within a second)`);
+      }));
+  });
+}
