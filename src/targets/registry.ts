@@ -8,12 +8,15 @@ import { TargetError, redactSecrets } from './errors.ts';
 import type { TargetSpec } from './spec.ts';
 import type { Target } from './target.ts';
 import { createLocalTarget } from './local/local-target.ts';
+import { createFtpTarget } from './ftp/ftp-target.ts';
 import { createSftpTarget } from './sftp/sftp-target.ts';
 
 export type TargetFactory = (spec: TargetSpec, url: URL) => Target;
 
 const FACTORIES: Record<string, TargetFactory> = {
   'file:': createLocalTarget,
+  'ftp:': createFtpTarget,
+  'ftps:': createFtpTarget,
   'sftp:': createSftpTarget,
   'scp:': createSftpTarget,
 };

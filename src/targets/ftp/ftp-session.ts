@@ -1,0 +1,110 @@
+/**
+ * One logged-in FTP control connection (a basic-ftp Client) and what the server offers on it.
+ *
+ * A basic-ftp Client is one serial session: a second call while one is running closes it. So
+ * a session is only ever used by one operation at a time (the pool hands it out), and every
+ * path sent is absolute, so the working directory (which `cd`/`list` change) never matters.
+ */
+import { Client, type FTPResponse } from 'basic-ftp';
+import { TargetError } from '../errors.ts';
+import type { FtpSettings } from './ftp-settings.ts';
+import { translateFtpError } from './translate-error.ts';
+
+/** What FEAT said, read once per connection. */
+export interface FtpFeatures {
+  /** MLSD/MLST: machine listings with trustworthy UTC modify times. */
+  readonly mlsd: boolean;
+  /** MFMT: set a file's modification time. */
+  readonly mfmt: boolean;
+  readonly size: boolean;
+  readonly utf8: boolean;
+}
+
+export function parseFeatures(feat: Map<string, string>): FtpFeatures {
+  const has = (name: string) => feat.has(name) || feat.has(name.toLowerCase());
+  return { mlsd: has('MLST') || has('MLSD'), mfmt: has('MFMT'), size: has('SIZE'), utf8: has('UTF8') };
+}
+
+export class FtpSession {
+  /** Directory the server is in (after our CWD); undefined when unknown. */
+  cwd: string | undefined;
+
+  private constructor(
+    readonly client: Client,
+    readonly features: FtpFeatures,
+  ) {}
+
+  /**
+   * Connect, secure, log in, read FEAT and set the session up: binary transfers (TYPE I, never
+   * ASCII, which rewrites line endings), UTF-8 names when offered, a protected data channel
+   * under TLS, and MLSD listings when offered.
+   */
+  static async open(settings: FtpSettings): Promise<FtpSession> {
+    const client = new Client(settings.timeoutMs);
+    const fail = (err: unknown, op: 'connect' | 'login') => {
+      client.close();
+      return translateFtpError(err, op, '', { secret: settings.password });
+    };
+    // basic-ftp keeps and mutates the TLS options: each session gets its own copy.
+    const tlsOptions = { ...settings.secureOptions };
+    try {
+      if (settings.tls === 'implicit') await client.connectImplicitTLS(settings.host, settings.port, tlsOptions);
+      else await client.connect(settings.host, settings.port);
+      if (settings.tls === 'explicit') await client.useTLS(tlsOptions);
+    } catch (err) {
+      throw fail(err, 'connect');
+    }
+    try {
+      await client.login(settings.user, settings.password);
+    } catch (err) {
+      throw fail(err, 'login');
+    }
+    try {
+      const features = parseFeatures(await client.features());
+      await client.send('TYPE I');
+      if (features.utf8) await client.sendIgnoringError('OPTS UTF8 ON');
+      if (client.ftp.hasTLS) {
+        await client.send('PBSZ 0');
+        await client.send('PROT P');
+      }
+      if (features.mlsd) {
+        await client.sendIgnoringError('OPTS MLST type;size;modify;');
+        client.availableListCommands = ['MLSD'];
+      } else {
+        // "-a": servers hide dot files (our temp files among them) from a bare LIST.
+        client.availableListCommands = ['LIST -a', 'LIST'];
+      }
+      return new FtpSession(client, features);
+    } catch (err) {
+      throw fail(err, 'connect');
+    }
+  }
+
+  get closed(): boolean {
+    return this.client.closed;
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  /** Send a command that takes an absolute path; line breaks cannot be sent (E_NAME). */
+  send(command: string): Promise<FTPResponse> {
+    return this.client.send(command);
+  }
+
+  /** Change directory (skipped when already there). */
+  async cd(absDir: string): Promise<void> {
+    if (this.cwd === absDir) return;
+    this.cwd = undefined;
+    await this.client.send(`CWD ${absDir}`);
+    this.cwd = absDir;
+  }
+}
+
+/** Line breaks end an FTP command: such names cannot be carried by the protocol. */
+export function assertSendable(absPath: string, relPath: string): void {
+  if (/[\r\n]/.test(absPath)) {
+    throw new TargetError('E_NAME', `${JSON.stringify(relPath)}: FTP cannot carry a line break in a name`, { path: relPath });
+  }
+}

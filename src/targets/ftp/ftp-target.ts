@@ -1,0 +1,453 @@
+/**
+ * FTP and FTPS targets (basic-ftp). `ftp://user@host:port/dir`, `ftps://…` (explicit TLS unless
+ * `tls: implicit`), certificates verified (custom CA via `ca`, `insecure` only when set).
+ *
+ * How the contract is met on FTP:
+ *   - Every call runs on a pooled session of its own (ftp-pool.ts) with absolute paths.
+ *   - put: STOR to tempPath in the final directory, MFMT when offered, then RNFR/RNTO over the
+ *     final name; when a server refuses to rename over an existing file, DELE it and rename.
+ *   - Servers' 550 replies are often wordless (vsftpd: "… operation failed."), so failures are
+ *     classified by probing: is the path there, is the parent there, is the directory empty.
+ *   - list: CWD into the directory (which also proves it exists: vsftpd answers LIST of a
+ *     missing path with an empty listing), then MLSD where offered, else `LIST -a` (no path
+ *     argument, so servers that glob LIST arguments cannot misread names with `*?[`).
+ *   - stat: MLST where offered; else SIZE (a file) then CWD (a directory).
+ *   - Capabilities depend on the server: `caps` reflects it once `connect()` has resolved
+ *     (before that, the conservative default: no mtime preservation).
+ */
+import { Readable } from 'node:stream';
+import { FTPError } from 'basic-ftp';
+import { parentOf } from '../../core/paths.ts';
+import { TargetError, type TargetErrorCode } from '../errors.ts';
+import type { TargetSpec } from '../spec.ts';
+import type { PutOptions, PutSource, RemoteEntry, Target, TargetCapabilities } from '../target.ts';
+import { FtpPool } from './ftp-pool.ts';
+import { FtpSession, assertSendable, type FtpFeatures } from './ftp-session.ts';
+import { entryFromFileInfo, entryFromMlst, formatMfmtTime } from './ftp-listing.ts';
+import { ftpSettings, type FtpSettings } from './ftp-settings.ts';
+import { KnownDirs } from './known-dirs.ts';
+import { holdEmptyTlsUploadEnd } from './tls-empty-upload.ts';
+import { translateFtpError, type FtpOperation } from './translate-error.ts';
+
+/** Where warnings go (insecure TLS); console by default, injectable for tests and the daemon. */
+export interface FtpLogger {
+  warn(message: string): void;
+}
+
+export interface FtpTargetOptions {
+  readonly logger?: FtpLogger;
+  /** Pool tuning, for tests: open retry delays and the cool-down after failing to connect. */
+  readonly openBackoffMs?: readonly number[];
+  readonly coolDownMs?: number;
+}
+
+export function createFtpTarget(spec: TargetSpec, url: URL, options: FtpTargetOptions = {}): Target {
+  return new FtpTarget(ftpSettings(spec, url), options);
+}
+
+/** Bytes per second below which a transfer counts as stuck, for the put deadline. */
+const MIN_RATE_BYTES_PER_S = 16 * 1024;
+
+function isReply(err: unknown, ...codes: number[]): err is FTPError {
+  return err instanceof FTPError && (codes.length === 0 || codes.includes(err.code));
+}
+
+export class FtpTarget implements Target {
+  readonly displayName: string;
+  private readonly pool: FtpPool;
+  private readonly known = new KnownDirs();
+  private features: FtpFeatures | undefined;
+
+  constructor(
+    private readonly settings: FtpSettings,
+    private readonly options: FtpTargetOptions = {},
+  ) {
+    this.displayName = settings.displayName;
+    this.pool = new FtpPool({
+      size: settings.connections,
+      open: () => this.openSession(),
+      ...(options.openBackoffMs ? { openBackoffMs: options.openBackoffMs } : {}),
+      ...(options.coolDownMs !== undefined ? { coolDownMs: options.coolDownMs } : {}),
+    });
+  }
+
+  /** What this server can do; final once `connect()` resolved (FEAT of the first session). */
+  get caps(): TargetCapabilities {
+    return {
+      rename: true,
+      preservesMtime: this.features?.mfmt ?? false,
+      symlinks: false,
+      fastRecursiveRemove: false,
+      hash: false,
+    };
+  }
+
+  private async openSession(): Promise<FtpSession> {
+    const session = await FtpSession.open(this.settings);
+    this.features ??= session.features;
+    return session;
+  }
+
+  // ---- paths and errors -------------------------------------------------------------------
+
+  /** Absolute server path of a relative target path. */
+  private abs(path: string): string {
+    const root = this.settings.root;
+    const full = path === '' ? root : root === '/' ? `/${path}` : `${root}/${path}`;
+    assertSendable(full, path);
+    return full;
+  }
+
+  private fail(err: unknown, op: FtpOperation, path: string, fallback550?: TargetErrorCode): TargetError {
+    const te = translateFtpError(err, op, path, { secret: this.settings.password, ...(fallback550 ? { fallback550 } : {}) });
+    if (te.code === 'E_NOT_FOUND') this.known.forgetChain(path);
+    return te;
+  }
+
+  /** The deadline for one control-channel operation (several round trips). */
+  private get opDeadlineMs(): number {
+    return Math.max(this.settings.timeoutMs * 3, 5_000);
+  }
+
+  private runOp<T>(op: FtpOperation, path: string, fn: (s: FtpSession) => Promise<T>, opts: { idempotent?: boolean; deadlineMs?: number } = {}): Promise<T> {
+    // Whatever escapes `fn` untranslated (a socket error mid-way) is translated here, so the
+    // pool sees only TargetErrors and can tell a lost connection from a refusal.
+    const translated = async (s: FtpSession): Promise<T> => {
+      try {
+        return await fn(s);
+      } catch (err) {
+        throw this.fail(err, op, path);
+      }
+    };
+    return this.pool.run(translated, { idempotent: opts.idempotent ?? true, deadlineMs: opts.deadlineMs ?? this.opDeadlineMs, label: op, path });
+  }
+
+  // ---- probes -----------------------------------------------------------------------------
+
+  /** What is at `path`, on this session; undefined when nothing. */
+  private async statOn(s: FtpSession, path: string): Promise<RemoteEntry | undefined> {
+    if (path === '') return { path: '', kind: 'dir', size: 0 };
+    const abs = this.abs(path);
+    if (s.features.mlsd) {
+      try {
+        const res = await s.send(`MLST ${abs}`);
+        const entry = entryFromMlst(path, res.message);
+        if (entry) return entry;
+      } catch (err) {
+        if (isReply(err, 550, 450, 553)) return undefined;
+        if (!isReply(err, 500, 501, 502, 504)) throw err;
+        // MLST refused for this path: fall through to SIZE/CWD.
+      }
+    }
+    try {
+      const res = await s.send(`SIZE ${abs}`);
+      const size = Number.parseInt(res.message.slice(4), 10);
+      if (res.code === 213 && Number.isFinite(size)) return { path, kind: 'file', size };
+    } catch (err) {
+      if (!isReply(err)) throw err;
+    }
+    try {
+      await s.cd(abs);
+      return { path, kind: 'dir', size: 0 };
+    } catch (err) {
+      if (isReply(err, 550, 450, 553, 501)) return undefined;
+      throw err;
+    }
+  }
+
+  /** The code for a failed create at `path` whose reply said nothing useful. */
+  private async classifyCreateFailure(s: FtpSession, path: string, err: unknown, op: FtpOperation): Promise<TargetError> {
+    if (!isReply(err) || s.closed) return this.fail(err, op, path);
+    const parent = await this.statOn(s, parentOf(path)).catch(() => undefined);
+    if (parent === undefined) {
+      return new TargetError('E_NOT_FOUND', `${op} ${JSON.stringify(path)}: the parent directory does not exist (${err.message.trim()})`, { path, cause: err });
+    }
+    if (parent.kind !== 'dir') return new TargetError('E_EXISTS', `${op} ${JSON.stringify(path)}: the parent is not a directory`, { path, cause: err });
+    return this.fail(err, op, path);
+  }
+
+  // ---- Target -----------------------------------------------------------------------------
+
+  async connect(): Promise<void> {
+    this.pool.reset();
+    this.known.clear();
+    if (this.settings.insecure) {
+      (this.options.logger ?? console).warn(`${this.displayName}: TLS certificate verification is off (insecure: true); anyone on the path can impersonate this server`);
+    }
+    const root = this.settings.root;
+    await this.runOp('open target root', '', async (s) => {
+      try {
+        await s.cd(root);
+        return;
+      } catch (err) {
+        if (!isReply(err, 550, 450, 553)) throw this.fail(err, 'open target root', '');
+      }
+      // Create the root (and missing parents) one level at a time.
+      let dir = '';
+      for (const seg of root.split('/').filter((x) => x !== '')) {
+        dir = `${dir}/${seg}`;
+        assertSendable(dir, '');
+        await s.client.sendIgnoringError(`MKD ${dir}`);
+      }
+      try {
+        await s.cd(root);
+      } catch (err) {
+        const te = this.fail(err, 'open target root', '', 'E_PERMISSION');
+        throw new TargetError(te.code, `cannot create or enter the target root ${root} on ${this.displayName}: ${te.message}`, { path: '', cause: te });
+      }
+    });
+  }
+
+  async stat(path: string): Promise<RemoteEntry | undefined> {
+    return this.runOp('stat', path, async (s) => {
+      try {
+        const entry = await this.statOn(s, path);
+        if (entry?.kind === 'dir') this.known.add(path);
+        return entry;
+      } catch (err) {
+        throw this.fail(err, 'stat', path);
+      }
+    });
+  }
+
+  async list(dir: string): Promise<RemoteEntry[]> {
+    return this.runOp('list', dir, async (s) => {
+      const abs = this.abs(dir);
+      try {
+        await s.cd(abs);
+      } catch (err) {
+        if (!isReply(err) || s.closed) throw this.fail(err, 'list', dir);
+        // vsftpd says only "Failed to change directory": find out which case this is (a file
+        // there is E_EXISTS, as ENOTDIR is for the local target).
+        const there = await this.statOn(s, dir);
+        if (there === undefined) throw this.fail(err, 'list', dir, 'E_NOT_FOUND');
+        if (there.kind !== 'dir') throw new TargetError('E_EXISTS', `list ${JSON.stringify(dir)}: not a directory`, { path: dir, cause: err });
+        throw this.fail(err, 'list', dir, 'E_PERMISSION');
+      }
+      this.known.add(dir);
+      try {
+        const infos = await s.client.list();
+        const out: RemoteEntry[] = [];
+        for (const info of infos) {
+          const entry = entryFromFileInfo(dir, info);
+          if (entry) out.push(entry);
+        }
+        return out;
+      } catch (err) {
+        throw this.fail(err, 'list', dir, 'E_NOT_FOUND');
+      }
+    });
+  }
+
+  async put(path: string, source: PutSource, options: PutOptions): Promise<void> {
+    const deadlineMs = this.settings.timeoutMs * 2 + Math.ceil((source.size / MIN_RATE_BYTES_PER_S) * 1000);
+    return this.runOp(
+      'put',
+      path,
+      async (s) => {
+        const temp = this.abs(options.tempPath);
+        const final = this.abs(path);
+        let stream: Readable | undefined;
+        let sourceError: Error | undefined;
+        try {
+          // A small file the executor already read is sent from memory (no file stream to open).
+          stream = source.buffer !== undefined ? Readable.from([source.buffer]) : source.open();
+          stream.once('error', (e: Error) => (sourceError = e));
+          const upload = s.client.ftp.hasTLS ? stream.pipe(holdEmptyTlsUploadEnd(() => s.client.ftp.dataSocket)) : stream;
+          try {
+            await s.client.uploadFrom(upload, temp);
+          } catch (err) {
+            if (sourceError) {
+              throw new TargetError('E_PROTOCOL', `put ${JSON.stringify(path)}: reading the source failed: ${sourceError.message}`, { path, cause: sourceError });
+            }
+            throw isReply(err, 550, 553, 450) ? await this.classifyCreateFailure(s, path, err, 'put') : this.fail(err, 'put', path);
+          }
+          if (s.features.mfmt) {
+            try {
+              await s.send(`MFMT ${formatMfmtTime(source.mtimeMs)} ${temp}`);
+            } catch (err) {
+              throw this.fail(err, 'set mtime', path);
+            }
+          }
+          await this.renameOver(s, temp, final, options.tempPath, path, 'put');
+        } catch (err) {
+          stream?.destroy();
+          // Best effort: no temp file left behind (the engine also cleans up after a crash).
+          if (!s.closed) await s.client.sendIgnoringError(`DELE ${temp}`).catch(() => undefined);
+          throw err instanceof TargetError ? err : this.fail(err, 'put', path);
+        }
+      },
+      { deadlineMs },
+    );
+  }
+
+  /**
+   * RNFR/RNTO `from` → `to`, replacing a file at `to`. Servers disagree on renaming over an
+   * existing file (most replace it; some answer 553/550): then DELE it and rename again.
+   */
+  private async renameOver(s: FtpSession, from: string, to: string, fromRel: string, toRel: string, op: FtpOperation): Promise<void> {
+    try {
+      await s.send(`RNFR ${from}`);
+    } catch (err) {
+      if (isReply(err, 550, 450, 553)) {
+        const there = await this.statOn(s, fromRel).catch(() => undefined);
+        if (there === undefined) throw new TargetError('E_NOT_FOUND', `${op} ${JSON.stringify(fromRel)}: no such file or directory`, { path: fromRel, cause: err });
+      }
+      throw this.fail(err, op, fromRel);
+    }
+    try {
+      await s.send(`RNTO ${to}`);
+      return;
+    } catch (err) {
+      // pure-ftpd reports a failed rename(2) as "451 Rename/move failure: <errno text>".
+      if (!isReply(err, 550, 553, 450, 451)) throw this.fail(err, op, toRel);
+      const existing = await this.statOn(s, toRel);
+      if (existing === undefined) throw await this.classifyCreateFailure(s, toRel, err, op);
+      if (existing.kind === 'dir') throw new TargetError('E_EXISTS', `${op} ${JSON.stringify(toRel)}: a directory is in the way`, { path: toRel, cause: err });
+    }
+    // The server refused to replace an existing file: remove it, then rename again.
+    try {
+      await s.send(`DELE ${to}`);
+      await s.send(`RNFR ${from}`);
+      await s.send(`RNTO ${to}`);
+    } catch (err) {
+      throw this.fail(err, op, toRel);
+    }
+  }
+
+  async mkdir(path: string): Promise<void> {
+    if (this.known.has(path)) return;
+    return this.runOp('mkdir', path, async (s) => {
+      const abs = this.abs(path);
+      try {
+        await s.send(`MKD ${abs}`);
+        this.known.add(path);
+        return;
+      } catch (err) {
+        if (!isReply(err) || s.closed) throw this.fail(err, 'mkdir', path);
+        const there = await this.statOn(s, path);
+        if (there?.kind === 'dir') {
+          this.known.add(path); // idempotent: it was already there
+          return;
+        }
+        if (there !== undefined) throw new TargetError('E_EXISTS', `mkdir ${JSON.stringify(path)}: a file is in the way`, { path, cause: err });
+        throw await this.classifyCreateFailure(s, path, err, 'mkdir');
+      }
+    });
+  }
+
+  async remove(path: string): Promise<void> {
+    return this.runOp('remove', path, async (s) => {
+      try {
+        await s.send(`DELE ${this.abs(path)}`);
+      } catch (err) {
+        if (!isReply(err) || s.closed) throw this.fail(err, 'remove', path);
+        const there = await this.statOn(s, path);
+        if (there === undefined) return; // idempotent: already gone
+        if (there.kind === 'dir') throw new TargetError('E_EXISTS', `remove ${JSON.stringify(path)}: it is a directory`, { path, cause: err });
+        throw this.fail(err, 'remove', path, 'E_PERMISSION');
+      }
+    });
+  }
+
+  async rmdir(path: string, options: { recursive?: boolean } = {}): Promise<void> {
+    if (path === '') throw new TargetError('E_PERMISSION', 'rmdir of the target root is not allowed', { path });
+    const deadlineMs = options.recursive ? this.opDeadlineMs * 20 : undefined;
+    await this.runOp(
+      'rmdir',
+      path,
+      async (s) => {
+        if (options.recursive) {
+          const there = await this.statOn(s, path).catch((err: unknown) => {
+            throw this.fail(err, 'rmdir', path);
+          });
+          if (there === undefined) return;
+          if (there.kind !== 'dir') throw new TargetError('E_EXISTS', `rmdir ${JSON.stringify(path)}: not a directory`, { path });
+          await this.removeTree(s, path);
+          return;
+        }
+        await this.removeEmptyDir(s, path);
+      },
+      deadlineMs === undefined ? {} : { deadlineMs },
+    );
+    this.known.forgetTree(path);
+  }
+
+  /** RMD, classifying a refusal: gone (fine), not empty, or not allowed. */
+  private async removeEmptyDir(s: FtpSession, path: string): Promise<void> {
+    const abs = this.abs(path);
+    // A process cannot always remove its own working directory: step out first.
+    if (s.cwd !== undefined && (s.cwd === abs || s.cwd.startsWith(abs + '/'))) await s.cd(this.settings.root);
+    try {
+      await s.send(`RMD ${abs}`);
+    } catch (err) {
+      if (!isReply(err) || s.closed) throw this.fail(err, 'rmdir', path);
+      const there = await this.statOn(s, path);
+      if (there === undefined) return; // idempotent: already gone
+      if (there.kind !== 'dir') throw new TargetError('E_EXISTS', `rmdir ${JSON.stringify(path)}: not a directory`, { path, cause: err });
+      const children = await this.listOn(s, path).catch(() => []);
+      if (children.length > 0) throw new TargetError('E_NOT_EMPTY', `rmdir ${JSON.stringify(path)}: directory not empty`, { path, cause: err });
+      throw this.fail(err, 'rmdir', path, 'E_PERMISSION');
+    }
+  }
+
+  private async listOn(s: FtpSession, dir: string): Promise<RemoteEntry[]> {
+    await s.cd(this.abs(dir));
+    const out: RemoteEntry[] = [];
+    for (const info of await s.client.list()) {
+      const entry = entryFromFileInfo(dir, info);
+      if (entry) out.push(entry);
+    }
+    return out;
+  }
+
+  /** Depth-first delete on one session (FTP has no recursive delete). */
+  private async removeTree(s: FtpSession, dir: string): Promise<void> {
+    let children: RemoteEntry[];
+    try {
+      children = await this.listOn(s, dir);
+    } catch (err) {
+      if (isReply(err, 550)) return; // vanished meanwhile
+      throw this.fail(err, 'rmdir', dir);
+    }
+    for (const child of children) {
+      if (child.kind === 'dir') {
+        await this.removeTree(s, child.path);
+        continue;
+      }
+      try {
+        await s.send(`DELE ${this.abs(child.path)}`);
+      } catch (err) {
+        if (!isReply(err) || s.closed) throw this.fail(err, 'rmdir', child.path);
+        if ((await this.statOn(s, child.path)) !== undefined) throw this.fail(err, 'rmdir', child.path, 'E_PERMISSION');
+      }
+    }
+    await this.removeEmptyDir(s, dir);
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    // Not idempotent: after a lost reply the first attempt may have happened. No retry here;
+    // the engine re-plans from what is there.
+    await this.runOp('rename', from, (s) => this.renameOver(s, this.abs(from), this.abs(to), from, to, 'rename'), { idempotent: false });
+    this.known.forgetTree(from);
+  }
+
+  /**
+   * Set a file's mtime with MFMT. Present on every FTP target, but it only works where the
+   * server offers MFMT, which is exactly when `caps.preservesMtime` is true (else E_UNSUPPORTED).
+   */
+  async setMtime(path: string, mtimeMs: number): Promise<void> {
+    return this.runOp('set mtime', path, async (s) => {
+      if (!s.features.mfmt) throw new TargetError('E_UNSUPPORTED', `set mtime ${JSON.stringify(path)}: ${this.displayName} does not offer MFMT`, { path });
+      try {
+        await s.send(`MFMT ${formatMfmtTime(mtimeMs)} ${this.abs(path)}`);
+      } catch (err) {
+        throw this.fail(err, 'set mtime', path, 'E_NOT_FOUND');
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+}

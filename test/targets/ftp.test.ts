@@ -1,0 +1,402 @@
+/**
+ * FTP-specific behaviour beyond the conformance suite, against real vsftpd and pure-ftpd:
+ * secrets never in errors, no login hammering, servers that cap sessions, outages and
+ * reconnects, certificate checks, capabilities decided by the server.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, existsSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { TargetError } from '../../src/targets/errors.ts';
+import { createFtpTarget, type FtpTargetOptions } from '../../src/targets/ftp/ftp-target.ts';
+import { createTarget } from '../../src/targets/registry.ts';
+import type { TargetSpec } from '../../src/targets/spec.ts';
+import type { Target } from '../../src/targets/target.ts';
+import { bufferSource } from '../conformance/suite.ts';
+import { freePort, makeTestCa, removeDir, type FtpTestServer } from '../servers/ftp-common.ts';
+import { startPureFtpd } from '../servers/pure-ftpd.ts';
+import { startVsftpd } from '../servers/vsftpd.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+
+const FAST: FtpTargetOptions = { openBackoffMs: [50, 100], coolDownMs: 200, logger: { warn: () => undefined } };
+
+/** Every target made here, closed at the end even when a test failed half-way. */
+const made: Target[] = [];
+after(async () => {
+  await Promise.all(made.map((t) => t.close()));
+});
+
+function track(t: Target): Target {
+  made.push(t);
+  return t;
+}
+
+function target(server: FtpTestServer, extra: Partial<TargetSpec> = {}, options: FtpTargetOptions = FAST, scheme = 'ftp', path = '/'): Target {
+  const url = `${scheme}://${server.user}@${server.host}:${server.port}${path}`;
+  return track(createFtpTarget({ url, password: server.password, timeoutMs: 5_000, ...extra }, new URL(url), options));
+}
+
+async function rejectsWith(promise: Promise<unknown>, code: string, check?: (err: TargetError) => void): Promise<TargetError> {
+  let caught: unknown;
+  await assert.rejects(promise, (err: unknown) => {
+    caught = err;
+    assert.ok(err instanceof TargetError, `expected a TargetError, got ${String(err)}`);
+    assert.equal(err.code, code, `expected ${code}, got ${err.code}: ${err.message}`);
+    check?.(err);
+    return true;
+  });
+  return caught as TargetError;
+}
+
+/** Every string reachable from an error: message, stack, causes. */
+function everythingSaid(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err, depth = 0; e !== undefined && depth < 5; depth++) {
+    if (e instanceof Error) {
+      parts.push(e.message, e.stack ?? '');
+      e = e.cause;
+    } else {
+      parts.push(String(e));
+      break;
+    }
+  }
+  return parts.join('\n');
+}
+
+/** A source that trickles `chunks` × 64 KiB, `delayMs` apart (a long upload to interrupt). */
+function slowSource(chunks: number, delayMs: number) {
+  const chunk = Buffer.alloc(64 * 1024, 7);
+  return {
+    size: chunks * chunk.length,
+    mtimeMs: Date.now(),
+    open: () =>
+      Readable.from(
+        (async function* () {
+          for (let i = 0; i < chunks; i++) {
+            await new Promise((r) => setTimeout(r, delayMs));
+            yield chunk;
+          }
+        })(),
+      ),
+  };
+}
+
+describe('ftp target: settings', () => {
+  it('registers ftp:// and ftps://, and the display name carries no password', () => {
+    const t = createTarget({ url: 'ftp://deploy:s3cret-pw@ftp.example.com:2121/public_html' });
+    assert.equal(t.displayName, 'ftp://deploy@ftp.example.com:2121/public_html');
+    assert.ok(!t.displayName.includes('s3cret-pw'));
+    const s = createTarget({ url: 'ftps://deploy@ftp.example.com/site' });
+    assert.equal(s.displayName, 'ftps://deploy@ftp.example.com/site');
+  });
+
+  it('rejects contradictory or foreign keys with E_CONFIG naming the key', () => {
+    const bad: TargetSpec[] = [
+      { url: 'ftps://u@h/', tls: 'none' },
+      { url: 'ftp://u@h/', identityFile: '/k' },
+      { url: 'ftp://u@h/', ca: '/ca.pem' },
+      { url: 'ftp://u@h/', connections: 0 },
+      { url: 'ftp://u@h/a%2Fb' },
+      { url: 'ftps://u@h/', ca: '/does/not/exist.pem' },
+    ];
+    for (const spec of bad) {
+      assert.throws(() => createTarget(spec), (err: unknown) => err instanceof TargetError && err.code === 'E_CONFIG', spec.url);
+    }
+  });
+
+  it('a server that never answers: E_TIMEOUT within the deadline; nobody listening: E_CONNECTION', async () => {
+    const sockets: Socket[] = [];
+    const silent: Server = createServer((s) => sockets.push(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const addr = silent.address();
+    const port = typeof addr === 'object' && addr ? addr.port : 0;
+    try {
+      const url = `ftp://u@127.0.0.1:${port}/`;
+      const t = track(createFtpTarget({ url, password: 'pw-never-shown', timeoutMs: 300 }, new URL(url), FAST));
+      const started = Date.now();
+      const err = await rejectsWith(t.connect(), 'E_TIMEOUT');
+      assert.ok(Date.now() - started < 5_000, 'the deadline bounds the wait');
+      assert.ok(!everythingSaid(err).includes('pw-never-shown'));
+      await t.close();
+    } finally {
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
+    const closedPort = await freePort();
+    const url = `ftp://u@127.0.0.1:${closedPort}/`;
+    const t = track(createFtpTarget({ url, password: 'x' }, new URL(url), FAST));
+    await rejectsWith(t.connect(), 'E_CONNECTION');
+    await t.close();
+  });
+});
+
+describe('ftp target: vsftpd', () => {
+  let server: FtpTestServer | undefined;
+  before(async () => {
+    server = await startVsftpd();
+  });
+  after(async () => server?.cleanup());
+
+  it('wrong password: E_AUTH, the password is nowhere in the error, and no retry loop', async (ctx) => {
+    if (!server) return ctx.skip('vsftpd not available');
+    const wrong = 'Wr0ng-Passw0rd-xyzzy';
+    const t = target(server, { password: wrong });
+    const err = await rejectsWith(t.connect(), 'E_AUTH');
+    assert.ok(!everythingSaid(err).includes(wrong), everythingSaid(err));
+    // Latched: later calls fail at once with E_AUTH without contacting the server, even
+    // when the server is gone (a retry loop would now report E_CONNECTION).
+    await server.stop();
+    try {
+      const started = Date.now();
+      await rejectsWith(t.stat('x'), 'E_AUTH');
+      await rejectsWith(t.put('x', bufferSource('x'), { tempPath: '.x.tmp' }), 'E_AUTH');
+      assert.ok(Date.now() - started < 200, 'no reconnect attempts after a rejected login');
+    } finally {
+      await server.start();
+    }
+    await t.close();
+  });
+
+  it('the password given inline in the URL never shows either', async (ctx) => {
+    if (!server) return ctx.skip('vsftpd not available');
+    const secret = 'Inline-Secret-42';
+    const url = `ftp://${server.user}:${secret}@${server.host}:${server.port}/`;
+    const t = track(createFtpTarget({ url }, new URL(url), FAST));
+    assert.ok(!t.displayName.includes(secret));
+    const err = await rejectsWith(t.connect(), 'E_AUTH');
+    assert.ok(!everythingSaid(err).includes(secret));
+    await t.close();
+  });
+
+  it('caps reflect the server: vsftpd has no MFMT, so no mtime preservation; setMtime says so', async (ctx) => {
+    if (!server) return ctx.skip('vsftpd not available');
+    const t = target(server);
+    await t.connect();
+    assert.equal(t.caps.preservesMtime, false);
+    assert.equal(t.caps.rename, true);
+    await t.put('m', bufferSource('m'), { tempPath: '.m.tmp' });
+    await rejectsWith(t.setMtime!('m', Date.UTC(2020, 0, 1)), 'E_UNSUPPORTED');
+    const [entry] = (await t.list('')).filter((e) => e.path === 'm');
+    assert.equal(entry?.mtimeMs, undefined, 'LIST dates are not trusted');
+    await t.close();
+  });
+
+  it('a missing root is created at connect; a dot file is listed; the temp file is gone', async (ctx) => {
+    if (!server) return ctx.skip('vsftpd not available');
+    const t = target(server, {}, FAST, 'ftp', '/deep/er/root dir');
+    await t.connect();
+    await t.put('.hidden', bufferSource('h'), { tempPath: '.hidden.tmp' });
+    assert.deepEqual((await t.list('')).map((e) => e.path), ['.hidden']);
+    assert.equal(readFileSync(join(server.rootDir, 'deep/er/root dir/.hidden'), 'utf8'), 'h');
+    await t.close();
+  });
+
+  it('the server restarts while the pool is idle: the next call reconnects transparently', async (ctx) => {
+    if (!server) return ctx.skip('vsftpd not available');
+    const t = target(server);
+    await t.connect();
+    await t.mkdir('idle');
+    await server.stop();
+    await server.start();
+    await t.put('idle/after-restart', bufferSource('ok'), { tempPath: 'idle/.a.tmp' });
+    assert.equal(readFileSync(join(server.rootDir, 'idle/after-restart'), 'utf8'), 'ok');
+    await t.close();
+  });
+
+  it('server stopped mid-upload: E_CONNECTION, no half file under the final name; after restart calls work again', async (ctx) => {
+    if (!server) return ctx.skip('vsftpd not available');
+    const t = target(server);
+    await t.connect();
+    await t.mkdir('outage');
+    const upload = t.put('outage/big', slowSource(40, 25), { tempPath: 'outage/.big.tmp' });
+    await new Promise((r) => setTimeout(r, 300));
+    await server.stop();
+    await rejectsWith(upload, 'E_CONNECTION');
+    assert.equal(existsSync(join(server.rootDir, 'outage/big')), false);
+    await rejectsWith(t.stat('outage'), 'E_CONNECTION');
+    await server.start();
+    await new Promise((r) => setTimeout(r, 250)); // past the pool's cool-down
+    await t.put('outage/small', bufferSource('back'), { tempPath: 'outage/.s.tmp' });
+    assert.equal(readFileSync(join(server.rootDir, 'outage/small'), 'utf8'), 'back');
+    await t.close();
+  });
+});
+
+describe('ftp target: stat, remove and rename on hostile names (MLST on pure-ftpd, SIZE/CWD on vsftpd)', () => {
+  for (const [name, start] of [
+    ['vsftpd', () => startVsftpd()],
+    ['pure-ftpd', () => startPureFtpd()],
+  ] as const) {
+    it(name, async (ctx) => {
+      const server = await start();
+      if (!server) return ctx.skip(`${name} not available`);
+      try {
+        const t = target(server);
+        await t.connect();
+        for (const n of [' lead space', '#%?&+ =;', '*star[x]', '-dash', '漢字', "qu'o\"te"]) {
+          await t.mkdir(`${n}.d`);
+          assert.equal((await t.stat(`${n}.d`))?.kind, 'dir', n);
+          await t.put(`${n}.d/${n}`, bufferSource(n), { tempPath: `${n}.d/.${n}.tmp` });
+          const st = await t.stat(`${n}.d/${n}`);
+          assert.equal(st?.kind, 'file', n);
+          assert.equal(st?.size, Buffer.byteLength(n), n);
+          await t.rename!(`${n}.d/${n}`, `${n}.d/${n}2`);
+          assert.deepEqual((await t.list(`${n}.d`)).map((e) => e.path), [`${n}.d/${n}2`]);
+          await t.remove(`${n}.d/${n}2`);
+          assert.equal(await t.stat(`${n}.d/${n}2`), undefined, n);
+          await t.rmdir(`${n}.d`);
+          assert.equal(await t.stat(`${n}.d`), undefined, n);
+        }
+        // A file where a directory is expected and the other way round.
+        await t.put('plain', bufferSource('p'), { tempPath: '.plain.tmp' });
+        await rejectsWith(t.mkdir('plain'), 'E_EXISTS');
+        await rejectsWith(t.list('plain'), 'E_EXISTS');
+        await t.mkdir('dir');
+        await rejectsWith(t.put('dir', bufferSource('x'), { tempPath: '.dir.tmp' }), 'E_EXISTS');
+        await rejectsWith(t.put('nope/f', bufferSource('x'), { tempPath: 'nope/.f.tmp' }), 'E_NOT_FOUND');
+        await rejectsWith(t.mkdir('nope/sub'), 'E_NOT_FOUND');
+        assert.deepEqual((await t.list('')).map((e) => e.path).sort(), ['dir', 'plain']);
+      } finally {
+        await server.cleanup();
+      }
+    });
+  }
+});
+
+describe('ftp target: a server that allows only 2 sessions per client', () => {
+  for (const [name, start] of [
+    ['vsftpd max_per_ip=2', () => startVsftpd({ maxPerIp: 2 })],
+    ['pure-ftpd -C 2', () => startPureFtpd({ maxPerIp: 2 })],
+  ] as const) {
+    it(`${name}: 40 parallel puts with connections: 4 all land`, async (ctx) => {
+      const server = await start();
+      if (!server) return ctx.skip(`${name} not available`);
+      try {
+        const t = target(server, { connections: 4 });
+        await t.connect();
+        await Promise.all(Array.from({ length: 40 }, (_, i) => t.put(`f${i}`, bufferSource(`content ${i}`), { tempPath: `.f${i}.tmp` })));
+        for (let i = 0; i < 40; i++) assert.equal(readFileSync(join(server.rootDir, `f${i}`), 'utf8'), `content ${i}`);
+        await t.close();
+      } finally {
+        await server.cleanup();
+      }
+    });
+  }
+});
+
+describe('ftp target: pure-ftpd', () => {
+  let server: FtpTestServer | undefined;
+  before(async () => {
+    server = await startPureFtpd({ tls: 1 });
+  });
+  after(async () => server?.cleanup());
+
+  it('caps reflect the server: MFMT → mtime kept, visible in stat and list', async (ctx) => {
+    if (!server) return ctx.skip('pure-ftpd not available');
+    const t = target(server);
+    assert.equal(t.caps.preservesMtime, false, 'unknown before connect: conservative');
+    await t.connect();
+    assert.equal(t.caps.preservesMtime, true);
+    const mtimeMs = Date.UTC(2019, 4, 5, 6, 7, 8);
+    await t.put('m', bufferSource('m', mtimeMs), { tempPath: '.m.tmp' });
+    assert.equal((await t.stat('m'))?.mtimeMs, mtimeMs);
+    assert.equal((await t.list('')).find((e) => e.path === 'm')?.mtimeMs, mtimeMs);
+    await t.setMtime!('m', mtimeMs + 60_000);
+    assert.equal((await t.stat('m'))?.mtimeMs, mtimeMs + 60_000);
+    await t.close();
+  });
+
+  it('wrong password: E_AUTH without the password in the error', async (ctx) => {
+    if (!server) return ctx.skip('pure-ftpd not available');
+    const wrong = 'pure-Wrong-77';
+    // pure-ftpd answers a failed login only after a random anti-brute-force pause (3-6 s).
+    const t = target(server, { password: wrong, timeoutMs: 15_000 });
+    const err = await rejectsWith(t.connect(), 'E_AUTH');
+    assert.ok(!everythingSaid(err).includes(wrong));
+    await t.close();
+  });
+
+  it('FTPS with a CA the client does not trust: E_HOST_KEY', async (ctx) => {
+    if (!server) return ctx.skip('pure-ftpd not available');
+    const t = target(server, {}, FAST, 'ftps');
+    await rejectsWith(t.connect(), 'E_HOST_KEY', (err) => assert.match(err.message, /ca|certificate/i));
+    await t.close();
+    // A different CA than the one that signed the server certificate: still refused.
+    const dir = mkdtempSync(join(tmpdir(), 'si-other-ca-'));
+    try {
+      const other = makeTestCa(dir, 'some other CA');
+      const t2 = target(server, { ca: other.caFile }, FAST, 'ftps');
+      await rejectsWith(t2.connect(), 'E_HOST_KEY');
+      await t2.close();
+    } finally {
+      removeDir(dir);
+    }
+  });
+
+  it('FTPS with insecure: true connects, and says so in a warning', async (ctx) => {
+    if (!server) return ctx.skip('pure-ftpd not available');
+    const warnings: string[] = [];
+    const t = target(server, { insecure: true }, { ...FAST, logger: { warn: (m) => warnings.push(m) } }, 'ftps');
+    await t.connect();
+    await t.put('tls-file', bufferSource('over tls'), { tempPath: '.tls.tmp' });
+    assert.equal(readFileSync(join(server.rootDir, 'tls-file'), 'utf8'), 'over tls');
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0] ?? '', /insecure/);
+    assert.ok(!(warnings[0] ?? '').includes(server.password));
+    await t.close();
+  });
+
+  it('FTPS with the test CA via `ca` works', async (ctx) => {
+    if (!server?.caFile) return ctx.skip('pure-ftpd not available');
+    const t = target(server, { ca: server.caFile }, FAST, 'ftps');
+    await t.connect();
+    await t.mkdir('secure');
+    assert.deepEqual(await t.list('secure'), []);
+    await t.close();
+  });
+});
+
+describe('ftp target: vsftpd with TLS', () => {
+  it('implicit TLS (tls: implicit) works with the test CA', async (ctx) => {
+    const server = await startVsftpd({ tls: 'implicit' });
+    if (!server?.caFile) return ctx.skip('vsftpd not available');
+    try {
+      const t = target(server, { tls: 'implicit', ca: server.caFile }, FAST, 'ftps');
+      await t.connect();
+      await t.put('imp', bufferSource('implicit'), { tempPath: '.imp.tmp' });
+      assert.equal(readFileSync(join(server.rootDir, 'imp'), 'utf8'), 'implicit');
+      await t.close();
+    } finally {
+      await server.cleanup();
+    }
+  });
+
+  it('zero-byte files over explicit FTPS (vsftpd fails a TLS data connection closed too early)', async (ctx) => {
+    const server = await startVsftpd({ tls: true });
+    if (!server?.caFile) return ctx.skip('vsftpd not available');
+    try {
+      const t = target(server, { ca: server.caFile }, FAST, 'ftps');
+      await t.connect();
+      await Promise.all(Array.from({ length: 16 }, (_, i) => t.put(`e${i}`, bufferSource(Buffer.alloc(0)), { tempPath: `.e${i}.tmp` })));
+      for (let i = 0; i < 16; i++) assert.equal(readFileSync(join(server.rootDir, `e${i}`)).length, 0);
+      await t.close();
+    } finally {
+      await server.cleanup();
+    }
+  });
+
+  it('plain FTP against a server that requires TLS: E_CONFIG with a hint, not E_AUTH', async (ctx) => {
+    const server = await startVsftpd({ tls: true });
+    if (!server) return ctx.skip('vsftpd not available');
+    try {
+      const t = target(server);
+      await rejectsWith(t.connect(), 'E_CONFIG', (err) => assert.match(err.message, /tls/i));
+      await t.close();
+    } finally {
+      await server.cleanup();
+    }
+  });
+});
