@@ -4,15 +4,16 @@
  * and records nothing if it changed meanwhile.
  */
 import { createHash } from 'node:crypto';
-import { open, lstat } from 'node:fs/promises';
+import { open, lstat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import type { KnownEntry, LocalEntry } from '../core/entry.ts';
 import type { Op, PutOp } from '../core/ops.ts';
 import { backoffDelay, OP_RETRY } from '../core/retry.ts';
 import { randomToken, tempPathFor } from '../core/temp-name.ts';
 import { TargetError } from '../targets/errors.ts';
-import type { Target } from '../targets/target.ts';
+import type { PutSource, Target } from '../targets/target.ts';
+import type { GroupCommit } from '../state/group-commit.ts';
 import type { Store } from '../state/store.ts';
 import type { OpOutcome } from './executor.ts';
 
@@ -20,6 +21,8 @@ export interface ApplyContext {
   readonly sourceRoot: string;
   readonly target: Target;
   readonly store: Store;
+  /** Batches this target's store writes from concurrent operations into one transaction. */
+  readonly commits: GroupCommit;
   readonly targetId: number;
   readonly now: () => number;
   /** Called after each successful op (logging, counters). */
@@ -90,7 +93,13 @@ async function applyOnce(ctx: ApplyContext, op: Op): Promise<OpOutcome> {
   return { status: 'done' };
 }
 
-/** Stream the file, hashing what is sent; re-check (size, mtime, inode) after the transfer. */
+/** Files up to this size are read whole and handed over as one buffer. */
+const WHOLE_FILE_LIMIT = 1024 * 1024;
+
+/**
+ * Sends one file, hashing what is sent, and re-checks (size, mtime, inode) after the
+ * transfer: a file that changed meanwhile is not recorded and is looked at again.
+ */
 async function putFile(ctx: ApplyContext, op: PutOp): Promise<OpOutcome> {
   const abs = join(ctx.sourceRoot, op.path);
   let fh;
@@ -103,36 +112,63 @@ async function putFile(ctx: ApplyContext, op: PutOp): Promise<OpOutcome> {
   }
   const tempPath = tempPathFor(op.path, randomToken());
   try {
-    const before = await fh.stat({ bigint: true });
-    if (!sameAsPlanned(op.entry, before)) return { status: 'retry-later', reason: 'changed before upload' };
-    let hash = '';
-    const source = {
-      size: op.entry.size,
-      mtimeMs: op.entry.mtimeMs,
-      open(): Readable {
-        const h = createHash('sha256');
-        const tap = new PassThrough();
-        tap.on('data', (chunk: Buffer) => h.update(chunk));
-        tap.on('end', () => {
-          hash = h.digest('hex');
-        });
-        return fh.createReadStream({ start: 0, autoClose: false }).pipe(tap);
-      },
-    };
-    ctx.store.addTemp(ctx.targetId, tempPath);
-    await ctx.target.put(op.path, source, { tempPath });
-    ctx.store.removeTemp(ctx.targetId, tempPath);
-    const after = await fh.stat({ bigint: true });
-    const still = await lstat(abs, { bigint: true }).catch(() => undefined);
-    if (!sameAsPlanned(op.entry, after) || still === undefined || still.ino !== after.ino) {
-      return { status: 'retry-later', reason: 'changed during upload' };
+    // No check before the transfer: the check after it catches any change since the scan.
+    let source: PutSource;
+    let hashOf: () => string;
+    if (op.entry.size <= WHOLE_FILE_LIMIT) {
+      const buffer = await readWhole(fh, op.entry.size);
+      if (buffer === undefined) return { status: 'retry-later', reason: 'changed while reading' };
+      const hash = createHash('sha256').update(buffer).digest('hex');
+      hashOf = () => hash;
+      source = { size: buffer.length, mtimeMs: op.entry.mtimeMs, buffer, open: () => Readable.from([buffer]) };
+    } else {
+      let hash = '';
+      hashOf = () => hash;
+      source = {
+        size: op.entry.size,
+        mtimeMs: op.entry.mtimeMs,
+        open(): Readable {
+          const h = createHash('sha256');
+          const tap = new PassThrough();
+          tap.on('data', (chunk: Buffer) => h.update(chunk));
+          tap.on('end', () => {
+            hash = h.digest('hex');
+          });
+          return fh.createReadStream({ start: 0, autoClose: false }).pipe(tap);
+        },
+      };
     }
-    record(ctx, op.entry, hash || undefined);
+    await ctx.commits.write(() => ctx.store.addTemp(ctx.targetId, tempPath));
+    await ctx.target.put(op.path, source, { tempPath });
+    // lstat of the path: the same inode with the same size and mtime is the file we read;
+    // anything else (rewritten, replaced by a rename, removed) is looked at again.
+    const after = await lstat(abs, { bigint: true }).catch(() => undefined);
+    const unchanged = after !== undefined && sameAsPlanned(op.entry, after);
+    await ctx.commits.write(() => {
+      ctx.store.removeTemp(ctx.targetId, tempPath);
+      if (unchanged) record(ctx, op.entry, hashOf() || undefined);
+    });
+    if (!unchanged) return { status: 'retry-later', reason: 'changed during upload' };
     ctx.onApplied(op, op.entry.size);
     return { status: 'done' };
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * Reads `size` bytes; undefined when the file is shorter now. A file that grew is caught by
+ * the check after the transfer (its size no longer matches), so no read past `size` is needed.
+ */
+async function readWhole(fh: FileHandle, size: number): Promise<Buffer | undefined> {
+  const buf = Buffer.allocUnsafe(size);
+  let got = 0;
+  while (got < size) {
+    const { bytesRead } = await fh.read(buf, got, size - got, got);
+    if (bytesRead === 0) return undefined;
+    got += bytesRead;
+  }
+  return buf;
 }
 
 function sameAsPlanned(e: LocalEntry, st: { size: bigint; mtimeNs: bigint; ino: bigint }): boolean {

@@ -20,6 +20,7 @@ import { backoffDelay, PAUSED_RETRY, TARGET_RETRY } from '../core/retry.ts';
 import { checkSafety, type MaxDelete } from '../core/safety.ts';
 import { needsDeepScan, normalizeScopes, widenScope, type Scope } from '../core/scope.ts';
 import { formatBytes, type Logger } from '../log/logger.ts';
+import { GroupCommit } from '../state/group-commit.ts';
 import type { Store } from '../state/store.ts';
 import { isTargetError } from '../targets/errors.ts';
 import type { Target } from '../targets/target.ts';
@@ -85,7 +86,10 @@ export class TargetSync {
   private lastError: { message: string; at: string } | undefined;
   private problemCount = 0;
 
+  private readonly commits: GroupCommit;
+
   constructor(private readonly o: TargetSyncOptions) {
+    this.commits = new GroupCommit(o.store);
     this.targetId = o.store.targetId(`${o.sourceRoot}\n${o.target.displayName}`);
   }
 
@@ -298,6 +302,7 @@ export class TargetSync {
             sourceRoot: this.o.sourceRoot,
             target: this.o.target,
             store: this.o.store,
+            commits: this.commits,
             targetId: this.targetId,
             now: Date.now,
             sleep: (ms) => new Promise((r) => setTimeout(r, ms)),

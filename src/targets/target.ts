@@ -41,6 +41,11 @@ export interface RemoteEntry {
 export interface PutSource {
   readonly size: number;
   readonly mtimeMs: number;
+  /**
+   * The whole content, already read, for small files: a backend may write it in one call
+   * instead of streaming (most files of a site are small, and streams cost per file).
+   */
+  readonly buffer?: Buffer;
   /** A fresh stream of the bytes to send; the executor hashes what passes through it. */
   open(): Readable;
 }
