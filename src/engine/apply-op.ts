@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { open, lstat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import type { KnownEntry, LocalEntry } from '../core/entry.ts';
 import type { Op, PutOp } from '../core/ops.ts';
 import { backoffDelay, OP_RETRY } from '../core/retry.ts';
@@ -115,6 +115,8 @@ async function putFile(ctx: ApplyContext, op: PutOp): Promise<OpOutcome> {
     // No check before the transfer: the check after it catches any change since the scan.
     let source: PutSource;
     let hashOf: () => string;
+    /** Bytes that went through the stream (-1 until a stream is opened; unused for buffers). */
+    let streamed = 0;
     if (op.entry.size <= WHOLE_FILE_LIMIT) {
       const buffer = await readWhole(fh, op.entry.size);
       if (buffer === undefined) return { status: 'retry-later', reason: 'changed while reading' };
@@ -124,15 +126,25 @@ async function putFile(ctx: ApplyContext, op: PutOp): Promise<OpOutcome> {
     } else {
       let hash = '';
       hashOf = () => hash;
+      streamed = -1;
       source = {
         size: op.entry.size,
         mtimeMs: op.entry.mtimeMs,
         open(): Readable {
+          streamed = 0;
+          // Hash inside transform(): a 'data' listener would switch the stream to flowing
+          // mode and drop bytes emitted before the target starts reading.
           const h = createHash('sha256');
-          const tap = new PassThrough();
-          tap.on('data', (chunk: Buffer) => h.update(chunk));
-          tap.on('end', () => {
-            hash = h.digest('hex');
+          const tap = new Transform({
+            transform(chunk: Buffer, _encoding, done) {
+              h.update(chunk);
+              streamed += chunk.length;
+              done(null, chunk);
+            },
+            flush(done) {
+              hash = h.digest('hex');
+              done();
+            },
           });
           return fh.createReadStream({ start: 0, autoClose: false }).pipe(tap);
         },
@@ -143,7 +155,9 @@ async function putFile(ctx: ApplyContext, op: PutOp): Promise<OpOutcome> {
     // lstat of the path: the same inode with the same size and mtime is the file we read;
     // anything else (rewritten, replaced by a rename, removed) is looked at again.
     const after = await lstat(abs, { bigint: true }).catch(() => undefined);
-    const unchanged = after !== undefined && sameAsPlanned(op.entry, after);
+    // A backend that finished without reading every byte must not get the file recorded.
+    const complete = source.buffer !== undefined || streamed === op.entry.size;
+    const unchanged = after !== undefined && sameAsPlanned(op.entry, after) && complete;
     await ctx.commits.write(() => {
       ctx.store.removeTemp(ctx.targetId, tempPath);
       if (unchanged) record(ctx, op.entry, hashOf() || undefined);

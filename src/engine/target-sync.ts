@@ -332,14 +332,16 @@ export class TargetSync {
       }
     }
     // Everything not finished is looked at again: the ops' paths go back into the dirty set.
-    const unfinished = [...report.retryLater, ...report.failed.filter((f) => !report.targetError || f.error !== report.targetError).map((f) => f.op), ...report.skipped];
+    // A name the target cannot carry stays refused until the path changes (a new event).
+    const retriable = report.failed.filter((f) => f.error !== report.targetError && !(isTargetError(f.error) && f.error.code === 'E_NAME'));
+    const unfinished = [...report.retryLater, ...retriable.map((f) => f.op), ...report.skipped];
     const again: Scope[] = unfinished.flatMap((op) => rescanScopesFor(op));
     if (report.targetError) {
       this.onTargetDown(report.targetError, [...again, ...report.failed.flatMap((f) => rescanScopesFor(f.op))]);
     } else {
       this.failures = 0;
       if (this.state !== 'stopped') this.state = 'ok';
-      if (report.failed.length > 0) {
+      if (retriable.length > 0) {
         // Per-path failures wait before their retry, longer each round they keep failing.
         this.pathFailureRounds++;
         this.pausedUntil = Date.now() + backoffDelay(this.pathFailureRounds - 1, TARGET_RETRY);

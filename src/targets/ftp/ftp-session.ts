@@ -102,9 +102,18 @@ export class FtpSession {
   }
 }
 
-/** Line breaks end an FTP command: such names cannot be carried by the protocol. */
+/**
+ * Line breaks end an FTP command, so such names cannot be carried by the protocol. Other
+ * control characters and a trailing space are rewritten by some servers (pure-ftpd stores
+ * "a\tb" as "a_b" and "x " as "x_"), which would leave a file under a name we do not know.
+ * All of these are refused per path, the same on every server.
+ */
 export function assertSendable(absPath: string, relPath: string): void {
-  if (/[\r\n]/.test(absPath)) {
-    throw new TargetError('E_NAME', `${JSON.stringify(relPath)}: FTP cannot carry a line break in a name`, { path: relPath });
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(absPath)) {
+    throw new TargetError('E_NAME', `${JSON.stringify(relPath)}: FTP cannot carry control characters (line break, tab, …) in a name`, { path: relPath });
+  }
+  if (/ (\/|$)/.test(absPath)) {
+    throw new TargetError('E_NAME', `${JSON.stringify(relPath)}: FTP servers do not keep a trailing space in a name (some rewrite it)`, { path: relPath });
   }
 }
