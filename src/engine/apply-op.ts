@@ -150,7 +150,7 @@ async function putFile(ctx: ApplyContext, op: PutOp): Promise<OpOutcome> {
         },
       };
     }
-    await ctx.commits.write(() => ctx.store.addTemp(ctx.targetId, tempPath));
+    await ctx.commits.write(() => ctx.store.addTemp(ctx.targetId, tempPath, op.path));
     await ctx.target.put(op.path, source, { tempPath });
     // lstat of the path: the same inode with the same size and mtime is the file we read;
     // anything else (rewritten, replaced by a rename, removed) is looked at again.

@@ -192,9 +192,15 @@ export class TargetSync {
    */
   async start(): Promise<void> {
     await this.o.target.connect();
-    for (const temp of this.o.store.temps(this.targetId)) {
+    for (const { path: temp, finalPath } of this.o.store.temps(this.targetId)) {
       await this.o.target.remove(temp);
-      this.o.store.removeTemp(this.targetId, temp);
+      this.o.store.transaction(() => {
+        this.o.store.removeTemp(this.targetId, temp);
+        // The upload may have reached its final name before the crash without being recorded.
+        // Record the path as "ours, content unknown": the next plan re-sends it if the source
+        // still has it and removes it if not, instead of leaving an unknown file behind.
+        if (finalPath !== '') this.o.store.upsert(this.targetId, UNCERTAIN_FILE(finalPath));
+      });
       this.o.logger.debug(`removed leftover temp file ${JSON.stringify(temp)}`);
     }
     if (!this.initialized) {
@@ -432,6 +438,11 @@ export class TargetSync {
     for (const w of this.idleWaiters.splice(0)) w();
     await this.o.target.close().catch(() => undefined);
   }
+}
+
+/** A record that matches no source file: the planner re-sends or removes the path. */
+function UNCERTAIN_FILE(path: string): KnownEntry {
+  return { path, kind: 'file', size: -1, mtimeMs: -1, ino: '', recordedAtMs: 0 };
 }
 
 /** The scopes to look at again when an op did not finish. */

@@ -27,6 +27,9 @@ const MIGRATIONS: string[] = [
      path TEXT NOT NULL,
      PRIMARY KEY (target, path)
    ) WITHOUT ROWID;`,
+  // The final path of each journalled upload: after a crash between the remote rename and
+  // the commit, the file may be on the target without a record (see TargetSync.start).
+  `ALTER TABLE temps ADD COLUMN final TEXT;`,
 ];
 
 export function migrate(db: Database.Database): void {

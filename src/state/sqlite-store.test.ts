@@ -49,8 +49,8 @@ describe('SqliteStore', () => {
   it('journals temp files', () => {
     const s = new SqliteStore(join(dir, 'c.db'));
     const t = s.targetId('k');
-    s.addTemp(t, 'd/.f.sync-inotify-aaaaaa.tmp');
-    assert.deepEqual(s.temps(t), ['d/.f.sync-inotify-aaaaaa.tmp']);
+    s.addTemp(t, 'd/.f.sync-inotify-aaaaaa.tmp', 'd/f');
+    assert.deepEqual(s.temps(t), [{ path: 'd/.f.sync-inotify-aaaaaa.tmp', finalPath: 'd/f' }]);
     s.removeTemp(t, 'd/.f.sync-inotify-aaaaaa.tmp');
     assert.deepEqual(s.temps(t), []);
     s.close();

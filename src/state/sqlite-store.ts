@@ -73,9 +73,9 @@ export class SqliteStore implements Store {
       move: db.prepare<[string, number, number, string, string, string]>(
         'UPDATE entries SET path = ? || substr(path, ?) WHERE target = ? AND (path = ? OR (path >= ? AND path < ?))',
       ),
-      tempAdd: db.prepare<[number, string]>('INSERT OR IGNORE INTO temps (target, path) VALUES (?, ?)'),
+      tempAdd: db.prepare<[number, string, string]>('INSERT OR IGNORE INTO temps (target, path, final) VALUES (?, ?, ?)'),
       tempDel: db.prepare<[number, string]>('DELETE FROM temps WHERE target = ? AND path = ?'),
-      temps: db.prepare<[number], { path: string }>('SELECT path FROM temps WHERE target = ?'),
+      temps: db.prepare<[number], { path: string; final: string | null }>('SELECT path, final FROM temps WHERE target = ?'),
     };
   }
 
@@ -143,16 +143,16 @@ export class SqliteStore implements Store {
     return this.db.transaction(fn)();
   }
 
-  addTemp(target: number, path: string): void {
-    this.stmts.tempAdd.run(target, path);
+  addTemp(target: number, path: string, finalPath: string): void {
+    this.stmts.tempAdd.run(target, path, finalPath);
   }
 
   removeTemp(target: number, path: string): void {
     this.stmts.tempDel.run(target, path);
   }
 
-  temps(target: number): string[] {
-    return this.stmts.temps.all(target).map((r) => r.path);
+  temps(target: number): { path: string; finalPath: string }[] {
+    return this.stmts.temps.all(target).map((r) => ({ path: r.path, finalPath: r.final ?? '' }));
   }
 
   close(): void {

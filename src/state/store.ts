@@ -23,8 +23,9 @@ export interface Store {
   moveSubtree(target: number, from: string, to: string): void;
   /** Runs `fn` in one transaction (batch commits). */
   transaction<T>(fn: () => T): T;
-  addTemp(target: number, path: string): void;
+  /** Journals an upload in progress: its temp name and the final path it will be renamed to. */
+  addTemp(target: number, path: string, finalPath: string): void;
   removeTemp(target: number, path: string): void;
-  temps(target: number): string[];
+  temps(target: number): { path: string; finalPath: string }[];
   close(): void;
 }
