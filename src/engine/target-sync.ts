@@ -132,6 +132,7 @@ export class TargetSync {
     if (this.dirty.size === 0) this.firstHintAt = now;
     this.lastHintAt = now;
     for (const s of scopes) this.dirty.set(s.path, (this.dirty.get(s.path) ?? false) || s.deep);
+    this.o.logger.debug(`hint: ${scopes.length} path(s), first ${JSON.stringify(scopes[0]?.path)}; ${this.dirty.size} dirty`);
     this.schedule();
   }
 
@@ -153,6 +154,7 @@ export class TargetSync {
     const scopes = [...this.dirty].map(([path, deep]) => ({ path, deep }));
     const batchStartedAt = this.firstHintAt;
     this.dirty.clear();
+    this.o.logger.debug(`cycle: ${scopes.length} dirty path(s), oldest ${Date.now() - batchStartedAt} ms old`);
     this.running = this.cycle(scopes).then(
       () => undefined,
       (err: unknown) => {
