@@ -76,6 +76,7 @@ export class SyncRunner {
           debounceMaxMs: config.debounceMaxMs ?? DEFAULT_DEBOUNCE_MAX_MS,
           ...(maxDelete ? { maxDelete } : {}),
           recursiveRemove: (sc.deleteExtraneous ?? false) && target.caps.fastRecursiveRemove,
+          interactive: process.stdout.isTTY === true,
         });
       });
       this.syncs.push({ config: sc, scanner, targets });

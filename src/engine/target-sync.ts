@@ -42,6 +42,8 @@ export interface TargetSyncOptions {
   readonly debounceMaxMs: number;
   readonly maxDelete?: MaxDelete;
   readonly recursiveRemove: boolean;
+  /** Output goes to a terminal: show progress on long work. */
+  readonly interactive?: boolean;
 }
 
 export interface TargetStatus {
@@ -302,6 +304,10 @@ export class TargetSync {
     const { logger } = this.o;
     const executor = new Executor(this.o.concurrency);
     this.executor = executor;
+    // Long work on a terminal: a progress line every few seconds instead of thousands of
+    // operation lines (those go to debug). Logs and pipes keep one line per operation.
+    const progress = ops.length >= PROGRESS_MIN_OPS && this.o.interactive ? new Progress(ops.length, logger) : undefined;
+    const opLine = (line: string) => (progress ? logger.debug(line) : logger.info(line));
     const report = await executor.execute(ops, async (op) => {
       this.counters.inFlight++;
       try {
@@ -316,12 +322,13 @@ export class TargetSync {
             sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
             onApplied: (done, bytes) => {
               this.counters.opsDone++;
+              progress?.advance(bytes);
               if (done.kind === 'put') {
                 this.counters.filesSent++;
                 this.counters.bytesSent += bytes;
-                logger.info(`put ${JSON.stringify(done.path)} ${formatBytes(bytes)}`);
+                opLine(`put ${JSON.stringify(done.path)} ${formatBytes(bytes)}`);
               } else {
-                logger.info(describeOp(done));
+                opLine(describeOp(done));
               }
             },
           },
@@ -332,6 +339,7 @@ export class TargetSync {
       }
     });
     this.executor = undefined;
+    progress?.finish();
 
     for (const { op, error } of report.failed) {
       if (op.kind === 'put' || !isTargetError(error) || error.scope === 'path') {
@@ -439,6 +447,41 @@ export class TargetSync {
     this.state = 'stopped';
     for (const w of this.idleWaiters.splice(0)) w();
     await this.o.target.close().catch(() => undefined);
+  }
+}
+
+const PROGRESS_MIN_OPS = 200;
+const PROGRESS_EVERY_MS = 2_000;
+
+/** Counts finished operations and reports done/total, bytes and an estimate of time left. */
+class Progress {
+  private done = 0;
+  private bytes = 0;
+  private readonly startedAt = Date.now();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly total: number,
+    private readonly logger: Logger,
+  ) {
+    this.timer = setInterval(() => this.report(), PROGRESS_EVERY_MS);
+    this.timer.unref();
+  }
+
+  advance(bytes: number): void {
+    this.done++;
+    this.bytes += bytes;
+  }
+
+  private report(): void {
+    const elapsed = (Date.now() - this.startedAt) / 1000;
+    const left = this.done > 0 ? ((this.total - this.done) * elapsed) / this.done : undefined;
+    this.logger.info(`progress: ${this.done} of ${this.total} operations, ${formatBytes(this.bytes)} sent${left !== undefined ? `, about ${Math.ceil(left)} s left` : ''}`);
+  }
+
+  finish(): void {
+    clearInterval(this.timer);
+    this.report();
   }
 }
 
