@@ -1,12 +1,16 @@
 /**
  * What every command needs: the configuration (from -c FILE or SOURCE DEST), the state file
- * and a logger.
+ * and a logger. -c FILE is either the YAML configuration or the original script's settings
+ * file (`KEY = 'value'` lines; see config/legacy.ts).
  */
-import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../config/errors.ts';
+import { legacyToConfig, looksLikeLegacy } from '../config/legacy.ts';
 import { DEFAULT_NAME, loadConfigFile } from '../config/load.ts';
 import type { ConfigFile } from '../config/schema.ts';
 import { defaultStatePath } from '../engine/paths-config.ts';
+import { readSecretFile } from '../targets/secrets.ts';
 
 export interface CommonOptions {
   config?: string;
@@ -15,13 +19,37 @@ export interface CommonOptions {
   /** Quick-form target settings. */
   connections?: string;
   exclude?: string[];
+  /** Replace every target of the configuration with this one (try a config on a local folder). */
+  target?: string;
+}
+
+function readConfig(file: string): ConfigFile {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  if (looksLikeLegacy(text)) return legacyToConfig(text, file);
+  const config = loadConfigFile(file);
+  // `log` and `pidFile` are relative to the file too (the daemon runs from /).
+  const base = dirname(resolve(file));
+  return {
+    ...config,
+    ...(config.pidFile !== undefined ? { pidFile: resolve(base, config.pidFile) } : {}),
+    ...(config.log !== undefined && config.log !== 'terminal' ? { log: resolve(base, config.log) + (config.log.endsWith('/') ? '/' : '') } : {}),
+  };
 }
 
 export function resolveConfig(source: string | undefined, dest: string | undefined, opts: CommonOptions): ConfigFile {
   if (opts.config !== undefined) {
     if (source !== undefined) throw new ConfigError('give either -c FILE or SOURCE DEST, not both');
-    return loadConfigFile(opts.config);
+    const config = readConfig(opts.config);
+    if (opts.target === undefined) return config;
+    const url = /^[a-z][a-z0-9+.-]*:\/\//i.test(opts.target) ? opts.target : resolve(opts.target);
+    return { ...config, syncs: config.syncs.map((s) => ({ ...s, targets: [{ url }] })) };
   }
+  if (opts.target !== undefined) throw new ConfigError('--target replaces the targets of a config file: use it with -c FILE');
   if (source === undefined || dest === undefined) {
     throw new ConfigError('missing arguments: give SOURCE DEST (e.g. sync-inotify run ./site ./mirror) or -c FILE');
   }
@@ -45,4 +73,35 @@ export function statePathFor(config: ConfigFile, opts: CommonOptions): string {
   if (opts.state !== undefined) return resolve(opts.state);
   if (config.state !== undefined) return config.state;
   return defaultStatePath(config.name ?? DEFAULT_NAME);
+}
+
+/** Every secret of the configuration, so log lines and status can mask it wherever it shows. */
+export function secretsOf(config: ConfigFile): string[] {
+  const out = new Set<string>();
+  const env = process.env['SYNC_INOTIFY_PASSWORD'];
+  if (env) out.add(env);
+  for (const s of config.syncs) {
+    for (const t of s.targets) {
+      if (t.password) out.add(t.password);
+      if (t.passphrase) out.add(t.passphrase);
+      for (const [file, key] of [
+        [t.passwordFile, 'passwordFile'],
+        [t.passphraseFile, 'passphraseFile'],
+      ] as const) {
+        if (file === undefined) continue;
+        try {
+          out.add(readSecretFile(file, key));
+        } catch {
+          // the target reports an unreadable file itself
+        }
+      }
+      try {
+        const u = new URL(t.url);
+        if (u.password) out.add(decodeURIComponent(u.password));
+      } catch {
+        // a plain path
+      }
+    }
+  }
+  return [...out].filter((s) => s !== '');
 }

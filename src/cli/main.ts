@@ -2,14 +2,22 @@
  * The command line. Exit codes: 0 success, 1 differences or failed operations, 2 bad input
  * (usage, configuration, missing source), 3 a target could not be reached or refused us.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from '../config/errors.ts';
+import { AlreadyRunningError } from '../service/pid-file.ts';
 import { SyncRunner } from '../engine/sync-runner.ts';
 import { checkTarget } from '../engine/check.ts';
 import { createLogger, terminalSink } from '../log/logger.ts';
 import { SqliteStore } from '../state/sqlite-store.ts';
 import { isTargetError, redactSecrets } from '../targets/errors.ts';
 import { resolveConfig, statePathFor, type CommonOptions } from './context.ts';
+import { reloadCommand } from './reload.ts';
+import { restartCommand } from './restart.ts';
+import { runCommand } from './run.ts';
+import type { ServeOptions } from './serve.ts';
+import { startCommand } from './start.ts';
+import { statusCommand, type StatusOptions } from './status.ts';
+import { DEFAULT_STOP_TIMEOUT_SEC, stopCommand, type StopOptions } from './stop.ts';
 
 export const EXIT = { ok: 0, differences: 1, usage: 2, target: 3 } as const;
 
@@ -21,11 +29,19 @@ function withCommon(cmd: Command): Command {
   return cmd
     .argument('[source]', 'folder to mirror')
     .argument('[dest]', 'target: a folder, file:///path, ftp://user@host/path, sftp://…')
-    .option('-c, --config <file>', 'YAML configuration file')
+    .option('-c, --config <file>', 'YAML configuration file, or the original ftp-inotify settings file')
     .option('--state <file>', 'state database (default: named after the instance)')
     .option('--connections <n>', 'parallel operations for the quick form')
     .option('--exclude <glob>', 'exclude pattern for the quick form (gitignore dialect; repeatable)', collect)
+    .option('--target <url>', 'with -c: replace every target of the file by this one (e.g. try a config on a local folder)')
     .option('--debug', 'log every detail');
+}
+
+/** The original script's `--start` / `--stop` flags become the commands. */
+export function translateLegacyFlags(argv: string[]): string[] {
+  const flags = argv.filter((a) => a === '--start' || a === '--stop');
+  if (flags.length !== 1) return argv;
+  return [flags[0]!.slice(2), ...argv.filter((a) => a !== flags[0])];
 }
 
 async function open(source: string | undefined, dest: string | undefined, opts: CommonOptions) {
@@ -40,31 +56,6 @@ async function open(source: string | undefined, dest: string | undefined, opts: 
     store.close();
     throw err;
   }
-}
-
-async function runCommand(source: string | undefined, dest: string | undefined, opts: CommonOptions): Promise<number> {
-  const { logger, store, runner } = await open(source, dest, opts);
-  await runner.watch();
-  const code = await new Promise<number>((resolve) => {
-    const shutdown = (signal: string) => {
-      logger.info(`${signal}: finishing operations in flight, then exiting (pending changes are kept for the next start)`);
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-      runner.stop().then(
-        () => resolve(EXIT.ok),
-        (err: unknown) => {
-          logger.error(`stopping failed: ${String(err)}`);
-          resolve(EXIT.differences);
-        },
-      );
-    };
-    const onInt = () => shutdown('SIGINT');
-    const onTerm = () => shutdown('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-  });
-  store.close();
-  return code;
 }
 
 async function onceCommand(source: string | undefined, dest: string | undefined, opts: CommonOptions): Promise<number> {
@@ -106,9 +97,38 @@ export async function main(argv: string[]): Promise<number> {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   let result: Promise<number> = Promise.resolve(EXIT.ok);
   withCommon(program.command('run'))
-    .description('mirror now, then keep watching (foreground; Ctrl-C or SIGTERM to stop)')
-    .action((s: string | undefined, d: string | undefined, o: CommonOptions) => {
+    .description('mirror now, then keep watching (foreground, e.g. under systemd; SIGTERM stops, SIGHUP reloads)')
+    .addOption(new Option('--daemon', 'internal: the process `start` detaches').hideHelp())
+    .action((s: string | undefined, d: string | undefined, o: ServeOptions) => {
       result = runCommand(s, d, o);
+    });
+  withCommon(program.command('start'))
+    .description('start the daemon in the background (pid file, log files); refused while it runs')
+    .action((s: string | undefined, d: string | undefined, o: CommonOptions) => {
+      result = startCommand(s, d, o);
+    });
+  withCommon(program.command('stop'))
+    .description('stop the daemon: finish operations in flight, keep pending changes for the next start')
+    .option('--timeout <sec>', `wait this long before SIGKILL (default ${DEFAULT_STOP_TIMEOUT_SEC})`)
+    .action((s: string | undefined, d: string | undefined, o: StopOptions) => {
+      result = stopCommand(s, d, o);
+    });
+  withCommon(program.command('restart'))
+    .description('stop, then start')
+    .option('--timeout <sec>', `wait this long for the stop before SIGKILL (default ${DEFAULT_STOP_TIMEOUT_SEC})`)
+    .action((s: string | undefined, d: string | undefined, o: StopOptions) => {
+      result = restartCommand(s, d, o);
+    });
+  withCommon(program.command('reload'))
+    .description('re-read the configuration and reopen the log files (SIGHUP)')
+    .action((s: string | undefined, d: string | undefined, o: CommonOptions) => {
+      result = reloadCommand(s, d, o);
+    });
+  withCommon(program.command('status'))
+    .description('per target: state, queued, in flight, sent, lag, last error (exit 0 running, 3 not running)')
+    .option('--json', 'machine-readable output')
+    .action((s: string | undefined, d: string | undefined, o: StatusOptions) => {
+      result = statusCommand(s, d, o);
     });
   withCommon(program.command('once'))
     .description('one full reconcile, then exit (0 when the target matches)')
@@ -121,7 +141,7 @@ export async function main(argv: string[]): Promise<number> {
       result = checkCommand(s, d, o);
     });
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(translateLegacyFlags(argv), { from: 'user' });
     return await result;
   } catch (err) {
     return reportError(err);
@@ -131,6 +151,10 @@ export async function main(argv: string[]): Promise<number> {
 function reportError(err: unknown): number {
   if (err instanceof CommanderError) {
     return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  }
+  if (err instanceof AlreadyRunningError) {
+    process.stderr.write(`sync-inotify: ${err.message}; use restart, or stop it first\n`);
+    return EXIT.differences;
   }
   if (err instanceof ConfigError) {
     process.stderr.write(`sync-inotify: ${redactSecrets(err.message)}\n`);

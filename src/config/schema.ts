@@ -23,7 +23,7 @@ export const targetSchema = z.strictObject({
   timeoutMs: positiveInt.optional(),
 });
 
-const TOP_TYPES = ['application', 'audio', 'example', 'font', 'image', 'message', 'model', 'multipart', 'text', 'video'] as const;
+export const TOP_TYPES = ['application', 'audio', 'example', 'font', 'image', 'message', 'model', 'multipart', 'text', 'video'] as const;
 
 export const syncSchema = z.strictObject({
   source: z.string().min(1, 'must not be empty'),

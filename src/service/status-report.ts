@@ -1,0 +1,162 @@
+/**
+ * What `status` shows: from the control socket when the daemon runs, else what the state
+ * store knows. Text for people, `--json` for scripts (the same objects).
+ */
+import Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
+import type { TargetStatus } from '../engine/target-sync.ts';
+import { formatBytes } from '../log/logger.ts';
+
+export interface TargetReport extends TargetStatus {
+  readonly source: string;
+}
+
+export interface DaemonStatus {
+  readonly name: string;
+  readonly pid: number;
+  readonly startedAt: string;
+  readonly uptimeSec: number;
+  readonly config?: string;
+  readonly pidFile: string;
+  readonly statePath: string;
+  readonly logFile?: string;
+  readonly reload: { readonly count: number; readonly at?: string; readonly error?: string };
+  readonly targets: readonly TargetReport[];
+}
+
+export interface StoredTarget {
+  readonly source: string;
+  readonly target: string;
+  readonly files: number;
+  readonly dirs: number;
+  readonly symlinks: number;
+  readonly bytes: number;
+  readonly lastRecordedAt?: string;
+  /** Temp files journalled but not cleaned: an upload was cut short; removed at next start. */
+  readonly tempFiles: number;
+}
+
+export interface StoreReport {
+  readonly path: string;
+  readonly exists: boolean;
+  readonly targets: readonly StoredTarget[];
+  readonly error?: string;
+}
+
+/**
+ * Reads the state store without writing it (read-only connection; the daemon is not running).
+ * The schema is the one of src/state/migrations.ts (version 1).
+ */
+export function readStateStore(path: string): StoreReport {
+  if (!existsSync(path)) return { path, exists: false, targets: [] };
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+    const rows = db
+      .prepare<[], { key: string; files: number; dirs: number; symlinks: number; bytes: number; last: number | null; temps: number }>(
+        `SELECT t.key AS key,
+           (SELECT count(*) FROM entries e WHERE e.target = t.id AND e.kind = 'file') AS files,
+           (SELECT count(*) FROM entries e WHERE e.target = t.id AND e.kind = 'dir') AS dirs,
+           (SELECT count(*) FROM entries e WHERE e.target = t.id AND e.kind = 'symlink') AS symlinks,
+           (SELECT coalesce(sum(size), 0) FROM entries e WHERE e.target = t.id AND e.kind = 'file') AS bytes,
+           (SELECT max(recorded_at) FROM entries e WHERE e.target = t.id) AS last,
+           (SELECT count(*) FROM temps x WHERE x.target = t.id) AS temps
+         FROM targets t ORDER BY t.id`,
+      )
+      .all();
+    return {
+      path,
+      exists: true,
+      targets: rows.map((r) => {
+        const nl = r.key.indexOf('\n');
+        return {
+          source: nl < 0 ? '' : r.key.slice(0, nl),
+          target: nl < 0 ? r.key : r.key.slice(nl + 1),
+          files: r.files,
+          dirs: r.dirs,
+          symlinks: r.symlinks,
+          bytes: r.bytes,
+          ...(r.last !== null ? { lastRecordedAt: new Date(r.last).toISOString() } : {}),
+          tempFiles: r.temps,
+        };
+      }),
+    };
+  } catch (err) {
+    return { path, exists: true, targets: [], error: `cannot read the state store: ${(err as Error).message}` };
+  } finally {
+    db?.close();
+  }
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${Math.round(s - m * 60)} s`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h} h ${m - h * 60} min`;
+  return `${Math.floor(h / 24)} d ${h % 24} h`;
+}
+
+function stateLine(t: TargetStatus): string {
+  switch (t.state) {
+    case 'halted':
+      return `halted by a safety gate: ${t.reason ?? ''}`;
+    case 'paused':
+      return `paused: ${t.reason ?? ''}`;
+    case 'retrying':
+      return `retrying: ${t.reason ?? ''}`;
+    default:
+      return t.reason !== undefined ? `${t.state}: ${t.reason}` : t.state;
+  }
+}
+
+function groupBySource<T extends { source: string }>(items: readonly T[]): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const i of items) m.set(i.source, [...(m.get(i.source) ?? []), i]);
+  return m;
+}
+
+export function formatDaemonStatus(s: DaemonStatus): string {
+  const out: string[] = [];
+  out.push(`${s.name}: running (pid ${s.pid}, up ${formatDuration(s.uptimeSec * 1000)})`);
+  if (s.config) out.push(`  config   ${s.config}`);
+  out.push(`  log      ${s.logFile ?? 'terminal'}`);
+  out.push(`  state    ${s.statePath}`);
+  if (s.reload.count > 0) out.push(`  reloaded ${s.reload.count}×, last ${s.reload.at ?? '?'}${s.reload.error ? ` (failed: ${s.reload.error})` : ''}`);
+  for (const [source, targets] of groupBySource(s.targets)) {
+    out.push(`${source}`);
+    for (const t of targets) {
+      out.push(`  → ${t.target}`);
+      out.push(`      state       ${stateLine(t)}`);
+      out.push(`      queued      ${t.queued} change${t.queued === 1 ? '' : 's'}, ${t.inFlight} in flight`);
+      out.push(`      sent        ${t.filesSent} file${t.filesSent === 1 ? '' : 's'}, ${formatBytes(t.bytesSent)} (${t.opsDone} operations)`);
+      out.push(`      lag         ${t.lagMs === 0 ? 'none (idle)' : formatDuration(t.lagMs)}`);
+      if (t.problems > 0) out.push(`      problems    ${t.problems} (see the log)`);
+      out.push(`      last error  ${t.lastError ? `${t.lastError.at} ${t.lastError.message}` : 'none'}`);
+    }
+  }
+  return out.join('\n') + '\n';
+}
+
+export function formatStoreReport(name: string, why: string, r: StoreReport): string {
+  const out: string[] = [`${name}: not running (${why})`];
+  if (!r.exists) {
+    out.push(`  state store ${r.path}: none yet (never ran with this state file)`);
+    return out.join('\n') + '\n';
+  }
+  out.push(`  state store ${r.path}${r.error ? `: ${r.error}` : ''}`);
+  for (const [source, targets] of groupBySource(r.targets)) {
+    out.push(`${source}`);
+    for (const t of targets) {
+      out.push(`  → ${t.target}`);
+      out.push(`      on target   ${t.files} file${t.files === 1 ? '' : 's'} (${formatBytes(t.bytes)}), ${t.dirs} director${t.dirs === 1 ? 'y' : 'ies'}${t.symlinks > 0 ? `, ${t.symlinks} symlinks` : ''}`);
+      out.push(`      last change ${t.lastRecordedAt ?? 'never'}`);
+      if (t.tempFiles > 0) out.push(`      unfinished  ${t.tempFiles} temp file${t.tempFiles === 1 ? '' : 's'} (removed at next start)`);
+    }
+  }
+  if (r.targets.length === 0 && !r.error) out.push('  (no target recorded yet)');
+  out.push('  changes made while stopped are sent at the next start');
+  return out.join('\n') + '\n';
+}
