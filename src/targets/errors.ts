@@ -43,6 +43,21 @@ const SCOPE: Record<TargetErrorCode, ErrorScope> = {
   E_PROTOCOL: 'transient',
 };
 
+/** Socket errno → code: the same for every network backend. */
+export const SOCKET_ERROR_CODES: Readonly<Record<string, TargetErrorCode>> = {
+  ECONNREFUSED: 'E_CONNECTION',
+  ECONNRESET: 'E_CONNECTION',
+  ECONNABORTED: 'E_CONNECTION',
+  EPIPE: 'E_CONNECTION',
+  EHOSTUNREACH: 'E_CONNECTION',
+  ENETUNREACH: 'E_CONNECTION',
+  EHOSTDOWN: 'E_CONNECTION',
+  ENOTFOUND: 'E_CONNECTION',
+  EAI_AGAIN: 'E_CONNECTION',
+  ERR_STREAM_PREMATURE_CLOSE: 'E_CONNECTION',
+  ETIMEDOUT: 'E_TIMEOUT',
+};
+
 export class TargetError extends Error {
   override readonly name = 'TargetError';
   readonly code: TargetErrorCode;

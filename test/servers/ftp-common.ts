@@ -4,11 +4,12 @@
  * until it greets. Everything stays on 127.0.0.1 and under a temp folder removed afterwards.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
+import { descendantsOf } from './processes.ts';
 
 /** The system account both FTP servers map the test login to (vsftpd needs a real one). */
 export const FTP_TEST_USER = 'siftp';
@@ -217,33 +218,6 @@ export class ServerProcess {
   }
 }
 
-/** Every process below `root` in the process tree (from /proc). */
-function descendantsOf(root: number): number[] {
-  const parentOf = new Map<number, number>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      // "pid (comm) state ppid …": comm may hold spaces and parentheses.
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      parentOf.set(Number(name), Number(rest[1]));
-    } catch {
-      // Exited while we looked.
-    }
-  }
-  const out: number[] = [];
-  const frontier = [root];
-  while (frontier.length > 0) {
-    const p = frontier.pop() as number;
-    for (const [pid, ppid] of parentOf) {
-      if (ppid === p) {
-        out.push(pid);
-        frontier.push(pid);
-      }
-    }
-  }
-  return out;
-}
 
 function isAlive(pid: number): boolean {
   try {

@@ -16,11 +16,12 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { serverMissing } from '../helpers/server-required.ts';
+import { descendantsOf } from './processes.ts';
 
 export const SSHD = '/usr/sbin/sshd';
 export const SSH_KEYGEN = '/usr/bin/ssh-keygen';
@@ -76,33 +77,6 @@ function keygen(file: string, passphrase: string, comment: string): void {
   execFileSync(SSH_KEYGEN, ['-q', '-t', 'ed25519', '-N', passphrase, '-C', comment, '-f', file], { stdio: 'pipe' });
 }
 
-/** All descendants of `pid` (children first found, then theirs), from /proc. */
-function descendants(pid: number): number[] {
-  const parentOf = new Map<number, number>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      // Field 4 (ppid) follows the ")" that closes the command name.
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      parentOf.set(Number(name), ppid);
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  const out: number[] = [];
-  const queue = [pid];
-  while (queue.length > 0) {
-    const p = queue.shift() as number;
-    for (const [child, parent] of parentOf) {
-      if (parent === p) {
-        out.push(child);
-        queue.push(child);
-      }
-    }
-  }
-  return out;
-}
 
 function signal(pids: readonly number[], sig: NodeJS.Signals): void {
   for (const pid of pids) {
@@ -237,7 +211,7 @@ export async function startSshd(): Promise<SshdServer | undefined> {
     child = undefined;
     if (proc === undefined || proc.pid === undefined) return;
     const pid = proc.pid;
-    const sessions = descendants(pid);
+    const sessions = descendantsOf(pid);
     const exited = proc.exitCode !== null || proc.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => proc.once('exit', () => r()));
     signal(sessions, 'SIGCONT'); // a frozen process cannot die of SIGTERM
     signal([pid], 'SIGTERM');
@@ -265,7 +239,7 @@ export async function startSshd(): Promise<SshdServer | undefined> {
 
   // If the test process dies without cleanup, take the server (and its sessions) along.
   process.once('exit', () => {
-    if (child?.pid !== undefined) signal([...descendants(child.pid), child.pid], 'SIGKILL');
+    if (child?.pid !== undefined) signal([...descendantsOf(child.pid), child.pid], 'SIGKILL');
   });
 
   const knownHosts = join(dir, 'known_hosts');
@@ -289,10 +263,10 @@ export async function startSshd(): Promise<SshdServer | undefined> {
       await launch();
     },
     freezeSessions: () => {
-      if (child?.pid !== undefined) signal(descendants(child.pid), 'SIGSTOP');
+      if (child?.pid !== undefined) signal(descendantsOf(child.pid), 'SIGSTOP');
     },
     thawSessions: () => {
-      if (child?.pid !== undefined) signal(descendants(child.pid), 'SIGCONT');
+      if (child?.pid !== undefined) signal(descendantsOf(child.pid), 'SIGCONT');
     },
     cleanup: async () => {
       await stop();

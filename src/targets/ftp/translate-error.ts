@@ -8,7 +8,7 @@
  * reply, a library message or a cause.
  */
 import { FTPError } from 'basic-ftp';
-import { TargetError, redactSecrets, type TargetErrorCode } from '../errors.ts';
+import { SOCKET_ERROR_CODES, TargetError, redactSecrets, type TargetErrorCode } from '../errors.ts';
 
 /** What was being done: shapes the message and decides 530 (login) vs 530 (later). */
 export type FtpOperation =
@@ -40,20 +40,6 @@ const CERT_ERRORS = new Set([
   'HOSTNAME_MISMATCH',
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
-
-const SOCKET_ERRORS: Record<string, TargetErrorCode> = {
-  ECONNREFUSED: 'E_CONNECTION',
-  ECONNRESET: 'E_CONNECTION',
-  ECONNABORTED: 'E_CONNECTION',
-  EPIPE: 'E_CONNECTION',
-  EHOSTUNREACH: 'E_CONNECTION',
-  ENETUNREACH: 'E_CONNECTION',
-  EHOSTDOWN: 'E_CONNECTION',
-  ENOTFOUND: 'E_CONNECTION',
-  EAI_AGAIN: 'E_CONNECTION',
-  ERR_STREAM_PREMATURE_CLOSE: 'E_CONNECTION',
-  ETIMEDOUT: 'E_TIMEOUT',
-};
 
 /** Replace every occurrence of the secret (and any user:password@ URL) in `text`. */
 export function scrub(text: string, secret: string | undefined): string {
@@ -115,7 +101,7 @@ function codeForOther(err: Error & { code?: unknown }, op: FtpOperation): Target
   const atConnect = op === 'connect' || op === 'login';
   const errno = typeof err.code === 'string' ? err.code : undefined;
   if (errno !== undefined && CERT_ERRORS.has(errno)) return 'E_HOST_KEY';
-  if (errno !== undefined && SOCKET_ERRORS[errno] !== undefined) return SOCKET_ERRORS[errno];
+  if (errno !== undefined && SOCKET_ERROR_CODES[errno] !== undefined) return SOCKET_ERROR_CODES[errno];
   const msg = err.message;
   if (/contains control characters/i.test(msg)) return 'E_NAME';
   if (/timeout/i.test(msg)) return 'E_TIMEOUT';

@@ -12,7 +12,7 @@
  * Messages never contain secrets: ssh2 errors do not carry the password or passphrase, and
  * we only ever quote their `message` plus our own text.
  */
-import { TargetError, type TargetErrorCode } from '../errors.ts';
+import { SOCKET_ERROR_CODES, TargetError, type TargetErrorCode } from '../errors.ts';
 
 /** SFTP v3 status codes (draft-ietf-secsh-filexfer-02 §7). */
 export const SFTP_STATUS = {
@@ -37,19 +37,6 @@ const STATUS_TABLE: Record<number, TargetErrorCode> = {
   [SFTP_STATUS.OP_UNSUPPORTED]: 'E_UNSUPPORTED',
 };
 
-/** Socket errno → code, for errors ssh2 reports with level `client-socket`. */
-const SOCKET_TABLE: Record<string, TargetErrorCode> = {
-  ETIMEDOUT: 'E_TIMEOUT',
-  ECONNREFUSED: 'E_CONNECTION',
-  ECONNRESET: 'E_CONNECTION',
-  ECONNABORTED: 'E_CONNECTION',
-  EPIPE: 'E_CONNECTION',
-  EHOSTUNREACH: 'E_CONNECTION',
-  ENETUNREACH: 'E_CONNECTION',
-  EHOSTDOWN: 'E_CONNECTION',
-  ENOTFOUND: 'E_CONNECTION',
-  EAI_AGAIN: 'E_CONNECTION',
-};
 
 interface Ssh2Error extends Error {
   /** SFTP status (number) or errno (string). */
@@ -109,8 +96,8 @@ export function translateSessionError(err: unknown, what: string, path?: string)
   const message = e.message ?? String(err);
   const opts = { cause: err, ...(path === undefined ? {} : { path }) };
   const errno = typeof e.code === 'string' ? e.code : undefined;
-  if (errno !== undefined && SOCKET_TABLE[errno] !== undefined) {
-    return new TargetError(SOCKET_TABLE[errno], `${what}: ${errno} (${message})`, opts);
+  if (errno !== undefined && SOCKET_ERROR_CODES[errno] !== undefined) {
+    return new TargetError(SOCKET_ERROR_CODES[errno], `${what}: ${errno} (${message})`, opts);
   }
   switch (e.level) {
     case 'client-timeout':
