@@ -4,11 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startSshd, SSH_KEYGEN, type SshdServer } from '../servers/sshd.ts';
-import { Daemon, sleep, tempDir, waitForSame } from './harness.ts';
+import { Daemon, runCli, sleep, tempDir, waitForSame } from './harness.ts';
 import { describeMirrorCases } from './mirror-cases.ts';
 
 let server: SshdServer | undefined;
@@ -62,6 +62,30 @@ describeMirrorCases({
     const daemon = await Daemon.start(p.args);
     return { env: p, daemon, close: async () => undefined };
   },
+});
+
+describe('e2e once and check: SFTP', { concurrency: 1 }, () => {
+  it('once mirrors and exits 0; check is clean, then lists drift made behind our back and exits 1', async (ctx) => {
+    const srv = await sshd();
+    if (!srv) return ctx.skip('server not available');
+    const p = prepare('check', srv);
+    mkdirSync(join(p.src, 'dir'));
+    writeFileSync(join(p.src, 'dir', 'a.txt'), 'alpha');
+    writeFileSync(join(p.src, 'b.txt'), 'bravo');
+    const once = await runCli(['once', ...p.args]);
+    assert.equal(once.code, 0, once.stdout + once.stderr);
+    const clean = await runCli(['check', ...p.args]);
+    assert.equal(clean.code, 0, clean.stdout + clean.stderr);
+    assert.match(clean.stdout, /in sync/);
+    writeFileSync(join(p.dst, 'dir', 'a.txt'), 'alpha, changed behind our back');
+    writeFileSync(join(p.dst, 'extra.txt'), 'not ours');
+    rmSync(join(p.dst, 'b.txt'));
+    const drift = await runCli(['check', ...p.args]);
+    assert.equal(drift.code, 1, drift.stdout + drift.stderr);
+    assert.match(drift.stdout, /size +"dir\/a.txt"/);
+    assert.match(drift.stdout, /extra +"extra.txt"/);
+    assert.match(drift.stdout, /missing "b.txt"/);
+  });
 });
 
 describe('e2e faults: SFTP', { concurrency: 1 }, () => {
