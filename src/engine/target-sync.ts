@@ -9,12 +9,13 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { isRacy, sameFingerprint, type KnownEntry, type LocalEntry } from '../core/entry.ts';
 import { flushDelay } from '../core/debounce.ts';
 import { describeOp, type Op, type Problem } from '../core/ops.ts';
-import { parentOf } from '../core/paths.ts';
+import { isAtOrUnder, parentOf } from '../core/paths.ts';
 import { plan } from '../core/plan.ts';
 import { backoffDelay, PAUSED_RETRY, TARGET_RETRY } from '../core/retry.ts';
 import { checkSafety, type MaxDelete } from '../core/safety.ts';
@@ -77,6 +78,10 @@ export class TargetSync {
   private running: Promise<void> | undefined;
   private executor: Executor | undefined;
   private failures = 0;
+  /** Hold vanished directories for the other half of a rename (a watcher is running). */
+  private renameGrace = true;
+  /** Vanished directories whose removal was held, and when (see holdVanishedDirs). */
+  private readonly held = new Map<string, number>();
   private pathFailureRounds = 0;
   private pausedUntil = 0;
   private stopped = false;
@@ -125,6 +130,11 @@ export class TargetSync {
       ...(this.lastError ? { lastError: this.lastError } : {}),
       problems: this.problemCount,
     };
+  }
+
+  /** One-shot reconciles (`once`) have no watcher to wait for: decide every removal at once. */
+  disableRenameGrace(): void {
+    this.renameGrace = false;
   }
 
   /** Marks paths dirty; a cycle follows after the debounce window. */
@@ -240,17 +250,23 @@ export class TargetSync {
     const knownKind = (p: string) => store.get(this.targetId, p)?.kind;
     const scan = emptyScan();
     const known = new Map<string, KnownEntry>();
-    const widened = normalizeScopes(normalizeScopes(scopes).map((s) => widenScope(s, knownKind)));
+    // Held vanished directories are looked at in every cycle until settled (holdVanishedDirs).
+    const all = [...scopes, ...[...this.held.keys()].map((path) => ({ path, deep: true }))];
+    const widened = normalizeScopes(normalizeScopes(all).map((s) => widenScope(s, knownKind)));
     for (const s of widened) await this.collect(s, scan, known);
     await this.hashRacy(scan.entries, known);
 
-    const result = plan({
-      local: scan.entries,
-      known,
-      caps: { rename: this.o.target.caps.rename, symlinks: this.o.target.caps.symlinks },
-      recursiveRemove: this.o.recursiveRemove,
-      unreadable: scan.unreadable,
-    });
+    const planFor = (keep: readonly string[]) =>
+      plan({
+        local: scan.entries,
+        known,
+        caps: { rename: this.o.target.caps.rename, symlinks: this.o.target.caps.symlinks },
+        recursiveRemove: this.o.recursiveRemove,
+        unreadable: [...scan.unreadable, ...keep],
+      });
+    let result = planFor([]);
+    const held = this.holdVanishedDirs(result.ops, scan.entries);
+    if (held.length > 0) result = planFor(held);
     const problems = [...scan.problems, ...result.problems];
     for (const p of problems) logger.warn(`${JSON.stringify(p.path)}: ${p.message}`);
     this.problemCount += problems.length;
@@ -391,13 +407,19 @@ export class TargetSync {
   /** Scans one scope into `scan` and loads what the store knows there into `known`. */
   private async collect(s: Scope, scan: ScanResult, known: Map<string, KnownEntry>): Promise<void> {
     const { store, scanner } = this.o;
+    const k = store.get(this.targetId, s.path);
+    if (k && s.path !== '') {
+      // Gone together with its directory (a tree renamed or removed): decide at the level of
+      // that directory, where a rename can still be paired and held, not file by file.
+      const top = await this.topVanishedAncestor(s.path);
+      if (top !== s.path) return this.collect({ path: top, deep: true }, scan, known);
+    }
     if (s.deep) {
       await scanner.scanTree(s.path, scan);
-      for (const k of store.subtree(this.targetId, s.path)) known.set(k.path, k);
+      for (const e of store.subtree(this.targetId, s.path)) known.set(e.path, e);
       return;
     }
     const local = await scanner.statPath(s.path, scan);
-    const k = store.get(this.targetId, s.path);
     if (needsDeepScan(local, k)) return this.collect({ path: s.path, deep: true }, scan, known);
     if (local) scan.entries.set(s.path, local);
     if (k) known.set(k.path, k);
@@ -412,6 +434,60 @@ export class TargetSync {
         known.set(parent, pk);
       }
     }
+  }
+
+  /**
+   * The highest ancestor of `path` that no longer exists in the source, or `path` itself when
+   * its parent exists (the common case: one lstat).
+   */
+  private async topVanishedAncestor(path: string): Promise<string> {
+    let top = path;
+    for (let p = parentOf(path); p !== ''; p = parentOf(p)) {
+      const exists = await lstat(join(this.o.sourceRoot, p)).then(
+        () => true,
+        () => false,
+      );
+      if (exists) break;
+      top = p;
+    }
+    return top;
+  }
+
+  /**
+   * A directory that vanished with no new path to pair it with may be half of a rename whose
+   * other half the watcher reports a moment later (events arrive in batches). Removing it now
+   * would re-send the whole tree once the new name shows up, so its removal is held for a
+   * short grace period, during which every cycle looks at it again (so the cycle that sees
+   * the new name pairs the rename). Still gone and unpaired after the grace: removed.
+   * Returns the paths to keep this cycle.
+   */
+  private holdVanishedDirs(ops: readonly Op[], present: ReadonlyMap<string, LocalEntry>): string[] {
+    if (!this.renameGrace) return [];
+    const removed = ops.filter((o) => o.kind === 'rmdir' && !present.has(o.path)).map((o) => o.path);
+    const tops = new Set(removed.filter((p) => !removed.some((q) => q !== p && isAtOrUnder(p, q))));
+    const now = Date.now();
+    // Held paths that are no longer unpaired removals are settled (paired, or back).
+    for (const p of this.held.keys()) if (!tops.has(p)) this.held.delete(p);
+    const keep: string[] = [];
+    const fresh: string[] = [];
+    for (const p of tops) {
+      const heldAt = this.held.get(p);
+      if (heldAt === undefined) {
+        this.held.set(p, now);
+        fresh.push(p);
+        keep.push(p);
+      } else if (now - heldAt < RENAME_GRACE_MS) {
+        keep.push(p);
+      } else {
+        this.held.delete(p);
+      }
+    }
+    if (fresh.length > 0) {
+      this.o.logger.debug(`holding the removal of ${fresh.length} vanished director${fresh.length === 1 ? 'y' : 'ies'} for ${RENAME_GRACE_MS} ms (a rename may follow)`);
+      const t = setTimeout(() => this.hint(fresh.map((path) => ({ path, deep: true }))), RENAME_GRACE_MS + 5);
+      t.unref();
+    }
+    return keep;
   }
 
   /**
@@ -449,6 +525,9 @@ export class TargetSync {
     await this.o.target.close().catch(() => undefined);
   }
 }
+
+/** How long a vanished directory's removal waits for the other half of a rename. */
+const RENAME_GRACE_MS = 150;
 
 const PROGRESS_MIN_OPS = 200;
 const PROGRESS_EVERY_MS = 2_000;

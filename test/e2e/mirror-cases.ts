@@ -85,7 +85,7 @@ export function describeMirrorCases(fx: MirrorFixture): void {
         renameSync(join(s.src, 'tree'), join(s.src, 'moved-tree'));
         renameSync(join(s.src, 'single'), join(s.src, 'moved-tree', 'single-renamed'));
         await waitForSame(s.src, s.dst, CONVERGE_MS, d);
-        assert.equal(d.opCounts()['put'] ?? 0, putsBefore, 'no file was uploaded again');
+        assert.equal(d.opCounts()['put'] ?? 0, putsBefore, `no file was uploaded again:\n${d.output.slice(-3000)}`);
         assert.ok((d.opCounts()['rename'] ?? 0) >= 2);
       }));
 
