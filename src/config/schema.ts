@@ -46,6 +46,12 @@ export const configSchema = z.strictObject({
   debounceMs: z.number().int().nonnegative().max(60_000).optional(),
   debounceMaxMs: positiveInt.max(600_000).optional(),
   rescanIntervalSec: z.number().int().nonnegative().optional(),
+  /**
+   * Which inotify watcher: `nsfw` (the default for now) or `native`, our own watcher over
+   * Node's per-directory fs.watch (src/watch/dir-watcher.ts): events arrive without nsfw's
+   * 50 ms polling delay and excluded directories are not watched.
+   */
+  watcher: z.enum(['nsfw', 'native']).optional(),
   debug: z.boolean().optional(),
   log: z.string().optional(),
   pidFile: z.string().optional(),

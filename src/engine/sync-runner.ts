@@ -5,7 +5,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { relative, resolve, isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createPathFilter } from '../core/filter.ts';
+import { createPathFilter, type PathFilter } from '../core/filter.ts';
 import { parseMaxDelete } from '../core/safety.ts';
 import type { Scope } from '../core/scope.ts';
 import { ConfigError } from '../config/errors.ts';
@@ -16,6 +16,7 @@ import { createTarget, parseTargetUrl } from '../targets/registry.ts';
 import { isTargetError } from '../targets/errors.ts';
 import type { Watcher } from '../watch/watcher.ts';
 import { NsfwWatcher } from '../watch/nsfw-watcher.ts';
+import { DirWatcher } from '../watch/dir-watcher.ts';
 import { Scanner } from './scanner.ts';
 import { TargetSync, type CycleResult, type TargetStatus } from './target-sync.ts';
 
@@ -28,6 +29,8 @@ const LOCAL_CONCURRENCY = 8;
 interface RunningSync {
   readonly config: SyncConfig;
   readonly scanner: Scanner;
+  /** The scanner's path filter; the native watcher skips directories it excludes. */
+  readonly filter: PathFilter;
   readonly targets: TargetSync[];
   watcher?: Watcher;
 }
@@ -49,9 +52,10 @@ export class SyncRunner {
       checkSource(source);
       const stateRel = relative(source, statePath);
       const alwaysExcluded = stateRel.startsWith('..') || isAbsolute(stateRel) ? [] : [stateRel, `${stateRel}-wal`, `${stateRel}-shm`, `${stateRel}-journal`];
+      const filter = createPathFilter({ exclude: sc.exclude ?? [], include: sc.include ?? [], ignoreEditorFiles: sc.ignoreEditorFiles ?? true, alwaysExcluded });
       const scanner = new Scanner({
         root: source,
-        filter: createPathFilter({ exclude: sc.exclude ?? [], include: sc.include ?? [], ignoreEditorFiles: sc.ignoreEditorFiles ?? true, alwaysExcluded }),
+        filter,
         types: { fileTypes: sc.fileTypes ?? [], extensions: sc.extensions ?? [] },
       });
       const maxDelete = sc.maxDelete === undefined ? undefined : parseMaxDelete(sc.maxDelete);
@@ -79,7 +83,7 @@ export class SyncRunner {
           interactive: process.stdout.isTTY === true,
         });
       });
-      this.syncs.push({ config: sc, scanner, targets });
+      this.syncs.push({ config: sc, scanner, filter, targets });
     }
   }
 
@@ -93,13 +97,15 @@ export class SyncRunner {
       const hint = (scopes: Scope[]) => {
         for (const t of s.targets) t.hint(scopes);
       };
-      s.watcher = new NsfwWatcher(resolve(s.config.source), {
+      const callbacks = {
         onHints: hint,
-        onLost: (reason) => {
+        onLost: (reason: string) => {
           this.logger.warn(`${reason}: rescanning ${s.config.source}`);
           hint(FULL);
         },
-      });
+      };
+      const root = resolve(s.config.source);
+      s.watcher = this.config.watcher === 'native' ? new DirWatcher(root, callbacks, { filter: s.filter }) : new NsfwWatcher(root, callbacks);
       await s.watcher.start();
       this.logger.info(`watching ${s.config.source} → ${s.targets.map((t) => t.name).join(', ')}`);
       hint(FULL);
@@ -118,6 +124,7 @@ export class SyncRunner {
   async once(): Promise<{ ok: boolean; results: CycleResult[] }> {
     const results = await Promise.all(
       this.targets.map(async (t) => {
+        t.disableRenameGrace();
         let last: CycleResult = { ops: 0, failed: 0, problems: [] };
         for (let round = 0; round < 5; round++) {
           last = await t.cycle(FULL);

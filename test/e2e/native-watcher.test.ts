@@ -1,0 +1,70 @@
+/**
+ * The churn cases against a local folder with `watcher: native` (src/watch/dir-watcher.ts
+ * instead of nsfw), plus a check that the daemon really runs that watcher: it skips excluded
+ * directories, which nsfw cannot, so the kernel's count of its inotify watches tells them apart.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { Daemon, sleep, tempDir } from './harness.ts';
+import { describeMirrorCases } from './mirror-cases.ts';
+
+function setup(name: string, extra = ''): { src: string; dst: string; args: string[]; cleanup(): void } {
+  const t = tempDir(`native-${name}`);
+  const src = join(t.path, 'src');
+  const dst = join(t.path, 'dst');
+  mkdirSync(src);
+  const cfg = join(t.path, 'config.yaml');
+  writeFileSync(cfg, `watcher: native\nsyncs:\n  - source: ${JSON.stringify(src)}\n${extra}    targets:\n      - url: ${JSON.stringify(dst)}\n`);
+  return { src, dst, args: ['-c', cfg, '--state', join(t.path, 'state.db')], cleanup: t.cleanup };
+}
+
+/** Inotify watches held by a process, from /proc. */
+function inotifyWatches(pid: number): number {
+  let n = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let link = '';
+    try {
+      link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    if (link === 'anon_inode:inotify') n += readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8').split('\n').filter((l) => l.startsWith('inotify wd:')).length;
+  }
+  return n;
+}
+
+describeMirrorCases({
+  label: 'local folder, native watcher',
+  symlinks: true,
+  async open(name) {
+    const s = setup(name);
+    const daemon = await Daemon.start(s.args);
+    return { env: s, daemon, close: async () => s.cleanup() };
+  },
+});
+
+describe('e2e: watcher: native', () => {
+  it('is the watcher the daemon runs: excluded directories hold no inotify watch', async () => {
+    const s = setup('which', '    exclude: ["skipped/"]\n');
+    try {
+      for (let i = 0; i < 5; i++) mkdirSync(join(s.src, 'skipped', `d${i}`), { recursive: true });
+      mkdirSync(join(s.src, 'kept', 'inner'), { recursive: true });
+      const d = await Daemon.start(s.args);
+      try {
+        writeFileSync(join(s.src, 'kept', 'inner', 'f'), 'x');
+        const deadline = Date.now() + 15_000;
+        while (!existsSync(join(s.dst, 'kept', 'inner', 'f')) && Date.now() < deadline) await sleep(20);
+        assert.equal(readFileSync(join(s.dst, 'kept', 'inner', 'f'), 'utf8'), 'x');
+        assert.equal(existsSync(join(s.dst, 'skipped')), false);
+        // root, kept, kept/inner; nsfw would also watch skipped and its 5 subdirectories.
+        assert.equal(inotifyWatches(d.child.pid!), 3);
+      } finally {
+        await d.stop();
+      }
+    } finally {
+      s.cleanup();
+    }
+  });
+});
