@@ -47,9 +47,9 @@ export const configSchema = z.strictObject({
   debounceMaxMs: positiveInt.max(600_000).optional(),
   rescanIntervalSec: z.number().int().nonnegative().optional(),
   /**
-   * Which inotify watcher: `nsfw` (the default for now) or `native`, our own watcher over
-   * Node's per-directory fs.watch (src/watch/dir-watcher.ts): events arrive without nsfw's
-   * 50 ms polling delay and excluded directories are not watched.
+   * Which inotify watcher: `native` (the default), our own watcher over Node's per-directory
+   * fs.watch (src/watch/dir-watcher.ts): events arrive within a millisecond and excluded
+   * directories are not watched; or `nsfw`, whose native thread polls every 50 ms.
    */
   watcher: z.enum(['nsfw', 'native']).optional(),
   debug: z.boolean().optional(),

@@ -105,7 +105,7 @@ export class SyncRunner {
         },
       };
       const root = resolve(s.config.source);
-      s.watcher = this.config.watcher === 'native' ? new DirWatcher(root, callbacks, { filter: s.filter }) : new NsfwWatcher(root, callbacks);
+      s.watcher = this.config.watcher === 'nsfw' ? new NsfwWatcher(root, callbacks) : new DirWatcher(root, callbacks, { filter: s.filter });
       await s.watcher.start();
       this.logger.info(`watching ${s.config.source} → ${s.targets.map((t) => t.name).join(', ')}`);
       hint(FULL);

@@ -1,7 +1,8 @@
 /**
- * The churn cases against a local folder with `watcher: native` (src/watch/dir-watcher.ts
- * instead of nsfw), plus a check that the daemon really runs that watcher: it skips excluded
- * directories, which nsfw cannot, so the kernel's count of its inotify watches tells them apart.
+ * The watchers: the churn cases against a local folder with `watcher: nsfw` (the other e2e
+ * files run the default, native watcher), plus a check that the default really is the native
+ * watcher: it skips excluded directories, which nsfw cannot, so the kernel's count of the
+ * daemon's inotify watches tells them apart.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
@@ -10,13 +11,13 @@ import { describe, it } from 'node:test';
 import { Daemon, sleep, tempDir } from './harness.ts';
 import { describeMirrorCases } from './mirror-cases.ts';
 
-function setup(name: string, extra = ''): { src: string; dst: string; args: string[]; cleanup(): void } {
-  const t = tempDir(`native-${name}`);
+function setup(name: string, extra = '', watcher = ''): { src: string; dst: string; args: string[]; cleanup(): void } {
+  const t = tempDir(`watcher-${name}`);
   const src = join(t.path, 'src');
   const dst = join(t.path, 'dst');
   mkdirSync(src);
   const cfg = join(t.path, 'config.yaml');
-  writeFileSync(cfg, `watcher: native\nsyncs:\n  - source: ${JSON.stringify(src)}\n${extra}    targets:\n      - url: ${JSON.stringify(dst)}\n`);
+  writeFileSync(cfg, `${watcher ? `watcher: ${watcher}\n` : ''}syncs:\n  - source: ${JSON.stringify(src)}\n${extra}    targets:\n      - url: ${JSON.stringify(dst)}\n`);
   return { src, dst, args: ['-c', cfg, '--state', join(t.path, 'state.db')], cleanup: t.cleanup };
 }
 
@@ -36,17 +37,17 @@ function inotifyWatches(pid: number): number {
 }
 
 describeMirrorCases({
-  label: 'local folder, native watcher',
+  label: 'local folder, nsfw watcher',
   symlinks: true,
   async open(name) {
-    const s = setup(name);
+    const s = setup(name, '', 'nsfw');
     const daemon = await Daemon.start(s.args);
     return { env: s, daemon, close: async () => s.cleanup() };
   },
 });
 
-describe('e2e: watcher: native', () => {
-  it('is the watcher the daemon runs: excluded directories hold no inotify watch', async () => {
+describe('e2e: the default watcher is the native one', () => {
+  it('excluded directories hold no inotify watch', async () => {
     const s = setup('which', '    exclude: ["skipped/"]\n');
     try {
       for (let i = 0; i < 5; i++) mkdirSync(join(s.src, 'skipped', `d${i}`), { recursive: true });
