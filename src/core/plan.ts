@@ -112,6 +112,15 @@ function pairRenames(b: PlanBuilder, input: PlanInput, protectedPath: (p: string
       if (protectedPath(current)) continue;
       if (e.kind === 'file' && (e.size !== k.size || e.mtimeMs !== k.mtimeMs)) continue;
       if (isAtOrUnder(e.path, current)) continue; // into its own subtree: impossible
+      // The destination's directory must exist on the target first. When it is itself a known
+      // directory still waiting to be moved into place (nesting swapped: mv a/b c; mv a c/a),
+      // wait for that rename in a later round; pairing now would make the two renames wait
+      // for each other.
+      const destParent = parentOf(e.path);
+      if (destParent !== '' && b.virt.get(destParent)?.kind !== 'dir') {
+        const lp = input.local.get(destParent);
+        if (lp && currentPathByIno.has(lp.ino)) continue;
+      }
       // The local entry still at the old path with the same inode means nothing moved.
       if (input.local.get(current)?.ino === ino) continue;
       const occupant = b.virt.get(e.path);
@@ -273,6 +282,8 @@ function linkDependencies(ops: Op[]): void {
     addCreator(op.path);
     if (op.kind === 'rename') {
       addCreator(op.from);
+      // Whatever leaves the source's subtree must leave before the subtree moves away.
+      for (const [p, ids] of vacatersOf) if (isStrictlyUnder(p, op.from)) for (const id of ids) deps.add(id);
     }
     const creates = op.kind === 'mkdir' || op.kind === 'put' || op.kind === 'symlink' || op.kind === 'rename';
     if (creates) for (const id of vacatersOf.get(op.path) ?? []) deps.add(id);

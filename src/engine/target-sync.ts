@@ -78,9 +78,9 @@ export class TargetSync {
   private running: Promise<void> | undefined;
   private executor: Executor | undefined;
   private failures = 0;
-  /** Hold vanished directories for the other half of a rename (a watcher is running). */
+  /** Hold vanished paths for the other half of a rename (a watcher is running). */
   private renameGrace = true;
-  /** Vanished directories whose removal was held, and when (see holdVanishedDirs). */
+  /** Vanished paths whose removal was held, and when (see holdVanished). */
   private readonly held = new Map<string, number>();
   private pathFailureRounds = 0;
   private pausedUntil = 0;
@@ -250,7 +250,7 @@ export class TargetSync {
     const knownKind = (p: string) => store.get(this.targetId, p)?.kind;
     const scan = emptyScan();
     const known = new Map<string, KnownEntry>();
-    // Held vanished directories are looked at in every cycle until settled (holdVanishedDirs).
+    // Held vanished paths are looked at in every cycle until settled (holdVanished).
     const all = [...scopes, ...[...this.held.keys()].map((path) => ({ path, deep: true }))];
     const widened = normalizeScopes(normalizeScopes(all).map((s) => widenScope(s, knownKind)));
     for (const s of widened) await this.collect(s, scan, known);
@@ -265,7 +265,7 @@ export class TargetSync {
         unreadable: [...scan.unreadable, ...keep],
       });
     let result = planFor([]);
-    const held = this.holdVanishedDirs(result.ops, scan.entries);
+    const held = this.holdVanished(result.ops, scan.entries);
     if (held.length > 0) result = planFor(held);
     const problems = [...scan.problems, ...result.problems];
     for (const p of problems) logger.warn(`${JSON.stringify(p.path)}: ${p.message}`);
@@ -454,16 +454,16 @@ export class TargetSync {
   }
 
   /**
-   * A directory that vanished with no new path to pair it with may be half of a rename whose
-   * other half the watcher reports a moment later (events arrive in batches). Removing it now
-   * would re-send the whole tree once the new name shows up, so its removal is held for a
-   * short grace period, during which every cycle looks at it again (so the cycle that sees
-   * the new name pairs the rename). Still gone and unpaired after the grace: removed.
-   * Returns the paths to keep this cycle.
+   * A file or directory that vanished with no new path to pair it with may be half of a
+   * rename whose other half the watcher reports a moment later (events arrive in batches).
+   * Removing it now would re-send it (a whole tree, for a directory) once the new name shows
+   * up, so its removal is held for a short grace period, during which every cycle looks at it
+   * again (so the cycle that sees the new name pairs the rename). Still gone and unpaired
+   * after the grace: removed. Returns the paths to keep this cycle.
    */
-  private holdVanishedDirs(ops: readonly Op[], present: ReadonlyMap<string, LocalEntry>): string[] {
+  private holdVanished(ops: readonly Op[], present: ReadonlyMap<string, LocalEntry>): string[] {
     if (!this.renameGrace) return [];
-    const removed = ops.filter((o) => o.kind === 'rmdir' && !present.has(o.path)).map((o) => o.path);
+    const removed = ops.filter((o) => (o.kind === 'rmdir' || o.kind === 'remove') && !present.has(o.path)).map((o) => o.path);
     const tops = new Set(removed.filter((p) => !removed.some((q) => q !== p && isAtOrUnder(p, q))));
     const now = Date.now();
     // Held paths that are no longer unpaired removals are settled (paired, or back).
@@ -483,7 +483,7 @@ export class TargetSync {
       }
     }
     if (fresh.length > 0) {
-      this.o.logger.debug(`holding the removal of ${fresh.length} vanished director${fresh.length === 1 ? 'y' : 'ies'} for ${RENAME_GRACE_MS} ms (a rename may follow)`);
+      this.o.logger.debug(`holding the removal of ${fresh.length} vanished path(s) for ${RENAME_GRACE_MS} ms (a rename may follow)`);
       const t = setTimeout(() => this.hint(fresh.map((path) => ({ path, deep: true }))), RENAME_GRACE_MS + 5);
       t.unref();
     }
@@ -526,7 +526,7 @@ export class TargetSync {
   }
 }
 
-/** How long a vanished directory's removal waits for the other half of a rename. */
+/** How long a vanished path's removal waits for the other half of a rename. */
 const RENAME_GRACE_MS = 150;
 
 const PROGRESS_MIN_OPS = 200;
