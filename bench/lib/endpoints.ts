@@ -1,0 +1,130 @@
+/**
+ * Where the tools write: a local folder, the private OpenSSH sshd (SFTP and rsync over ssh),
+ * vsftpd and pure-ftpd — all on 127.0.0.1, started from the test fixtures under test/servers.
+ * Every run asks for a fresh, empty target folder; the servers store on this machine's disk,
+ * so the result is verified by comparing folders directly.
+ */
+import { chownSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FtpTestServer } from '../../test/servers/ftp-common.ts';
+import { startPureFtpd } from '../../test/servers/pure-ftpd.ts';
+import { startSshd, type SshdServer } from '../../test/servers/sshd.ts';
+import { startVsftpd } from '../../test/servers/vsftpd.ts';
+
+export type EndpointId = 'local' | 'sftp' | 'vsftpd' | 'pure-ftpd';
+
+export interface Dest {
+  /** The folder on this machine's disk (what verification reads). */
+  readonly disk: string;
+  /** The same folder as the tool addresses it (absolute path; for FTP relative to the login root). */
+  readonly remote: string;
+}
+
+export interface SshAccess {
+  readonly port: number;
+  readonly user: string;
+  readonly key: string;
+  readonly knownHosts: string;
+  /** ssh options as argv, e.g. for `rsync -e` or lftp's connect-program. */
+  readonly options: readonly string[];
+}
+
+export interface FtpAccess {
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+}
+
+export interface Endpoint {
+  readonly id: EndpointId;
+  readonly label: string;
+  readonly ssh?: SshAccess;
+  readonly ftp?: FtpAccess;
+  /** An empty target folder named `name` (removed first if a previous run left it). */
+  fresh(name: string): Dest;
+  close(): Promise<void>;
+}
+
+/** The folder a previous fresh() handed out is removed (used between runs to keep the disk small). */
+export function removeDest(dest: Dest): void {
+  rmSync(dest.disk, { recursive: true, force: true });
+}
+
+export function localEndpoint(workDir: string): Endpoint {
+  const base = join(workDir, 'targets', 'local');
+  mkdirSync(base, { recursive: true });
+  return {
+    id: 'local',
+    label: 'local folder',
+    fresh(name) {
+      const disk = join(base, name);
+      rmSync(disk, { recursive: true, force: true });
+      mkdirSync(disk, { recursive: true });
+      return { disk, remote: disk };
+    },
+    close: async () => rmSync(base, { recursive: true, force: true }),
+  };
+}
+
+export async function sftpEndpoint(workDir: string): Promise<Endpoint> {
+  const sshd = await startSshd();
+  if (sshd === undefined) throw new Error('OpenSSH sshd is not installed: run bench/install.sh');
+  const base = join(workDir, 'targets', 'sftp');
+  mkdirSync(base, { recursive: true });
+  return {
+    id: 'sftp',
+    label: 'SFTP (OpenSSH sshd)',
+    ssh: sshAccess(sshd),
+    fresh(name) {
+      const disk = join(base, name);
+      rmSync(disk, { recursive: true, force: true });
+      mkdirSync(disk, { recursive: true });
+      return { disk, remote: disk };
+    },
+    close: async () => {
+      await sshd.cleanup();
+      rmSync(base, { recursive: true, force: true });
+    },
+  };
+}
+
+function sshAccess(sshd: SshdServer): SshAccess {
+  return {
+    port: sshd.port,
+    user: sshd.user,
+    key: sshd.clientKey,
+    knownHosts: sshd.knownHosts,
+    options: ['-i', sshd.clientKey, '-p', String(sshd.port), '-o', `UserKnownHostsFile=${sshd.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes'],
+  };
+}
+
+export async function ftpEndpoint(which: 'vsftpd' | 'pure-ftpd'): Promise<Endpoint> {
+  // The fixtures allow a few sessions per client by default; the peers open 4+ at once.
+  const server: FtpTestServer | undefined = which === 'vsftpd' ? await startVsftpd({ maxPerIp: 50 }) : await startPureFtpd({ maxPerIp: 50 });
+  if (server === undefined) throw new Error(`${which} is not installed: run bench/install.sh`);
+  const owner = statSync(server.rootDir);
+  return {
+    id: which,
+    label: `FTP (${which})`,
+    ftp: { port: server.port, user: server.user, password: server.password },
+    fresh(name) {
+      const disk = join(server.rootDir, name);
+      rmSync(disk, { recursive: true, force: true });
+      mkdirSync(disk);
+      chownSync(disk, owner.uid, owner.gid);
+      return { disk, remote: `/${name}` };
+    },
+    close: () => server.cleanup(),
+  };
+}
+
+export async function openEndpoint(id: EndpointId, workDir: string): Promise<Endpoint> {
+  switch (id) {
+    case 'local':
+      return localEndpoint(workDir);
+    case 'sftp':
+      return sftpEndpoint(workDir);
+    default:
+      return ftpEndpoint(id);
+  }
+}
