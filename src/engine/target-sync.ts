@@ -12,7 +12,7 @@ import { createReadStream } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { isRacy, sameFingerprint, type KnownEntry, type LocalEntry } from '../core/entry.ts';
+import { isRacy, RACY_WINDOW_MS, sameFingerprint, type KnownEntry, type LocalEntry } from '../core/entry.ts';
 import { flushDelay } from '../core/debounce.ts';
 import { describeOp, type Op, type Problem } from '../core/ops.ts';
 import { isAtOrUnder, parentOf } from '../core/paths.ts';
@@ -499,6 +499,8 @@ export class TargetSync {
     const racyByIno = new Map<string, KnownEntry>();
     for (const k of known.values()) if (isRacy(k)) racyByIno.set(k.ino, k);
     if (racyByIno.size === 0) return;
+    const settled: KnownEntry[] = [];
+    const now = Date.now();
     for (const [path, e] of local) {
       if (e.kind !== 'file') continue;
       const k = known.get(path)?.ino === e.ino ? known.get(path) : racyByIno.get(e.ino);
@@ -506,10 +508,23 @@ export class TargetSync {
       try {
         const h = createHash('sha256');
         await pipeline(createReadStream(join(this.o.sourceRoot, path)), h);
-        local.set(path, { ...e, hash: h.digest('hex') });
+        const hash = h.digest('hex');
+        local.set(path, { ...e, hash });
+        // Same bytes as sent, and the clock has moved past the file's mtime: any later write
+        // changes the mtime, so the record can be trusted by fingerprint from now on (git's
+        // index refresh). Without this, a file sent right after it was written would be
+        // hashed again on every reconcile.
+        if (k.path === path && hash === k.hash && now - e.mtimeMs >= RACY_WINDOW_MS) settled.push({ ...k, recordedAtMs: now });
       } catch {
         // Vanished or unreadable: leave it; without a hash the planner re-sends a racy file.
       }
+    }
+    this.o.logger.debug(`compared recently written files by content: ${local.size > 0 ? [...local.values()].filter((e) => e.hash !== undefined).length : 0} hashed, ${settled.length} settled`);
+    if (settled.length > 0) {
+      await this.commits.write(() => {
+        for (const k of settled) this.o.store.upsert(this.targetId, k);
+      });
+      for (const k of settled) known.set(k.path, k);
     }
   }
 

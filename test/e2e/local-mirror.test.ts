@@ -74,6 +74,24 @@ describe('e2e: restart and durability', { concurrency: 1 }, () => {
     }
   });
 
+  it('files sent right after they were written are compared by content once, then trusted', async () => {
+    const s = setup('racy');
+    try {
+      for (let i = 0; i < 20; i++) writeFileSync(join(s.src, `f${i}`), `fresh ${i}`);
+      assert.equal((await runCli(['once', s.src, s.dst, '--state', s.db])).code, 0);
+      await sleep(2_100); // past the racy window (RACY_WINDOW_MS)
+      const second = await runCli(['once', s.src, s.dst, '--state', s.db, '--debug']);
+      assert.equal(second.code, 0);
+      assert.match(second.stdout, /compared recently written files by content: 20 hashed, 20 settled/);
+      const third = await runCli(['once', s.src, s.dst, '--state', s.db, '--debug']);
+      assert.equal(third.code, 0);
+      assert.doesNotMatch(third.stdout, /compared recently written files/);
+      assert.doesNotMatch(third.stdout + second.stdout, /put "/, 'nothing was sent again');
+    } finally {
+      s.cleanup();
+    }
+  });
+
   it('once and check: truthful about the target, exit codes 0 and 1', async () => {
     const s = setup('check');
     try {
