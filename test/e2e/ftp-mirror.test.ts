@@ -4,14 +4,14 @@
  * wrong password, a server that allows only 2 connections).
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { FtpTestServer } from '../servers/ftp-common.ts';
 import { startPureFtpd } from '../servers/pure-ftpd.ts';
 import { startVsftpd } from '../servers/vsftpd.ts';
-import { Daemon, runCli, sleep, tempDir, waitForSame } from './harness.ts';
-import { describeMirrorCases } from './mirror-cases.ts';
+import { Daemon, sleep, tempDir, waitForSame } from './harness.ts';
+import { describeMirrorCases, describeOnceAndCheck } from './mirror-cases.ts';
 
 const work = tempDir('ftp-e2e');
 const servers: FtpTestServer[] = [];
@@ -79,28 +79,9 @@ for (const [label, start] of [
   });
 }
 
-describe('e2e once and check: FTP', { concurrency: 1 }, () => {
-  it('once mirrors and exits 0; check is clean, then lists drift made behind our back and exits 1', async (ctx) => {
-    const srv = await server('vsftpd-faults', () => startVsftpd());
-    if (!srv) return ctx.skip('server not available');
-    const p = prepare('check', srv);
-    mkdirSync(join(p.src, 'dir'));
-    writeFileSync(join(p.src, 'dir', 'a.txt'), 'alpha');
-    writeFileSync(join(p.src, 'b.txt'), 'bravo');
-    const once = await runCli(['once', ...p.args]);
-    assert.equal(once.code, 0, once.stdout + once.stderr);
-    const clean = await runCli(['check', ...p.args]);
-    assert.equal(clean.code, 0, clean.stdout + clean.stderr);
-    assert.match(clean.stdout, /in sync/);
-    writeFileSync(join(p.dst, 'dir', 'a.txt'), 'alpha, changed behind our back');
-    writeFileSync(join(p.dst, 'extra.txt'), 'not ours');
-    rmSync(join(p.dst, 'b.txt'));
-    const drift = await runCli(['check', ...p.args]);
-    assert.equal(drift.code, 1, drift.stdout + drift.stderr);
-    assert.match(drift.stdout, /size +"dir\/a.txt"/);
-    assert.match(drift.stdout, /extra +"extra.txt"/);
-    assert.match(drift.stdout, /missing "b.txt"/);
-  });
+describeOnceAndCheck('FTP (vsftpd)', async () => {
+  const srv = await server('vsftpd-faults', () => startVsftpd());
+  return srv ? prepare('check', srv) : undefined;
 });
 
 describe('e2e faults: FTP', { concurrency: 1 }, () => {

@@ -8,7 +8,7 @@ import { appendFileSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { type Daemon, sleep, waitForSame } from './harness.ts';
+import { type Daemon, runCli, sleep, waitForSame } from './harness.ts';
 
 export const CONVERGE_MS = 15_000;
 
@@ -240,5 +240,41 @@ export function describeMirrorCases(fx: MirrorFixture): void {
         const took = await waitForSame(s.src, s.dst, CONVERGE_MS, d);
         assert.ok(took < 1_000, `converged ${took} ms after the last change (goal: within a second)`);
       }));
+  });
+}
+
+/** A source, the folder holding the target's files, and CLI arguments naming both (`-c …`). */
+export interface PreparedTarget {
+  readonly src: string;
+  readonly dst: string;
+  readonly args: string[];
+}
+
+/**
+ * `once` then `check` through the CLI: clean after a mirror, and truthful about drift made on
+ * the target behind our back (a file changed, one added, one removed).
+ */
+export function describeOnceAndCheck(label: string, prepare: () => Promise<PreparedTarget | undefined>): void {
+  describe(`e2e once and check: ${label}`, { concurrency: 1 }, () => {
+    it('once mirrors and exits 0; check is clean, then lists drift made behind our back and exits 1', async (ctx) => {
+      const p = await prepare();
+      if (!p) return ctx.skip('server not available');
+      mkdirSync(join(p.src, 'dir'));
+      writeFileSync(join(p.src, 'dir', 'a.txt'), 'alpha');
+      writeFileSync(join(p.src, 'b.txt'), 'bravo');
+      const once = await runCli(['once', ...p.args]);
+      assert.equal(once.code, 0, once.stdout + once.stderr);
+      const clean = await runCli(['check', ...p.args]);
+      assert.equal(clean.code, 0, clean.stdout + clean.stderr);
+      assert.match(clean.stdout, /in sync/);
+      writeFileSync(join(p.dst, 'dir', 'a.txt'), 'alpha, changed behind our back');
+      writeFileSync(join(p.dst, 'extra.txt'), 'not ours');
+      rmSync(join(p.dst, 'b.txt'));
+      const drift = await runCli(['check', ...p.args]);
+      assert.equal(drift.code, 1, drift.stdout + drift.stderr);
+      assert.match(drift.stdout, /size +"dir\/a.txt"/);
+      assert.match(drift.stdout, /extra +"extra.txt"/);
+      assert.match(drift.stdout, /missing "b.txt"/);
+    });
   });
 }

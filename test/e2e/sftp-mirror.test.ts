@@ -4,12 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startSshd, SSH_KEYGEN, type SshdServer } from '../servers/sshd.ts';
-import { Daemon, runCli, sleep, tempDir, waitForSame } from './harness.ts';
-import { describeMirrorCases } from './mirror-cases.ts';
+import { Daemon, sleep, tempDir, waitForSame } from './harness.ts';
+import { describeMirrorCases, describeOnceAndCheck } from './mirror-cases.ts';
 
 let server: SshdServer | undefined;
 let serverTried = false;
@@ -64,28 +64,9 @@ describeMirrorCases({
   },
 });
 
-describe('e2e once and check: SFTP', { concurrency: 1 }, () => {
-  it('once mirrors and exits 0; check is clean, then lists drift made behind our back and exits 1', async (ctx) => {
-    const srv = await sshd();
-    if (!srv) return ctx.skip('server not available');
-    const p = prepare('check', srv);
-    mkdirSync(join(p.src, 'dir'));
-    writeFileSync(join(p.src, 'dir', 'a.txt'), 'alpha');
-    writeFileSync(join(p.src, 'b.txt'), 'bravo');
-    const once = await runCli(['once', ...p.args]);
-    assert.equal(once.code, 0, once.stdout + once.stderr);
-    const clean = await runCli(['check', ...p.args]);
-    assert.equal(clean.code, 0, clean.stdout + clean.stderr);
-    assert.match(clean.stdout, /in sync/);
-    writeFileSync(join(p.dst, 'dir', 'a.txt'), 'alpha, changed behind our back');
-    writeFileSync(join(p.dst, 'extra.txt'), 'not ours');
-    rmSync(join(p.dst, 'b.txt'));
-    const drift = await runCli(['check', ...p.args]);
-    assert.equal(drift.code, 1, drift.stdout + drift.stderr);
-    assert.match(drift.stdout, /size +"dir\/a.txt"/);
-    assert.match(drift.stdout, /extra +"extra.txt"/);
-    assert.match(drift.stdout, /missing "b.txt"/);
-  });
+describeOnceAndCheck('SFTP', async () => {
+  const srv = await sshd();
+  return srv ? prepare('check', srv) : undefined;
 });
 
 describe('e2e faults: SFTP', { concurrency: 1 }, () => {

@@ -10,6 +10,9 @@ import { tmpdir } from 'node:os';
 import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { descendantsOf } from './processes.ts';
+import { freePort } from './net.ts';
+
+export { freePort };
 
 /** The system account both FTP servers map the test login to (vsftpd needs a real one). */
 export const FTP_TEST_USER = 'siftp';
@@ -68,19 +71,6 @@ export function ensureSystemUser(name = FTP_TEST_USER, password = FTP_TEST_PASSW
   const gid = idOf(name, '-g');
   if (uid === undefined || gid === undefined) throw new Error(`test user ${name} has no uid/gid`);
   return { uid, gid };
-}
-
-/** A loopback port nobody listens on right now. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function portIsFree(port: number): Promise<boolean> {
