@@ -7,7 +7,7 @@
  * file written into the source must arrive on the target (so a case never starts measuring
  * while the tool is still doing its first full sync).
  */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Background, sleep } from './proc.ts';
 import type { Dest, Endpoint } from './endpoints.ts';
@@ -48,7 +48,11 @@ function ours(ep: Endpoint): DaemonTool {
 
 let controlDir: string | undefined;
 function shortTempDir(): string {
-  controlDir ??= mkdtempSync('/tmp/sib-');
+  if (controlDir === undefined) {
+    const dir = mkdtempSync('/tmp/sib-');
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    controlDir = dir;
+  }
   return controlDir;
 }
 
