@@ -120,21 +120,28 @@ export class SyncRunner {
     }
   }
 
-  /** One full reconcile per target; repeats while paths asked to be looked at again. */
+  /**
+   * One full reconcile per target; repeats (up to 5 rounds) while operations did not finish
+   * (changed during upload, blocked by a failure). `ok`: every target converged, nothing was
+   * halted or unreadable.
+   */
   async once(): Promise<{ ok: boolean; results: CycleResult[] }> {
-    const results = await Promise.all(
+    const outcomes = await Promise.all(
       this.targets.map(async (t) => {
         t.disableRenameGrace();
         let last: CycleResult = { ops: 0, failed: 0, problems: [] };
         for (let round = 0; round < 5; round++) {
           last = await t.cycle(FULL);
-          if (last.targetError || last.halted || (last.ops === 0 && last.failed === 0)) break;
+          if (last.targetError || last.halted) break;
+          // Every planned operation finished: the target now matches what was scanned, and
+          // another full scan would only confirm it (doubling the time of a push).
+          if (last.failed === 0 && (last.unfinished ?? 0) === 0) return { last, converged: true };
         }
-        return last;
+        return { last, converged: false };
       }),
     );
-    const ok = results.every((r) => !r.targetError && !r.halted && r.failed === 0 && r.ops === 0 && !r.problems.some((p) => p.code === 'UNREADABLE'));
-    return { ok, results };
+    const ok = outcomes.every((o) => o.converged && !o.last.problems.some((p) => p.code === 'UNREADABLE'));
+    return { ok, results: outcomes.map((o) => o.last) };
   }
 
   async whenIdle(): Promise<void> {

@@ -65,6 +65,8 @@ export interface TargetStatus {
 export interface CycleResult {
   readonly ops: number;
   readonly failed: number;
+  /** Operations not finished and queued again (changed during upload, blocked by a failure). */
+  readonly unfinished?: number;
   readonly problems: Problem[];
   readonly halted?: string;
   readonly targetError?: Error;
@@ -382,7 +384,7 @@ export class TargetSync {
       }
       if (again.length > 0) this.requeue(again);
     }
-    return { ops: report.done.length, failed: report.failed.length, problems, ...(report.targetError ? { targetError: report.targetError } : {}) };
+    return { ops: report.done.length, failed: report.failed.length, unfinished: unfinished.length, problems, ...(report.targetError ? { targetError: report.targetError } : {}) };
   }
 
   private onTargetDown(err: unknown, scopes: readonly Scope[]): void {
