@@ -3,7 +3,7 @@
  * processes (daemons) that can be stopped, and /proc sampling for memory and CPU.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 
 export interface Cmd {
   /** argv[0] is the program; never a shell unless it is explicitly `bash -c`. */
@@ -156,28 +156,5 @@ function clockTicks(): number {
   return ticksPerSecond;
 }
 
-/** The pids of every descendant of `pid` (from /proc). */
-export function descendants(pid: number): number[] {
-  const parentOf = new Map<number, number>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      parentOf.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // ended meanwhile
-    }
-  }
-  const out: number[] = [];
-  const queue = [pid];
-  while (queue.length > 0) {
-    const p = queue.shift() as number;
-    for (const [child, parent] of parentOf) {
-      if (parent === p) {
-        out.push(child);
-        queue.push(child);
-      }
-    }
-  }
-  return out;
-}
+/** The pids of every descendant of `pid` (from /proc): the test servers' helper. */
+export { descendantsOf as descendants } from '../../test/servers/processes.ts';
