@@ -2,6 +2,7 @@
  * The command line. Exit codes: 0 success, 1 differences or failed operations, 2 bad input
  * (usage, configuration, missing source), 3 a target could not be reached or refused us.
  */
+import { createRequire } from 'node:module';
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from '../config/errors.ts';
 import { AlreadyRunningError } from '../service/pid-file.ts';
@@ -93,6 +94,7 @@ async function checkCommand(source: string | undefined, dest: string | undefined
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('sync-inotify')
     .description('Watch a folder and mirror every change to local folders and remote servers')
+    .version(packageVersion(), '-V, --version')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   let result: Promise<number> = Promise.resolve(EXIT.ok);
@@ -146,6 +148,12 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     return reportError(err);
   }
+}
+
+/** The version in package.json (src/cli and dist/cli sit at the same depth). */
+function packageVersion(): string {
+  const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+  return pkg.version;
 }
 
 function reportError(err: unknown): number {
