@@ -23,8 +23,6 @@ import { TargetSync, type CycleResult, type TargetStatus } from './target-sync.t
 export const DEFAULT_DEBOUNCE_MS = 20;
 export const DEFAULT_DEBOUNCE_MAX_MS = 1_000;
 export const DEFAULT_RESCAN_SEC = 600;
-const DEFAULT_CONNECTIONS = 4;
-const LOCAL_CONCURRENCY = 8;
 
 interface RunningSync {
   readonly config: SyncConfig;
@@ -68,14 +66,13 @@ export class SyncRunner {
           if (isTargetError(err) && err.code === 'E_CONFIG') throw new ConfigError(err.message);
           throw err;
         }
-        const local = target.displayName.startsWith('/');
         return new TargetSync({
           sourceRoot: source,
           target,
           store,
           scanner,
           logger: config.syncs.length * sc.targets.length > 1 ? logger.child(`[${target.displayName}] `) : logger,
-          concurrency: spec.connections ?? (local ? LOCAL_CONCURRENCY : DEFAULT_CONNECTIONS),
+          concurrency: target.maxInFlight,
           debounceMs: config.debounceMs ?? DEFAULT_DEBOUNCE_MS,
           debounceMaxMs: config.debounceMaxMs ?? DEFAULT_DEBOUNCE_MAX_MS,
           ...(maxDelete ? { maxDelete } : {}),

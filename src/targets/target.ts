@@ -59,6 +59,11 @@ export interface Target {
   /** URL of the target with any password removed: safe for logs and status. */
   readonly displayName: string;
   readonly caps: TargetCapabilities;
+  /**
+   * Operations worth having in flight at once: the engine's executor runs this many. For a
+   * pipelining protocol (SFTP) it is connections × requests per connection, not connections.
+   */
+  readonly maxInFlight: number;
   /** Open connections, create the root if missing. Rejects with E_AUTH, E_HOST_KEY, … */
   connect(): Promise<void>;
   stat(path: string): Promise<RemoteEntry | undefined>;

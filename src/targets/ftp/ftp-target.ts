@@ -54,6 +54,8 @@ function isReply(err: unknown, ...codes: number[]): err is FTPError {
 
 export class FtpTarget implements Target {
   readonly displayName: string;
+  /** One operation per session: FTP cannot pipeline transfers on a control connection. */
+  readonly maxInFlight: number;
   private readonly pool: FtpPool;
   private readonly known = new KnownDirs();
   private features: FtpFeatures | undefined;
@@ -63,6 +65,7 @@ export class FtpTarget implements Target {
     private readonly options: FtpTargetOptions = {},
   ) {
     this.displayName = settings.displayName;
+    this.maxInFlight = settings.connections;
     this.pool = new FtpPool({
       size: settings.connections,
       open: () => this.openSession(),

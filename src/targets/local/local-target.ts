@@ -26,8 +26,11 @@ export function createLocalTarget(spec: TargetSpec, url: URL): Target {
   if (url.host !== '' && url.host !== 'localhost') {
     throw new TargetError('E_CONFIG', `target ${spec.url}: file:// URLs name a local folder, not host "${url.host}": write file:///absolute/path`);
   }
-  return new LocalTarget(fileURLToPath(url));
+  return new LocalTarget(fileURLToPath(url), spec.connections ?? LOCAL_DEFAULT_IN_FLIGHT);
 }
+
+/** File operations in flight: enough to overlap the thread pool's syscalls, not more. */
+const LOCAL_DEFAULT_IN_FLIGHT = 8;
 
 export class LocalTarget implements Target {
   readonly caps: TargetCapabilities = {
@@ -39,7 +42,10 @@ export class LocalTarget implements Target {
   };
   readonly displayName: string;
 
-  constructor(readonly root: string) {
+  constructor(
+    readonly root: string,
+    readonly maxInFlight = LOCAL_DEFAULT_IN_FLIGHT,
+  ) {
     this.displayName = root;
   }
 

@@ -132,6 +132,8 @@ export class SftpTarget implements Target {
     hash: false,
   };
   readonly displayName: string;
+  /** Each connection pipelines up to opsPerConnection operations (pool.ts). */
+  readonly maxInFlight: number;
   private readonly policy: HostKeyPolicy;
   private readonly pool: SftpPool;
   private credentials: Credentials | undefined;
@@ -150,6 +152,7 @@ export class SftpTarget implements Target {
       config: (refusal) => this.connectConfig(refusal),
     };
     this.pool = new SftpPool(connector, o.connections, SFTP_DEFAULTS.opsPerConnection);
+    this.maxInFlight = o.connections * SFTP_DEFAULTS.opsPerConnection;
   }
 
   // ---------------------------------------------------------------- connection set-up
