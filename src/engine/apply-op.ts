@@ -4,7 +4,8 @@
  * and records nothing if it changed meanwhile.
  */
 import { createHash } from 'node:crypto';
-import { open, lstat, type FileHandle } from 'node:fs/promises';
+import { closeSync, lstatSync, openSync, readSync } from 'node:fs';
+import { open, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import type { KnownEntry, LocalEntry } from '../core/entry.ts';
@@ -97,92 +98,120 @@ async function applyOnce(ctx: ApplyContext, op: Op): Promise<OpOutcome> {
 const WHOLE_FILE_LIMIT = 1024 * 1024;
 
 /**
- * Sends one file, hashing what is sent, and re-checks (size, mtime, inode) after the
- * transfer: a file that changed meanwhile is not recorded and is looked at again.
+ * Sends one file and records what was sent, with its hash. The file is lstat'ed again after
+ * the transfer: the same inode with the same size and mtime is the file we read; anything
+ * else (rewritten, replaced by a rename, removed) is not recorded and is looked at again.
+ * Checking after the transfer rather than right after the read also lets a file that is
+ * still being written settle, instead of sending it twice. Small files (most of any tree)
+ * are read whole with synchronous calls: a few syscalls on a cached file cost less than one
+ * trip through the thread pool.
  */
 async function putFile(ctx: ApplyContext, op: PutOp): Promise<OpOutcome> {
   const abs = join(ctx.sourceRoot, op.path);
+  if (op.entry.size <= WHOLE_FILE_LIMIT) {
+    const read = readSmallFile(abs, op.entry);
+    if ('status' in read) return read;
+    const hash = createHash('sha256').update(read.buffer).digest('hex');
+    const source: PutSource = { size: read.buffer.length, mtimeMs: op.entry.mtimeMs, buffer: read.buffer, open: () => Readable.from([read.buffer]) };
+    const unchangedAfterTransfer = () => {
+      try {
+        const after = lstatSync(abs, { bigint: true, throwIfNoEntry: false });
+        return after !== undefined && sameAsPlanned(op.entry, after);
+      } catch {
+        return false; // ENOTDIR, EACCES: gone or changed; the next look decides
+      }
+    };
+    return sendAndRecord(ctx, op, source, unchangedAfterTransfer, () => hash);
+  }
   let fh;
   try {
     fh = await open(abs, 'r');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return { status: 'retry-later', reason: 'vanished before upload' };
-    return { status: 'failed', error: new Error(`cannot read source file: ${code ?? String(err)}`) };
+    return unreadable(err);
   }
-  const tempPath = tempPathFor(op.path, randomToken());
   try {
-    // No check before the transfer: the check after it catches any change since the scan.
-    let source: PutSource;
-    let hashOf: () => string;
-    /** Bytes that went through the stream (-1 until a stream is opened; unused for buffers). */
-    let streamed = 0;
-    if (op.entry.size <= WHOLE_FILE_LIMIT) {
-      const buffer = await readWhole(fh, op.entry.size);
-      if (buffer === undefined) return { status: 'retry-later', reason: 'changed while reading' };
-      const hash = createHash('sha256').update(buffer).digest('hex');
-      hashOf = () => hash;
-      source = { size: buffer.length, mtimeMs: op.entry.mtimeMs, buffer, open: () => Readable.from([buffer]) };
-    } else {
-      let hash = '';
-      hashOf = () => hash;
-      streamed = -1;
-      source = {
-        size: op.entry.size,
-        mtimeMs: op.entry.mtimeMs,
-        open(): Readable {
-          streamed = 0;
-          // Hash inside transform(): a 'data' listener would switch the stream to flowing
-          // mode and drop bytes emitted before the target starts reading.
-          const h = createHash('sha256');
-          const tap = new Transform({
-            transform(chunk: Buffer, _encoding, done) {
-              h.update(chunk);
-              streamed += chunk.length;
-              done(null, chunk);
-            },
-            flush(done) {
-              hash = h.digest('hex');
-              done();
-            },
-          });
-          return fh.createReadStream({ start: 0, autoClose: false }).pipe(tap);
-        },
-      };
-    }
-    await ctx.commits.write(() => ctx.store.addTemp(ctx.targetId, tempPath, op.path));
-    await ctx.target.put(op.path, source, { tempPath });
-    // lstat of the path: the same inode with the same size and mtime is the file we read;
-    // anything else (rewritten, replaced by a rename, removed) is looked at again.
-    const after = await lstat(abs, { bigint: true }).catch(() => undefined);
+    let hash = '';
+    /** Bytes that went through the stream (-1 until the target opens it). */
+    let streamed = -1;
+    const source: PutSource = {
+      size: op.entry.size,
+      mtimeMs: op.entry.mtimeMs,
+      open(): Readable {
+        streamed = 0;
+        // Hash inside transform(): a 'data' listener would switch the stream to flowing
+        // mode and drop bytes emitted before the target starts reading.
+        const h = createHash('sha256');
+        const tap = new Transform({
+          transform(chunk: Buffer, _encoding, done) {
+            h.update(chunk);
+            streamed += chunk.length;
+            done(null, chunk);
+          },
+          flush(done) {
+            hash = h.digest('hex');
+            done();
+          },
+        });
+        return fh.createReadStream({ start: 0, autoClose: false }).pipe(tap);
+      },
+    };
     // A backend that finished without reading every byte must not get the file recorded.
-    const complete = source.buffer !== undefined || streamed === op.entry.size;
-    const unchanged = after !== undefined && sameAsPlanned(op.entry, after) && complete;
-    await ctx.commits.write(() => {
-      ctx.store.removeTemp(ctx.targetId, tempPath);
-      if (unchanged) record(ctx, op.entry, hashOf() || undefined);
-    });
-    if (!unchanged) return { status: 'retry-later', reason: 'changed during upload' };
-    ctx.onApplied(op, op.entry.size);
-    return { status: 'done' };
+    const unchangedAfterTransfer = async (): Promise<boolean> => {
+      const after = await lstat(abs, { bigint: true }).catch(() => undefined);
+      return after !== undefined && sameAsPlanned(op.entry, after) && streamed === op.entry.size;
+    };
+    return await sendAndRecord(ctx, op, source, unchangedAfterTransfer, () => hash);
   } finally {
     await fh.close();
   }
 }
 
 /**
- * Reads `size` bytes; undefined when the file is shorter now. A file that grew is caught by
- * the check after the transfer (its size no longer matches), so no read past `size` is needed.
+ * Journals the temp name, sends, then records the entry (or, when `unchanged()` says the file
+ * moved on, records nothing and asks for another look) and forgets the temp in one commit.
  */
-async function readWhole(fh: FileHandle, size: number): Promise<Buffer | undefined> {
-  const buf = Buffer.allocUnsafe(size);
-  let got = 0;
-  while (got < size) {
-    const { bytesRead } = await fh.read(buf, got, size - got, got);
-    if (bytesRead === 0) return undefined;
-    got += bytesRead;
+async function sendAndRecord(ctx: ApplyContext, op: PutOp, source: PutSource, unchanged: () => boolean | Promise<boolean>, hashOf: () => string): Promise<OpOutcome> {
+  const tempPath = tempPathFor(op.path, randomToken());
+  await ctx.commits.write(() => ctx.store.addTemp(ctx.targetId, tempPath, op.path));
+  await ctx.target.put(op.path, source, { tempPath });
+  const same = await unchanged();
+  await ctx.commits.write(() => {
+    ctx.store.removeTemp(ctx.targetId, tempPath);
+    if (same) record(ctx, op.entry, hashOf() || undefined);
+  });
+  if (!same) return { status: 'retry-later', reason: 'changed during upload' };
+  ctx.onApplied(op, op.entry.size);
+  return { status: 'done' };
+}
+
+function unreadable(err: unknown): OpOutcome {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return { status: 'retry-later', reason: 'vanished before upload' };
+  return { status: 'failed', error: new Error(`cannot read source file: ${code ?? String(err)}`) };
+}
+
+/** Reads a small file whole; a file shorter than planned is looked at again. */
+function readSmallFile(abs: string, planned: LocalEntry): { buffer: Buffer } | OpOutcome {
+  let fd: number;
+  try {
+    fd = openSync(abs, 'r');
+  } catch (err) {
+    return unreadable(err);
   }
-  return buf;
+  try {
+    const buffer = Buffer.allocUnsafe(planned.size);
+    let got = 0;
+    while (got < planned.size) {
+      const n = readSync(fd, buffer, got, planned.size - got, got);
+      if (n === 0) return { status: 'retry-later', reason: 'changed while reading' };
+      got += n;
+    }
+    return { buffer };
+  } catch (err) {
+    return unreadable(err);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function sameAsPlanned(e: LocalEntry, st: { size: bigint; mtimeNs: bigint; ino: bigint }): boolean {

@@ -3,7 +3,8 @@
  * the way down (an excluded directory is not descended). Unreadable directories are reported
  * so the planner never deletes beneath them; special files are skipped with a note.
  */
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EntryKind, LocalEntry } from '../core/entry.ts';
 import { typeFilterActive, typeVerdict, type PathFilter, type TypeFilterOptions } from '../core/filter.ts';
@@ -28,7 +29,8 @@ export function emptyScan(): ScanResult {
   return { entries: new Map(), unreadable: [], problems: [] };
 }
 
-const PARALLEL = 16;
+/** Entries scanned between two yields to the event loop (a few milliseconds of lstats). */
+const YIELD_EVERY = 2000;
 
 export class Scanner {
   /** Verdicts of the type filter by path, valid while size+mtime+ino are unchanged. */
@@ -52,9 +54,23 @@ export class Scanner {
    * special files and unreadable paths add a problem and return undefined.
    */
   async statPath(path: string, into: ScanResult): Promise<LocalEntry | undefined> {
+    const entry = this.lstatEntry(path, into, false);
+    if (entry === undefined || entry.kind !== 'file' || (await this.passesTypeFilter(entry))) return entry;
+    return undefined;
+  }
+
+  /**
+   * The entry for one path, without the type filter. Synchronous on purpose: an lstat of a
+   * cached inode is a microsecond or two, a trip through libuv's thread pool and a promise
+   * cost ten times that, and a scan is nearly all lstats (100,000 of them on restart).
+   * `parentAccepted`: the caller descended from an accepted directory, so only the last
+   * component needs the path filter.
+   */
+  private lstatEntry(path: string, into: ScanResult, parentAccepted: boolean): LocalEntry | undefined {
+    const abs = this.abs(path);
     let st;
     try {
-      st = await lstat(this.abs(path), { bigint: true });
+      st = lstatSync(abs, { bigint: true });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
@@ -67,17 +83,24 @@ export class Scanner {
       into.problems.push({ path, code: 'SPECIAL_FILE', message: 'skipped: FIFOs, sockets and devices are not mirrored' });
       return undefined;
     }
-    if (this.excluded(path, kind === 'dir')) return undefined;
-    const entry: LocalEntry = {
+    const excluded = parentAccepted ? path !== '' && !this.options.filter.accepts(path, kind === 'dir') : this.excluded(path, kind === 'dir');
+    if (excluded) return undefined;
+    let linkTarget = '';
+    if (kind === 'symlink') {
+      try {
+        linkTarget = readlinkSync(abs);
+      } catch {
+        // Replaced between lstat and readlink: the next event looks again.
+      }
+    }
+    return {
       path,
       kind,
       size: kind === 'file' ? Number(st.size) : 0,
       mtimeMs: kind === 'dir' ? 0 : Number(st.mtimeNs) / 1e6,
       ino: st.ino.toString(),
-      ...(kind === 'symlink' ? { linkTarget: await readlink(this.abs(path)).catch(() => '') } : {}),
+      ...(kind === 'symlink' ? { linkTarget } : {}),
     };
-    if (kind === 'file' && !(await this.passesTypeFilter(entry))) return undefined;
-    return entry;
   }
 
   private async passesTypeFilter(e: LocalEntry): Promise<boolean> {
@@ -92,42 +115,49 @@ export class Scanner {
     return ok;
   }
 
-  /** Scans `dir` and everything under it into `into`. */
+  /**
+   * Scans `dir` and everything under it into `into`, one directory at a time with
+   * synchronous calls, yielding to the event loop every YIELD_EVERY entries so a scan of a
+   * large tree does not hold up uploads and watch events for long.
+   */
   async scanTree(dir: string, into: ScanResult): Promise<void> {
     const top = await this.statPath(dir, into);
     if (!top) return;
     into.entries.set(dir, top);
     if (top.kind !== 'dir') return;
+    const typeFiltered = typeFilterActive(this.options.types);
     const queue: string[] = [dir];
-    const worker = async () => {
-      while (queue.length > 0) {
-        const d = queue.pop()!;
-        let names: string[];
-        try {
-          names = await readdir(this.abs(d));
-        } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code;
-          if (code === 'ENOENT' || code === 'ENOTDIR') {
-            // Vanished during the scan: forget what we read of it (the next event rescans).
-            into.entries.delete(d);
-            continue;
-          }
-          into.unreadable.push(d);
-          into.problems.push({ path: d, code: 'UNREADABLE', message: `cannot list directory: ${code ?? String(err)}` });
+    let sinceYield = 0;
+    while (queue.length > 0) {
+      const d = queue.pop()!;
+      let names: string[];
+      try {
+        names = readdirSync(this.abs(d));
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') {
+          // Vanished during the scan: forget what we read of it (the next event rescans).
+          into.entries.delete(d);
           continue;
         }
-        for (const name of names) {
-          const child = joinPath(d, name);
-          const e = await this.statPath(child, into);
-          if (!e) continue;
-          into.entries.set(child, e);
-          if (e.kind === 'dir') queue.push(child);
-        }
+        into.unreadable.push(d);
+        into.problems.push({ path: d, code: 'UNREADABLE', message: `cannot list directory: ${code ?? String(err)}` });
+        continue;
       }
-    };
-    // Workers pull from one queue; a worker that finds it empty exits while others may still
-    // add to it, so loop until every worker is done and the queue is drained.
-    while (queue.length > 0) await Promise.all(Array.from({ length: PARALLEL }, worker));
+      for (const name of names) {
+        const child = joinPath(d, name);
+        const e = this.lstatEntry(child, into, true);
+        if (!e) continue;
+        if (typeFiltered && e.kind === 'file' && !(await this.passesTypeFilter(e))) continue;
+        into.entries.set(child, e);
+        if (e.kind === 'dir') queue.push(child);
+      }
+      sinceYield += names.length;
+      if (sinceYield >= YIELD_EVERY) {
+        sinceYield = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
   }
 
   /** Whether the source root exists and is a directory. */

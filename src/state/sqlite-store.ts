@@ -52,6 +52,9 @@ export class SqliteStore implements Store {
     migrate(this.db);
     const db = this.db;
     this.stmts = {
+      begin: db.prepare('BEGIN'),
+      commit: db.prepare('COMMIT'),
+      rollback: db.prepare('ROLLBACK'),
       targetGet: db.prepare<[string], { id: number }>('SELECT id FROM targets WHERE key = ?'),
       targetAdd: db.prepare<[string]>('INSERT INTO targets (key) VALUES (?)'),
       targetSeen: db.prepare<[number]>('UPDATE targets SET seen = 1 WHERE id = ?'),
@@ -60,9 +63,9 @@ export class SqliteStore implements Store {
       all: db.prepare<[number], Row>('SELECT * FROM entries WHERE target = ?'),
       under: db.prepare<[number, string, string, string], Row>('SELECT * FROM entries WHERE target = ? AND (path = ? OR (path >= ? AND path < ?))'),
       count: db.prepare<[number], { n: number }>('SELECT count(*) AS n FROM entries WHERE target = ?'),
-      upsert: db.prepare(
+      upsert: db.prepare<[number, string, EntryKind, number, number, string, string | null, string | null, number]>(
         `INSERT INTO entries (target, path, kind, size, mtime_ms, ino, link_target, hash, recorded_at)
-         VALUES (@target, @path, @kind, @size, @mtimeMs, @ino, @linkTarget, @hash, @recordedAtMs)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (target, path) DO UPDATE SET kind = excluded.kind, size = excluded.size,
            mtime_ms = excluded.mtime_ms, ino = excluded.ino, link_target = excluded.link_target,
            hash = excluded.hash, recorded_at = excluded.recorded_at`,
@@ -108,17 +111,8 @@ export class SqliteStore implements Store {
   }
 
   upsert(target: number, e: KnownEntry): void {
-    this.stmts.upsert.run({
-      target,
-      path: e.path,
-      kind: e.kind,
-      size: e.size,
-      mtimeMs: e.mtimeMs,
-      ino: e.ino,
-      linkTarget: e.linkTarget ?? null,
-      hash: e.hash ?? null,
-      recordedAtMs: e.recordedAtMs,
-    });
+    // Positional parameters: binding a named-parameter object costs a third of the insert.
+    this.stmts.upsert.run(target, e.path, e.kind, e.size, e.mtimeMs, e.ino, e.linkTarget ?? null, e.hash ?? null, e.recordedAtMs);
   }
 
   delete(target: number, path: string): void {
@@ -138,9 +132,18 @@ export class SqliteStore implements Store {
     });
   }
 
+  /** Runs `fn` in one transaction; nested calls join the outer one. */
   transaction<T>(fn: () => T): T {
     if (this.db.inTransaction) return fn();
-    return this.db.transaction(fn)();
+    this.stmts.begin.run();
+    try {
+      const result = fn();
+      this.stmts.commit.run();
+      return result;
+    } catch (err) {
+      if (this.db.inTransaction) this.stmts.rollback.run();
+      throw err;
+    }
   }
 
   addTemp(target: number, path: string, finalPath: string): void {
