@@ -112,13 +112,26 @@ export async function treeDifference(a: string, b: string, skip: (name: string) 
   return walk('');
 }
 
-/** Polls until the trees are identical; throws with the last difference on timeout. */
+/**
+ * The daemon batches its stdout lines when stdout is a pipe (up to 50 ms, see
+ * src/log/logger.ts); tests that count operation lines wait this long after convergence.
+ */
+const LOG_BATCH_SETTLE_MS = 120;
+
+/**
+ * Polls until the trees are identical; throws with the last difference on timeout. With a
+ * daemon, also lets its batched log lines arrive, so op counts read next are complete.
+ */
 export async function waitForSame(a: string, b: string, timeoutMs: number, daemon?: Daemon): Promise<number> {
   const start = Date.now();
   let last: string | undefined;
   while (Date.now() - start < timeoutMs) {
     last = await treeDifference(a, b).catch((e: Error) => e.message);
-    if (last === undefined) return Date.now() - start;
+    if (last === undefined) {
+      const took = Date.now() - start;
+      if (daemon) await sleep(LOG_BATCH_SETTLE_MS);
+      return took;
+    }
     await sleep(50);
   }
   throw new Error(`trees still differ after ${timeoutMs} ms: ${last}${daemon ? `\n--- daemon output (tail) ---\n${daemon.output.slice(-4000)}` : ''}`);

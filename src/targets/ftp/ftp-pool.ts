@@ -216,7 +216,14 @@ export class FtpPool {
     }
     const waiter = this.waiters.shift();
     if (waiter) waiter.resolve(session);
-    else this.idle.push(session);
+    else if (session.hasDeferred) {
+      // Nobody takes the session now: send its deferred commands alone, then release it.
+      this.busy.add(session);
+      session.flushDeferred().then(
+        () => this.release(session, !session.closed),
+        () => this.release(session, false),
+      );
+    } else this.idle.push(session);
   }
 
   /** Close every session (QUIT) and fail whoever waits. Busy sessions are cut. */

@@ -5,8 +5,11 @@
  * a session is only ever used by one operation at a time (the pool hands it out), and every
  * path sent is absolute, so the working directory (which `cd`/`list` change) never matters.
  */
-import { Client, type FTPResponse } from 'basic-ftp';
+import { Client, FTPError, type FTPResponse } from 'basic-ftp';
+import { Readable } from 'node:stream';
 import { TargetError } from '../errors.ts';
+import { DeferredCommands, type Reply } from './deferred-commands.ts';
+import { EpsvRefused, storPipelined } from './pipelined-upload.ts';
 import type { FtpSettings } from './ftp-settings.ts';
 import { translateFtpError } from './translate-error.ts';
 
@@ -32,6 +35,7 @@ export class FtpSession {
   private constructor(
     readonly client: Client,
     readonly features: FtpFeatures,
+    private readonly deferred: DeferredCommands,
   ) {}
 
   /**
@@ -41,6 +45,7 @@ export class FtpSession {
    */
   static async open(settings: FtpSettings): Promise<FtpSession> {
     const client = new Client(settings.timeoutMs);
+    const deferred = new DeferredCommands(client);
     const fail = (err: unknown, op: 'connect' | 'login') => {
       client.close();
       return translateFtpError(err, op, '', { secret: settings.password });
@@ -74,7 +79,7 @@ export class FtpSession {
         // "-a": servers hide dot files (our temp files among them) from a bare LIST.
         client.availableListCommands = ['LIST -a', 'LIST'];
       }
-      return new FtpSession(client, features);
+      return new FtpSession(client, features, deferred);
     } catch (err) {
       throw fail(err, 'connect');
     }
@@ -86,11 +91,75 @@ export class FtpSession {
 
   close(): void {
     this.client.close();
+    this.deferred.abandon(new Error('the FTP session was closed'));
+  }
+
+  /**
+   * Queue commands to go out with this session's next use (see deferred-commands.ts); the
+   * promise gives their replies. The pool flushes them when no one else takes the session.
+   */
+  defer(commands: readonly string[]): Promise<Reply[]> {
+    return this.deferred.defer(commands);
+  }
+
+  get hasDeferred(): boolean {
+    return this.deferred.hasPending;
+  }
+
+  flushDeferred(): Promise<void> {
+    return this.deferred.flush();
   }
 
   /** Send a command that takes an absolute path; line breaks cannot be sent (E_NAME). */
   send(command: string): Promise<FTPResponse> {
     return this.client.send(command);
+  }
+
+  /**
+   * Sends `commands` in one write and resolves with one reply per command, in order: an
+   * FTPResponse, or the FTPError of a 4xx/5xx reply (not thrown: the caller decides what a
+   * refusal means, e.g. a 503 after a failed RNFR). Rejects only when the connection fails.
+   *
+   * Servers read the control connection as a stream of lines and answer in order (RFC 959
+   * §4.2 replies are strictly sequential), so a put's MFMT, RNFR and RNTO cost one round
+   * trip instead of three. Use only for commands that answer with exactly one final reply
+   * and no data connection.
+   */
+  pipeline(commands: readonly string[]): Promise<(FTPResponse | FTPError)[]> {
+    for (const c of commands) {
+      if (/[\r\n\0]/.test(c)) return Promise.reject(new Error('FTP command contains a line break or NUL'));
+    }
+    const replies: (FTPResponse | FTPError)[] = [];
+    const ftp = this.client.ftp;
+    const done = ftp.handle(undefined, (res, task) => {
+      if (res instanceof Error && !(res instanceof FTPError)) {
+        task.reject(res);
+        return;
+      }
+      // 1xx are preliminary; none of the commands sent here has one, but never count them.
+      if (!(res instanceof FTPError) && res.code < 200) return;
+      replies.push(res);
+      if (replies.length === commands.length) task.resolve(replies);
+    });
+    ftp.log(commands.map((c) => `> ${c}`).join('\n'));
+    ftp.socket.write(commands.map((c) => `${c}\r\n`).join(''), ftp.encoding);
+    return done as Promise<(FTPResponse | FTPError)[]>;
+  }
+
+  /** False once the server refused EPSV: uploads then go through basic-ftp's PASV path. */
+  private epsvPipelining = true;
+
+  /** STOR `source` to `absPath`; EPSV and STOR in one write when the server does EPSV. */
+  async upload(source: Readable | Buffer, absPath: string): Promise<void> {
+    if (this.epsvPipelining) {
+      try {
+        return await storPipelined(this.client, source, absPath);
+      } catch (err) {
+        if (!(err instanceof EpsvRefused)) throw err;
+        this.epsvPipelining = false;
+      }
+    }
+    await this.client.uploadFrom(Buffer.isBuffer(source) ? Readable.from([source]) : source, absPath);
   }
 
   /** Change directory (skipped when already there). */

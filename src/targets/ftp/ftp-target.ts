@@ -17,6 +17,7 @@
  */
 import { Readable } from 'node:stream';
 import { FTPError } from 'basic-ftp';
+import type { Reply } from './deferred-commands.ts';
 import { parentOf } from '../../core/paths.ts';
 import { TargetError, type TargetErrorCode } from '../errors.ts';
 import type { TargetSpec } from '../spec.ts';
@@ -54,7 +55,11 @@ function isReply(err: unknown, ...codes: number[]): err is FTPError {
 
 export class FtpTarget implements Target {
   readonly displayName: string;
-  /** One operation per session: FTP cannot pipeline transfers on a control connection. */
+  /**
+   * Twice the sessions: a session runs one operation at a time, and the extra operations
+   * wait at the pool with their file read and temp name journalled, so a session never idles
+   * while the engine commits a result or prepares the next file.
+   */
   readonly maxInFlight: number;
   private readonly pool: FtpPool;
   private readonly known = new KnownDirs();
@@ -65,7 +70,7 @@ export class FtpTarget implements Target {
     private readonly options: FtpTargetOptions = {},
   ) {
     this.displayName = settings.displayName;
-    this.maxInFlight = settings.connections;
+    this.maxInFlight = settings.connections * 2;
     this.pool = new FtpPool({
       size: settings.connections,
       open: () => this.openSession(),
@@ -242,72 +247,109 @@ export class FtpTarget implements Target {
     });
   }
 
+  /**
+   * STOR to a temp name, then MFMT (when offered), RNFR and RNTO onto the final name. Those
+   * three are deferred: they leave with the session's next command (usually the next file's
+   * EPSV and STOR), and this put resolves once their replies are in. A refused rename is
+   * then settled on a session of its own.
+   */
   async put(path: string, source: PutSource, options: PutOptions): Promise<void> {
     const deadlineMs = this.settings.timeoutMs * 2 + Math.ceil((source.size / MIN_RATE_BYTES_PER_S) * 1000);
-    return this.runOp(
+    const temp = this.abs(options.tempPath);
+    const final = this.abs(path);
+    const sent = await this.runOp(
       'put',
       path,
       async (s) => {
-        const temp = this.abs(options.tempPath);
-        const final = this.abs(path);
         let stream: Readable | undefined;
         let sourceError: Error | undefined;
         try {
-          // A small file the executor already read is sent from memory (no file stream to open).
-          stream = source.buffer !== undefined ? Readable.from([source.buffer]) : source.open();
-          stream.once('error', (e: Error) => (sourceError = e));
-          const upload = s.client.ftp.hasTLS ? stream.pipe(holdEmptyTlsUploadEnd(() => s.client.ftp.dataSocket)) : stream;
+          let upload: Readable | Buffer;
+          if (source.buffer !== undefined && !s.client.ftp.hasTLS) {
+            // A small file the executor already read is written from memory as is.
+            upload = source.buffer;
+          } else {
+            stream = source.buffer !== undefined ? Readable.from([source.buffer]) : source.open();
+            stream.once('error', (e: Error) => (sourceError = e));
+            upload = s.client.ftp.hasTLS ? stream.pipe(holdEmptyTlsUploadEnd(() => s.client.ftp.dataSocket)) : stream;
+          }
           try {
-            await s.client.uploadFrom(upload, temp);
+            await s.upload(upload, temp);
           } catch (err) {
             if (sourceError) {
               throw new TargetError('E_PROTOCOL', `put ${JSON.stringify(path)}: reading the source failed: ${sourceError.message}`, { path, cause: sourceError });
             }
             throw isReply(err, 550, 553, 450) ? await this.classifyCreateFailure(s, path, err, 'put') : this.fail(err, 'put', path);
           }
-          if (s.features.mfmt) {
-            try {
-              await s.send(`MFMT ${formatMfmtTime(source.mtimeMs)} ${temp}`);
-            } catch (err) {
-              throw this.fail(err, 'set mtime', path);
-            }
-          }
-          await this.renameOver(s, temp, final, options.tempPath, path, 'put');
         } catch (err) {
           stream?.destroy();
-          // Best effort: no temp file left behind (the engine also cleans up after a crash).
-          if (!s.closed) await s.client.sendIgnoringError(`DELE ${temp}`).catch(() => undefined);
+          await this.removeTemp(s, temp);
           throw err instanceof TargetError ? err : this.fail(err, 'put', path);
         }
+        const mfmt = s.features.mfmt ? [`MFMT ${formatMfmtTime(source.mtimeMs)} ${temp}`] : [];
+        // Wrapped: an async function returning a promise would wait for it here.
+        return { mfmt: mfmt.length > 0, replies: s.defer([...mfmt, `RNFR ${temp}`, `RNTO ${final}`]) };
       },
       { deadlineMs },
     );
+    let replies;
+    try {
+      replies = await sent.replies;
+    } catch (err) {
+      // The connection failed before the rename was confirmed; the engine's temp journal
+      // removes the temp if it is still there, and the put is tried again.
+      throw this.fail(err, 'put', path);
+    }
+    const mfmtReply = sent.mfmt ? replies[0] : undefined;
+    const [rnfr, rnto] = replies.slice(-2) as [Reply, Reply];
+    if (rnfr instanceof FTPError || rnto instanceof FTPError) {
+      await this.runOp('put', path, async (s) => {
+        try {
+          await this.settleRename(s, rnfr, rnto, temp, final, options.tempPath, path, 'put');
+        } catch (err) {
+          await this.removeTemp(s, temp);
+          throw err;
+        }
+      });
+    }
+    if (mfmtReply instanceof FTPError) throw this.fail(mfmtReply, 'set mtime', path);
+  }
+
+  /** Best effort: no temp file left behind (the engine also cleans up after a crash). */
+  private async removeTemp(s: FtpSession, temp: string): Promise<void> {
+    if (!s.closed) await s.client.sendIgnoringError(`DELE ${temp}`).catch(() => undefined);
+  }
+
+  /** RNFR/RNTO `from` → `to` in one write, replacing a file at `to` (see settleRename). */
+  private async renameOver(s: FtpSession, from: string, to: string, fromRel: string, toRel: string, op: FtpOperation): Promise<void> {
+    let replies;
+    try {
+      replies = await s.pipeline([`RNFR ${from}`, `RNTO ${to}`]);
+    } catch (err) {
+      throw this.fail(err, op, toRel);
+    }
+    await this.settleRename(s, replies[0]!, replies[1]!, from, to, fromRel, toRel, op);
   }
 
   /**
-   * RNFR/RNTO `from` → `to`, replacing a file at `to`. Servers disagree on renaming over an
-   * existing file (most replace it; some answer 553/550): then DELE it and rename again.
+   * Judges the replies to RNFR and RNTO sent back to back. Servers disagree on renaming over
+   * an existing file (most replace it; some answer 553/550): then DELE it and rename again.
    */
-  private async renameOver(s: FtpSession, from: string, to: string, fromRel: string, toRel: string, op: FtpOperation): Promise<void> {
-    try {
-      await s.send(`RNFR ${from}`);
-    } catch (err) {
-      if (isReply(err, 550, 450, 553)) {
+  private async settleRename(s: FtpSession, rnfr: Reply, rnto: Reply, from: string, to: string, fromRel: string, toRel: string, op: FtpOperation): Promise<void> {
+    if (rnfr instanceof FTPError) {
+      // RNTO was answered 503 (no RNFR before it): nothing was renamed.
+      if (isReply(rnfr, 550, 450, 553)) {
         const there = await this.statOn(s, fromRel).catch(() => undefined);
-        if (there === undefined) throw new TargetError('E_NOT_FOUND', `${op} ${JSON.stringify(fromRel)}: no such file or directory`, { path: fromRel, cause: err });
+        if (there === undefined) throw new TargetError('E_NOT_FOUND', `${op} ${JSON.stringify(fromRel)}: no such file or directory`, { path: fromRel, cause: rnfr });
       }
-      throw this.fail(err, op, fromRel);
+      throw this.fail(rnfr, op, fromRel);
     }
-    try {
-      await s.send(`RNTO ${to}`);
-      return;
-    } catch (err) {
-      // pure-ftpd reports a failed rename(2) as "451 Rename/move failure: <errno text>".
-      if (!isReply(err, 550, 553, 450, 451)) throw this.fail(err, op, toRel);
-      const existing = await this.statOn(s, toRel);
-      if (existing === undefined) throw await this.classifyCreateFailure(s, toRel, err, op);
-      if (existing.kind === 'dir') throw new TargetError('E_EXISTS', `${op} ${JSON.stringify(toRel)}: a directory is in the way`, { path: toRel, cause: err });
-    }
+    if (!(rnto instanceof FTPError)) return;
+    // pure-ftpd reports a failed rename(2) as "451 Rename/move failure: <errno text>".
+    if (!isReply(rnto, 550, 553, 450, 451)) throw this.fail(rnto, op, toRel);
+    const existing = await this.statOn(s, toRel);
+    if (existing === undefined) throw await this.classifyCreateFailure(s, toRel, rnto, op);
+    if (existing.kind === 'dir') throw new TargetError('E_EXISTS', `${op} ${JSON.stringify(toRel)}: a directory is in the way`, { path: toRel, cause: rnto });
     // The server refused to replace an existing file: remove it, then rename again.
     try {
       await s.send(`DELE ${to}`);
