@@ -11,12 +11,12 @@ import { Readable, Transform } from 'node:stream';
 import type { KnownEntry, LocalEntry } from '../core/entry.ts';
 import type { Op, PutOp } from '../core/ops.ts';
 import { backoffDelay, OP_RETRY } from '../core/retry.ts';
-import { randomToken, tempPathFor } from '../core/temp-name.ts';
 import { TargetError } from '../targets/errors.ts';
 import type { PutSource, Target } from '../targets/target.ts';
 import type { GroupCommit } from '../state/group-commit.ts';
 import type { Store } from '../state/store.ts';
 import type { OpOutcome } from './executor.ts';
+import type { TempReservations } from './temp-journal.ts';
 
 export interface ApplyContext {
   readonly sourceRoot: string;
@@ -24,6 +24,8 @@ export interface ApplyContext {
   readonly store: Store;
   /** Batches this target's store writes from concurrent operations into one transaction. */
   readonly commits: GroupCommit;
+  /** Journalled temp names for this plan's uploads. */
+  readonly temps: TempReservations;
   readonly targetId: number;
   readonly now: () => number;
   /** Called after each successful op (logging, counters). */
@@ -171,8 +173,7 @@ async function putFile(ctx: ApplyContext, op: PutOp): Promise<OpOutcome> {
  * moved on, records nothing and asks for another look) and forgets the temp in one commit.
  */
 async function sendAndRecord(ctx: ApplyContext, op: PutOp, source: PutSource, unchanged: () => boolean | Promise<boolean>, hashOf: () => string): Promise<OpOutcome> {
-  const tempPath = tempPathFor(op.path, randomToken());
-  await ctx.commits.write(() => ctx.store.addTemp(ctx.targetId, tempPath, op.path));
+  const tempPath = await ctx.temps.reserve(op);
   await ctx.target.put(op.path, source, { tempPath });
   const same = await unchanged();
   await ctx.commits.write(() => {

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { isRacy, RACY_WINDOW_MS, sameFingerprint, type KnownEntry, type LocalEntry } from '../core/entry.ts';
 import { flushDelay } from '../core/debounce.ts';
-import { describeOp, type Op, type Problem } from '../core/ops.ts';
+import { describeOp, type Op, type Problem, type PutOp } from '../core/ops.ts';
 import { isAtOrUnder, parentOf } from '../core/paths.ts';
 import { plan } from '../core/plan.ts';
 import { backoffDelay, PAUSED_RETRY, TARGET_RETRY } from '../core/retry.ts';
@@ -27,6 +27,7 @@ import { isTargetError } from '../targets/errors.ts';
 import type { Target } from '../targets/target.ts';
 import { applyOp } from './apply-op.ts';
 import { Executor } from './executor.ts';
+import { TempReservations } from './temp-journal.ts';
 import { adoptRemote } from './adopt.ts';
 import { emptyScan, type Scanner, type ScanResult } from './scanner.ts';
 
@@ -326,6 +327,12 @@ export class TargetSync {
     // operation lines (those go to debug). Logs and pipes keep one line per operation.
     const progress = ops.length >= PROGRESS_MIN_OPS && this.o.interactive ? new Progress(ops.length, logger) : undefined;
     const opLine = (line: string) => (progress ? logger.debug(line) : logger.info(line));
+    const { store } = this.o;
+    const targetId = this.targetId;
+    const temps = new TempReservations(
+      ops.filter((op): op is PutOp => op.kind === 'put'),
+      (rows) => this.commits.write(() => rows.forEach((r) => store.addTemp(targetId, r.tempPath, r.finalPath))),
+    );
     const report = await executor.execute(ops, async (op) => {
       this.counters.inFlight++;
       try {
@@ -335,6 +342,7 @@ export class TargetSync {
             target: this.o.target,
             store: this.o.store,
             commits: this.commits,
+            temps,
             targetId: this.targetId,
             now: Date.now,
             sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
@@ -358,6 +366,8 @@ export class TargetSync {
     });
     this.executor = undefined;
     progress?.finish();
+    const unstarted = temps.unstarted();
+    if (unstarted.length > 0) store.transaction(() => unstarted.forEach((t) => store.removeTemp(targetId, t)));
 
     for (const { op, error } of report.failed) {
       if (op.kind === 'put' || !isTargetError(error) || error.scope === 'path') {
