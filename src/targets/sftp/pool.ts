@@ -49,6 +49,9 @@ export interface SftpExtensions {
 type RequestCallback<T> = (err: Error | null | undefined, value?: T) => void;
 
 interface Pending {
+  readonly label: string;
+  /** Date.now() when the request was sent (pending requests are kept in this order). */
+  readonly sentAt: number;
   fail(err: TargetError): void;
 }
 
@@ -107,6 +110,11 @@ export class SftpSession {
   private sftp: SFTPWrapper | undefined;
   private opening: Promise<void> | undefined;
   private readonly pending = new Set<Pending>();
+  /**
+   * One timer per session checks the oldest outstanding request against the deadline; a
+   * timer per request cost a timer-list insert and removal for each of a push's 50,000.
+   */
+  private deadlineTimer: NodeJS.Timeout | undefined;
   private failures = 0;
   private retryAt = 0;
   private corked = false;
@@ -192,25 +200,20 @@ export class SftpSession {
     return new Promise<T>((resolve, reject) => {
       let settled = false;
       const entry: Pending = {
+        label,
+        sentAt: Date.now(),
         fail: (err) => {
           if (settled) return;
           settled = true;
-          clearTimeout(timer);
           reject(err);
         },
       };
-      const timer = setTimeout(() => {
-        const timeout = new TargetError('E_TIMEOUT', `${label}: no answer from ${this.connector.what} within ${this.connector.timeoutMs} ms; the connection is dropped`);
-        entry.fail(timeout);
-        this.drop(new TargetError('E_CONNECTION', `${label}: connection dropped after a request timed out`), true);
-      }, this.connector.timeoutMs);
-      timer.unref();
       this.pending.add(entry);
+      this.watchDeadlines();
       const cb: RequestCallback<T> = (err, value) => {
         this.pending.delete(entry);
         if (settled) return;
         settled = true;
-        clearTimeout(timer);
         if (err) reject(err);
         else resolve(value as T);
       };
@@ -222,6 +225,24 @@ export class SftpSession {
         cb(err instanceof Error ? err : new Error(String(err)));
       }
     });
+  }
+
+  /** Starts the deadline check while requests are outstanding (it stops when none are). */
+  private watchDeadlines(): void {
+    if (this.deadlineTimer !== undefined) return;
+    const every = Math.max(50, Math.min(1_000, this.connector.timeoutMs / 4));
+    this.deadlineTimer = setInterval(() => {
+      const oldest = this.pending.values().next().value;
+      if (oldest === undefined) {
+        clearInterval(this.deadlineTimer);
+        this.deadlineTimer = undefined;
+        return;
+      }
+      if (Date.now() - oldest.sentAt < this.connector.timeoutMs) return;
+      oldest.fail(new TargetError('E_TIMEOUT', `${oldest.label}: no answer from ${this.connector.what} within ${this.connector.timeoutMs} ms; the connection is dropped`));
+      this.drop(new TargetError('E_CONNECTION', `${oldest.label}: connection dropped after a request timed out`), true);
+    }, every);
+    this.deadlineTimer.unref();
   }
 
   /**

@@ -378,9 +378,10 @@ export class SftpTarget implements Target {
   }
 
   private async upload(s: SftpSession, path: string, finalAbs: string, tempAbs: string, source: PutSource): Promise<void> {
-    // Start reading the source while OPEN is in flight.
-    const stream: Readable = source.open();
-    const chunks = (stream as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
+    // Start reading the source while OPEN is in flight. A file the engine already read whole
+    // is one chunk: no stream to set up and tear down per small file.
+    const stream: Readable | undefined = source.buffer === undefined ? source.open() : undefined;
+    const chunks = stream ? (stream as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]() : oneChunk(source.buffer!);
     const opening = s.request<Buffer>('open', (sftp, cb) => sftp.open(tempAbs, 'w', { mode: 0o644 }, cb));
     opening.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
     let handle: Buffer | undefined; // set while the temp file is open
@@ -458,7 +459,7 @@ export class SftpTarget implements Target {
       stage = 'rename';
       if (tempAbs !== finalAbs) await this.renameOver(s, tempAbs, finalAbs);
     } catch (err) {
-      stream.destroy();
+      stream?.destroy();
       await Promise.all(inflight);
       if (!opened) {
         // The source failed before OPEN answered: close the handle if it still arrives.
@@ -691,4 +692,16 @@ async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => 
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** An async iterator over a single buffer (the shape of a stream's chunks). */
+function oneChunk(buffer: Buffer): AsyncIterator<Buffer> {
+  let given = false;
+  return {
+    next: async () => {
+      if (given) return { done: true, value: undefined };
+      given = true;
+      return { done: false, value: buffer };
+    },
+  };
 }
