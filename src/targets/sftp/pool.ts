@@ -17,6 +17,8 @@
  * at once with the same error instead of logging in again and again (no retry loop), until
  * the engine calls `connect()` again.
  */
+// Before ssh2: it keeps the randomFillSync it finds when it loads.
+import './padding-random.ts';
 import ssh2 from 'ssh2';
 import type { ConnectConfig, SFTPWrapper } from 'ssh2';
 import { TargetError } from '../errors.ts';

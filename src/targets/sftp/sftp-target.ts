@@ -20,6 +20,8 @@ import { readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+// Before ssh2: it keeps the randomFillSync it finds when it loads.
+import './padding-random.ts';
 import ssh2 from 'ssh2';
 import type { AnyAuthMethod, Attributes, ConnectConfig, FileEntryWithStats, ServerHostKeyAlgorithm } from 'ssh2';
 import type { EntryKind } from '../../core/entry.ts';
