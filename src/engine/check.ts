@@ -3,15 +3,13 @@
  * by construction: it reads both sides now and trusts no store. Files are compared by size,
  * then by content hash where the target can hash, else by mtime where it keeps mtimes.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type { LocalEntry } from '../core/entry.ts';
 import { compareParentsFirst } from '../core/paths.ts';
 import type { RemoteEntry, Target } from '../targets/target.ts';
 import { walkTarget } from '../targets/walk.ts';
 import { emptyScan, type Scanner } from './scanner.ts';
+import { hashFile } from '../io/hash-file.ts';
 
 export interface Difference {
   readonly path: string;
@@ -64,8 +62,3 @@ async function compareEntry(sourceRoot: string, target: Target, l: LocalEntry, r
   return undefined;
 }
 
-async function hashFile(abs: string): Promise<string> {
-  const h = createHash('sha256');
-  await pipeline(createReadStream(abs), h);
-  return h.digest('hex');
-}

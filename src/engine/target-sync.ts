@@ -7,11 +7,8 @@
  * Paths that could not be finished go back into the dirty set (with backoff when the target
  * failed), so nothing is lost while a burst is in flight or a server is down.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { isRacy, RACY_WINDOW_MS, sameFingerprint, type KnownEntry, type LocalEntry } from '../core/entry.ts';
 import { flushDelay } from '../core/debounce.ts';
 import { describeOp, type Op, type Problem, type PutOp } from '../core/ops.ts';
@@ -30,6 +27,7 @@ import { Executor } from './executor.ts';
 import { TempReservations } from './temp-journal.ts';
 import { adoptRemote } from './adopt.ts';
 import { emptyScan, type Scanner, type ScanResult } from './scanner.ts';
+import { hashFile } from '../io/hash-file.ts';
 
 export type TargetState = 'starting' | 'ok' | 'retrying' | 'paused' | 'halted' | 'stopped';
 
@@ -518,9 +516,7 @@ export class TargetSync {
       const k = known.get(path)?.ino === e.ino ? known.get(path) : racyByIno.get(e.ino);
       if (!k || !sameFingerprint(e, { ...k, path }) || !isRacy(k)) continue;
       try {
-        const h = createHash('sha256');
-        await pipeline(createReadStream(join(this.o.sourceRoot, path)), h);
-        const hash = h.digest('hex');
+        const hash = await hashFile(join(this.o.sourceRoot, path), e.size);
         local.set(path, { ...e, hash });
         // Same bytes as sent, and the clock has moved past the file's mtime: any later write
         // changes the mtime, so the record can be trusted by fingerprint from now on (git's

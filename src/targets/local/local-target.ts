@@ -2,8 +2,7 @@
  * A folder on a mounted file system as a target. Atomic puts (temp file in the final
  * directory, then rename), mtime kept, renames and symlinks native.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, renameSync, utimesSync, writeFileSync } from 'node:fs';
+import { createWriteStream, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -14,6 +13,7 @@ import { TargetError } from '../errors.ts';
 import type { TargetSpec } from '../spec.ts';
 import type { PutOptions, PutSource, RemoteEntry, Target, TargetCapabilities } from '../target.ts';
 import { translateLocalError } from './translate-error.ts';
+import { hashFile } from '../../io/hash-file.ts';
 
 const UNSUPPORTED_KEYS = ['password', 'passwordFile', 'tls', 'ca', 'insecure', 'identityFile', 'passphrase', 'passphraseFile', 'knownHosts', 'hostKey'] as const;
 
@@ -187,9 +187,7 @@ export class LocalTarget implements Target {
 
   async hash(path: string): Promise<string> {
     try {
-      const h = createHash('sha256');
-      await pipeline(createReadStream(this.abs(path)), h);
-      return h.digest('hex');
+      return await hashFile(this.abs(path));
     } catch (err) {
       throw translateLocalError(err, 'hash', path);
     }
