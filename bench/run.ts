@@ -32,6 +32,7 @@ const CASES: CaseDef[] = [
   ...PUSH_CASES.map((c) => ({ id: c.id, run: (ctx: Context) => runPushCase(ctx, c) })),
   { id: 'latency-local', run: (ctx) => runLatencyCase(ctx, 'latency-local', 'local') },
   { id: 'latency-sftp', run: (ctx) => runLatencyCase(ctx, 'latency-sftp', 'sftp') },
+  { id: 'latency-vsftpd', run: (ctx) => runLatencyCase(ctx, 'latency-vsftpd', 'vsftpd') },
   { id: 'burst-local', run: (ctx) => runBurstCase(ctx, 'burst-local', 'local') },
   { id: 'burst-sftp', run: (ctx) => runBurstCase(ctx, 'burst-sftp', 'sftp') },
   { id: 'restart-100k-local', defaultRuns: 3, run: (ctx) => runRestartCase(ctx, 'restart-100k-local', 'local') },

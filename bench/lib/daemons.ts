@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { Background, sleep } from './proc.ts';
 import type { Dest, Endpoint } from './endpoints.ts';
-import { oursCommand, OURS } from './tools.ts';
+import { lftpOpen, oursCommand, OURS } from './tools.ts';
 
 export interface DaemonTool {
   readonly name: string;
@@ -111,13 +111,10 @@ function lsyncd(ep: Endpoint, delay: number | undefined, controlMaster = false):
  * login per file; no deletes, no renames (the latency case only writes files).
  */
 function inotifyLftp(ep: Endpoint): DaemonTool {
-  const ssh = ep.ssh;
-  if (!ssh) throw new Error('inotifywait | lftp: SFTP only');
   return {
     name: 'inotifywait -m | lftp put loop',
     delayMs: 1000,
     async start(src, dest, scratch) {
-      const connect = ['ssh', '-a', '-x', ...ssh.options].join(' ');
       const script = join(scratch, 'loop.sh');
       writeFileSync(
         script,
@@ -126,7 +123,8 @@ function inotifyLftp(ep: Endpoint): DaemonTool {
           `cd ${JSON.stringify(src)} || exit 1`,
           `inotifywait -m -r -e close_write,moved_to --format '%w%f' . | while IFS= read -r f; do`,
           '  f="${f#./}"',
-          `  lftp -c "set sftp:connect-program '${connect}'; open -u ${ssh.user}, -p ${ssh.port} sftp://127.0.0.1; put -O '${dest.remote}/$(dirname "$f")' '$f'"`,
+          // lftpOpen's double quotes become single ones inside this double-quoted -c string.
+          `  lftp -c "${lftpOpen(ep).replaceAll('"', "'")}; put -O '${dest.remote}/$(dirname "$f")' '$f'"`,
           'done',
           '',
         ].join('\n'),
@@ -141,6 +139,8 @@ function inotifyLftp(ep: Endpoint): DaemonTool {
 
 export function latencyToolsFor(ep: Endpoint): DaemonTool[] {
   if (ep.ssh) return [ours(ep), lsyncd(ep, 0, true), lsyncd(ep, 0), lsyncd(ep, 1, true), lsyncd(ep, undefined, true), inotifyLftp(ep)];
+  // lsyncd has no FTP mode: the loop people script is the peer.
+  if (ep.ftp) return [ours(ep), inotifyLftp(ep)];
   return [ours(ep), lsyncd(ep, 0), lsyncd(ep, 1), lsyncd(ep, undefined)];
 }
 

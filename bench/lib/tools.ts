@@ -62,7 +62,7 @@ function ours(ep: Endpoint): Pusher {
   return { name: OURS, ours: true, command: (src, dest, scratch) => oursCommand('once', scratch, src, ep, dest) };
 }
 
-function lftpOpen(ep: Endpoint): string {
+export function lftpOpen(ep: Endpoint): string {
   if (ep.ssh) return `set sftp:connect-program "${sshCommand(ep)}"; open -u ${ep.ssh.user}, -p ${ep.ssh.port} sftp://127.0.0.1`;
   if (ep.ftp) return `set ftp:ssl-allow no; set ftp:passive-mode yes; open -u ${ep.ftp.user},${ep.ftp.password} -p ${ep.ftp.port} ftp://127.0.0.1`;
   throw new Error('lftp: no remote endpoint');
