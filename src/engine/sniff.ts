@@ -4,7 +4,6 @@
  * ("detection failed", so the extension decides). SVG is XML text: its extension says image.
  */
 import { open } from 'node:fs/promises';
-import { fileTypeFromBuffer } from 'file-type';
 import mime from 'mime-types';
 import { extensionOf } from '../core/filter.ts';
 
@@ -25,6 +24,8 @@ export async function sniffTopType(absPath: string): Promise<string | undefined>
 
 export async function classifyHead(head: Buffer, path: string): Promise<string | undefined> {
   if (head.length === 0) return undefined;
+  // Loaded on first use: only a `fileTypes` filter sniffs, and file-type costs ~30 ms to load.
+  const { fileTypeFromBuffer } = await import('file-type');
   const detected = await fileTypeFromBuffer(head);
   if (detected) return detected.mime.split('/')[0];
   if (looksLikeText(head)) return extensionOf(path) === 'svg' ? 'image' : 'text';
