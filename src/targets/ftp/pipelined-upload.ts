@@ -38,6 +38,10 @@ export function storPipelined(client: Client, source: Readable | Buffer, remoteP
   let controlDone = false;
   const done = ftp.handle(undefined, (res, task) => {
     const fail = (err: Error) => {
+      // A reply still owed for EPSV or STOR must not reach the session's next task: after
+      // anything but a server refusal (which is the last reply), the session is closed and
+      // the pool opens a fresh one.
+      if (!(err instanceof FTPError)) ftp.closeWithError(err);
       ftp.dataSocket = undefined; // closes it
       task.reject(err);
     };
