@@ -5,7 +5,7 @@
  * a session is only ever used by one operation at a time (the pool hands it out), and every
  * path sent is absolute, so the working directory (which `cd`/`list` change) never matters.
  */
-import { Client, FTPError, type FTPResponse } from 'basic-ftp';
+import { Client, type FTPResponse } from 'basic-ftp';
 import { Readable } from 'node:stream';
 import { TargetError } from '../errors.ts';
 import { DeferredCommands, type Reply } from './deferred-commands.ts';
@@ -121,29 +121,15 @@ export class FtpSession {
    * refusal means, e.g. a 503 after a failed RNFR). Rejects only when the connection fails.
    *
    * Servers read the control connection as a stream of lines and answer in order (RFC 959
-   * §4.2 replies are strictly sequential), so a put's MFMT, RNFR and RNTO cost one round
-   * trip instead of three. Use only for commands that answer with exactly one final reply
-   * and no data connection.
+   * §4.2 replies are strictly sequential), so a rename's RNFR and RNTO cost one round trip
+   * instead of two. Use only for commands that answer with exactly one final reply and no
+   * data connection.
    */
-  pipeline(commands: readonly string[]): Promise<(FTPResponse | FTPError)[]> {
-    for (const c of commands) {
-      if (/[\r\n\0]/.test(c)) return Promise.reject(new Error('FTP command contains a line break or NUL'));
-    }
-    const replies: (FTPResponse | FTPError)[] = [];
-    const ftp = this.client.ftp;
-    const done = ftp.handle(undefined, (res, task) => {
-      if (res instanceof Error && !(res instanceof FTPError)) {
-        task.reject(res);
-        return;
-      }
-      // 1xx are preliminary; none of the commands sent here has one, but never count them.
-      if (!(res instanceof FTPError) && res.code < 200) return;
-      replies.push(res);
-      if (replies.length === commands.length) task.resolve(replies);
-    });
-    ftp.log(commands.map((c) => `> ${c}`).join('\n'));
-    ftp.socket.write(commands.map((c) => `${c}\r\n`).join(''), ftp.encoding);
-    return done as Promise<(FTPResponse | FTPError)[]>;
+  async pipeline(commands: readonly string[]): Promise<Reply[]> {
+    // The deferred-commands mechanism, flushed at once: one write, replies in order.
+    const replies = this.deferred.defer(commands);
+    await Promise.all([replies, this.deferred.flush()]);
+    return replies;
   }
 
   /** False once the server refused EPSV: uploads then go through basic-ftp's PASV path. */
