@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, lstatSync, openSync, readSync } from 'node:fs';
-import { open, lstat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import type { KnownEntry, LocalEntry } from '../core/entry.ts';
@@ -115,15 +115,7 @@ async function putFile(ctx: ApplyContext, op: PutOp): Promise<OpOutcome> {
     if ('status' in read) return read;
     const hash = createHash('sha256').update(read.buffer).digest('hex');
     const source: PutSource = { size: read.buffer.length, mtimeMs: op.entry.mtimeMs, buffer: read.buffer, open: () => Readable.from([read.buffer]) };
-    const unchangedAfterTransfer = () => {
-      try {
-        const after = lstatSync(abs, { bigint: true, throwIfNoEntry: false });
-        return after !== undefined && sameAsPlanned(op.entry, after);
-      } catch {
-        return false; // ENOTDIR, EACCES: gone or changed; the next look decides
-      }
-    };
-    return sendAndRecord(ctx, op, source, unchangedAfterTransfer, () => hash);
+    return sendAndRecord(ctx, op, source, () => stillAsPlanned(abs, op.entry), () => hash);
   }
   let fh;
   try {
@@ -158,11 +150,7 @@ async function putFile(ctx: ApplyContext, op: PutOp): Promise<OpOutcome> {
       },
     };
     // A backend that finished without reading every byte must not get the file recorded.
-    const unchangedAfterTransfer = async (): Promise<boolean> => {
-      const after = await lstat(abs, { bigint: true }).catch(() => undefined);
-      return after !== undefined && sameAsPlanned(op.entry, after) && streamed === op.entry.size;
-    };
-    return await sendAndRecord(ctx, op, source, unchangedAfterTransfer, () => hash);
+    return await sendAndRecord(ctx, op, source, () => stillAsPlanned(abs, op.entry) && streamed === op.entry.size, () => hash);
   } finally {
     await fh.close();
   }
@@ -172,10 +160,10 @@ async function putFile(ctx: ApplyContext, op: PutOp): Promise<OpOutcome> {
  * Journals the temp name, sends, then records the entry (or, when `unchanged()` says the file
  * moved on, records nothing and asks for another look) and forgets the temp in one commit.
  */
-async function sendAndRecord(ctx: ApplyContext, op: PutOp, source: PutSource, unchanged: () => boolean | Promise<boolean>, hashOf: () => string): Promise<OpOutcome> {
+async function sendAndRecord(ctx: ApplyContext, op: PutOp, source: PutSource, unchanged: () => boolean, hashOf: () => string): Promise<OpOutcome> {
   const tempPath = await ctx.temps.reserve(op);
   await ctx.target.put(op.path, source, { tempPath });
-  const same = await unchanged();
+  const same = unchanged();
   await ctx.commits.write(() => {
     ctx.store.removeTemp(ctx.targetId, tempPath);
     if (same) record(ctx, op.entry, hashOf() || undefined);
@@ -212,6 +200,16 @@ function readSmallFile(abs: string, planned: LocalEntry): { buffer: Buffer } | O
     return unreadable(err);
   } finally {
     closeSync(fd);
+  }
+}
+
+/** lstat of the path after the transfer: the same inode, size and mtime as planned. */
+function stillAsPlanned(abs: string, planned: LocalEntry): boolean {
+  try {
+    const after = lstatSync(abs, { bigint: true, throwIfNoEntry: false });
+    return after !== undefined && sameAsPlanned(planned, after);
+  } catch {
+    return false; // ENOTDIR, EACCES: gone or changed; the next look decides
   }
 }
 
