@@ -37,7 +37,7 @@ function buildIsFresh() {
 
 let main;
 if (process.env.SYNC_INOTIFY_FROM_SOURCE !== '1' && buildIsFresh()) {
-  ({ main } = await import('../dist/cli/main.js'));
+  ({ main } = await import('../dist/sync-inotify.mjs'));
 } else {
   const { register } = await import('tsx/esm/api');
   register();

@@ -2,7 +2,6 @@
  * The command line. Exit codes: 0 success, 1 differences or failed operations, 2 bad input
  * (usage, configuration, missing source), 3 a target could not be reached or refused us.
  */
-import { createRequire } from 'node:module';
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from '../config/errors.ts';
 import { AlreadyRunningError } from '../service/pid-file.ts';
@@ -12,6 +11,7 @@ import { createLogger, terminalSink } from '../log/logger.ts';
 import { SqliteStore } from '../state/sqlite-store.ts';
 import { isTargetError, redactSecrets } from '../targets/errors.ts';
 import { resolveConfig, statePathFor, type CommonOptions } from './context.ts';
+import { packageVersion } from './package-root.ts';
 import { reloadCommand } from './reload.ts';
 import { restartCommand } from './restart.ts';
 import { runCommand } from './run.ts';
@@ -148,12 +148,6 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     return reportError(err);
   }
-}
-
-/** The version in package.json (src/cli and dist/cli sit at the same depth). */
-function packageVersion(): string {
-  const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
-  return pkg.version;
 }
 
 function reportError(err: unknown): number {

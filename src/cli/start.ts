@@ -4,13 +4,12 @@
  */
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { pidState, removeQuietly } from '../service/pid-file.ts';
 import type { CommonOptions } from './context.ts';
 import { complain, instanceFor, say } from './instance.ts';
+import { BIN_PATH } from './package-root.ts';
 import type { ReadyMessage } from './serve.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/sync-inotify.js', import.meta.url));
 const READY_TIMEOUT_MS = 120_000;
 
 /** The arguments of the detached `run --daemon`, every path absolute (it runs from /). */
@@ -46,7 +45,7 @@ export async function startCommand(source: string | undefined, dest: string | un
   }
   for (const note of paths.notes) say(`${paths.name}: ${note}`);
   const toTerminal = paths.logFile === undefined;
-  const child = spawn(process.execPath, [...process.execArgv, BIN, 'run', '--daemon', ...childArgs(source, dest, opts)], {
+  const child = spawn(process.execPath, [...process.execArgv, BIN_PATH, 'run', '--daemon', ...childArgs(source, dest, opts)], {
     detached: true,
     cwd: '/',
     stdio: ['ignore', toTerminal ? 'inherit' : 'ignore', toTerminal ? 'inherit' : 'ignore', 'ipc'],
