@@ -13,3 +13,38 @@ export function flushDelay(now: number, times: DebounceTimes, quietMs: number, m
   const capEnds = times.firstHintAt + maxMs;
   return Math.max(0, Math.min(quietEnds, capEnds) - now);
 }
+
+/** When one path was hinted: first since it was last flushed, and most recently. */
+export interface PathHintTimes {
+  readonly first: number;
+  readonly last: number;
+}
+
+export interface Unsettled {
+  /** Paths to leave out of this flush: hinted within the last `quietMs`. */
+  readonly paths: ReadonlySet<string>;
+  /** Milliseconds from `now` until the first of them has been quiet for `quietMs` (0 if none). */
+  readonly settlesInMs: number;
+}
+
+/**
+ * Which paths are still being written when a flush comes. A flush forced by `maxMs` in the
+ * middle of a burst otherwise finds the file the writer is at, created but not yet written,
+ * and publishes it empty, then again when it is written: a wasted upload, and an empty file
+ * on the server in between. inotify's IN_CLOSE_WRITE would tell for sure, but fs.watch does
+ * not expose it; a path hinted within the last `quietMs` is the next best sign.
+ *
+ * A path hinted for the first time `maxMs` or more ago is never held, so a file that keeps
+ * changing (a growing log) is still sent every `maxMs`. After a quiet flush nothing is held:
+ * every hint is at least `quietMs` old by then.
+ */
+export function unsettledPaths(hints: Iterable<readonly [string, PathHintTimes]>, now: number, quietMs: number, maxMs: number): Unsettled {
+  const paths = new Set<string>();
+  let settlesAt = Infinity;
+  for (const [path, t] of hints) {
+    if (now - t.last >= quietMs || now - t.first >= maxMs) continue;
+    paths.add(path);
+    settlesAt = Math.min(settlesAt, t.last + quietMs);
+  }
+  return { paths, settlesInMs: paths.size === 0 ? 0 : Math.max(1, settlesAt - now) };
+}

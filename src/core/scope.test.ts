@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { flushDelay } from './debounce.ts';
+import { flushDelay, unsettledPaths } from './debounce.ts';
 import { backoffDelay, OP_RETRY } from './retry.ts';
 import { checkSafety, parseMaxDelete } from './safety.ts';
 import { needsDeepScan, normalizeScopes, widenScope } from './scope.ts';
@@ -43,6 +43,25 @@ describe('debounce', () => {
   ];
   for (const [name, now, first, last, expected] of cases) {
     it(name, () => assert.equal(flushDelay(now, { firstHintAt: first, lastHintAt: last }, 20, 1000), expected));
+  }
+});
+
+describe('paths still being written at a flush (quiet 20 ms, cap 1000 ms)', () => {
+  // [name, now, hints as [path, first, last], held paths, settlesInMs]
+  const cases: [string, number, [string, number, number][], string[], number][] = [
+    ['a quiet flush holds nothing', 1000, [['a', 900, 975], ['b', 950, 980]], [], 0],
+    ['a capped flush holds the path hinted within the quiet window', 1000, [['done', 10, 500], ['writing', 995, 995]], ['writing'], 15],
+    ['exactly quiet for 20 ms: settled', 1000, [['a', 990, 980]], [], 0],
+    ['a path that keeps changing is not held past the cap', 1000, [['growing.log', 0, 999], ['new', 998, 999]], ['new'], 19],
+    ['several held: settles when the first has been quiet', 1000, [['x', 990, 985], ['y', 995, 999]], ['x', 'y'], 5],
+    ['at least 1 ms, never 0, while something is held', 1000, [['x', 990, 980.5]], ['x'], 1],
+  ];
+  for (const [name, now, hints, held, settles] of cases) {
+    it(name, () => {
+      const got = unsettledPaths(hints.map(([p, first, last]) => [p, { first, last }] as const), now, 20, 1000);
+      assert.deepEqual([...got.paths].sort(), held);
+      assert.equal(got.settlesInMs, settles);
+    });
   }
 });
 

@@ -10,7 +10,7 @@
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isRacy, RACY_WINDOW_MS, sameFingerprint, type KnownEntry, type LocalEntry } from '../core/entry.ts';
-import { flushDelay } from '../core/debounce.ts';
+import { flushDelay, unsettledPaths, type PathHintTimes } from '../core/debounce.ts';
 import { describeOp, type Op, type Problem, type PutOp } from '../core/ops.ts';
 import { isAtOrUnder, parentOf } from '../core/paths.ts';
 import { plan } from '../core/plan.ts';
@@ -73,6 +73,8 @@ export interface CycleResult {
 
 export class TargetSync {
   private readonly dirty = new Map<string, boolean>();
+  /** When each dirty path was hinted (paths put back after a failure have none: settled). */
+  private readonly hintTimes = new Map<string, PathHintTimes>();
   private firstHintAt = 0;
   private lastHintAt = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -144,7 +146,10 @@ export class TargetSync {
     const now = Date.now();
     if (this.dirty.size === 0) this.firstHintAt = now;
     this.lastHintAt = now;
-    for (const s of scopes) this.dirty.set(s.path, (this.dirty.get(s.path) ?? false) || s.deep);
+    for (const s of scopes) {
+      this.dirty.set(s.path, (this.dirty.get(s.path) ?? false) || s.deep);
+      this.hintTimes.set(s.path, { first: this.hintTimes.get(s.path)?.first ?? now, last: now });
+    }
     this.o.logger.debug(`hint: ${scopes.length} path(s), first ${JSON.stringify(scopes[0]?.path)}; ${this.dirty.size} dirty`);
     this.schedule();
   }
@@ -164,11 +169,25 @@ export class TargetSync {
 
   private async flush(): Promise<void> {
     if (this.running || this.stopped) return;
-    const scopes = [...this.dirty].map(([path, deep]) => ({ path, deep }));
+    // A flush forced by debounceMaxMs in the middle of a burst leaves out the paths still
+    // being written; they stay dirty for the next flush (see unsettledPaths).
+    const now = Date.now();
+    const unsettled = unsettledPaths(this.hintTimes, now, this.o.debounceMs, this.o.debounceMaxMs);
+    const scopes = [...this.dirty].filter(([path]) => !unsettled.paths.has(path)).map(([path, deep]) => ({ path, deep }));
+    if (scopes.length === 0) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        void this.flush();
+      }, unsettled.settlesInMs);
+      return;
+    }
     const batchStartedAt = this.firstHintAt;
-    this.dirty.clear();
-    this.o.logger.debug(`cycle: ${scopes.length} dirty path(s), oldest ${Date.now() - batchStartedAt} ms old`);
-    this.running = this.cycle(scopes).then(
+    for (const s of scopes) {
+      this.dirty.delete(s.path);
+      this.hintTimes.delete(s.path);
+    }
+    this.o.logger.debug(`cycle: ${scopes.length} dirty path(s), oldest ${now - batchStartedAt} ms old${unsettled.paths.size > 0 ? `; ${unsettled.paths.size} still being written, held` : ''}`);
+    this.running = this.cycle(scopes, unsettled.paths).then(
       () => undefined,
       (err: unknown) => {
         this.o.logger.error(`cycle failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
@@ -231,9 +250,10 @@ export class TargetSync {
 
   /**
    * Runs one cycle over `scopes` now (no debounce). Used for the startup reconcile and by
-   * `once`; the daemon path goes through `hint`.
+   * `once`; the daemon path goes through `hint`. Files at `unsettled` paths are not sent in
+   * this cycle even when a deep scope finds them: they are still being written.
    */
-  async cycle(scopes: readonly Scope[]): Promise<CycleResult> {
+  async cycle(scopes: readonly Scope[], unsettled: ReadonlySet<string> = new Set()): Promise<CycleResult> {
     const { store, scanner, logger } = this.o;
     if (this.state !== 'ok' && this.state !== 'halted') {
       try {
@@ -268,6 +288,9 @@ export class TargetSync {
     let result = planFor([]);
     const held = this.holdVanished(result.ops, scan.entries);
     if (held.length > 0) result = planFor(held);
+    // Nothing depends on a put (it creates no directory and vacates nothing), so leaving one
+    // out cannot strand another op.
+    if (unsettled.size > 0) result = { ...result, ops: result.ops.filter((op) => !(op.kind === 'put' && unsettled.has(op.path))) };
     const problems = [...scan.problems, ...result.problems];
     for (const p of problems) logger.warn(`${JSON.stringify(p.path)}: ${p.message}`);
     this.problemCount += problems.length;

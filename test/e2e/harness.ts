@@ -69,6 +69,14 @@ export class Daemon {
     return counts;
   }
 
+  /** The lines of paths put more than once, for a failure message that says which and why. */
+  repeatedPuts(): string[] {
+    const lines = [...this.output.matchAll(/^\S+ put "([^"]*)".*$/gm)];
+    const seen = new Map<string, number>();
+    for (const m of lines) seen.set(m[1]!, (seen.get(m[1]!) ?? 0) + 1);
+    return lines.filter((m) => (seen.get(m[1]!) ?? 0) > 1).map((m) => m[0]);
+  }
+
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
     return this.exited;

@@ -57,7 +57,7 @@ export function describeMirrorCases(fx: MirrorFixture): void {
         }
         await waitForSame(s.src, s.dst, 60_000, d);
         const counts = d.opCounts();
-        assert.equal(counts['put'], 10_000, 'each file sent exactly once');
+        assert.equal(counts['put'], 10_000, `each file sent exactly once; sent more than once:\n${d.repeatedPuts().slice(0, 20).join('\n')}`);
         assert.equal(counts['mkdir'], 100);
       }));
 
