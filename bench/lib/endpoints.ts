@@ -98,9 +98,13 @@ function sshAccess(sshd: SshdServer): SshAccess {
   };
 }
 
-export async function ftpEndpoint(which: 'vsftpd' | 'pure-ftpd'): Promise<Endpoint> {
+export async function ftpEndpoint(which: 'vsftpd' | 'pure-ftpd', workDir: string): Promise<Endpoint> {
   // The fixtures allow a few sessions per client by default; the peers open 4+ at once.
-  const server: FtpTestServer | undefined = which === 'vsftpd' ? await startVsftpd({ maxPerIp: 50 }) : await startPureFtpd({ maxPerIp: 50 });
+  // Their roots go in the work folder (a tmpfs when there is room), like every other target.
+  const servers = join(workDir, 'servers');
+  mkdirSync(servers, { recursive: true });
+  const server: FtpTestServer | undefined =
+    which === 'vsftpd' ? await startVsftpd({ maxPerIp: 50, logProtocol: false, baseDir: servers }) : await startPureFtpd({ maxPerIp: 50, baseDir: servers });
   if (server === undefined) throw new Error(`${which} is not installed: run bench/install.sh`);
   const owner = statSync(server.rootDir);
   return {
@@ -125,6 +129,6 @@ export async function openEndpoint(id: EndpointId, workDir: string): Promise<End
     case 'sftp':
       return sftpEndpoint(workDir);
     default:
-      return ftpEndpoint(id);
+      return ftpEndpoint(id, workDir);
   }
 }

@@ -96,8 +96,9 @@ export async function freePortRange(count: number): Promise<{ min: number; max: 
 }
 
 /** A temp folder for one server: `base` (root-only) holding `root` (owned by the test user). */
-export function makeServerDirs(prefix: string, user: SystemUser): { base: string; root: string } {
-  const base = mkdtempSync(join(tmpdir(), prefix));
+/** `parent`: where the server's folder goes (the OS temp folder unless a caller picks one). */
+export function makeServerDirs(prefix: string, user: SystemUser, parent: string = tmpdir()): { base: string; root: string } {
+  const base = mkdtempSync(join(parent, prefix));
   chmodSync(base, 0o755);
   const root = join(base, 'root');
   mkdirSync(root);

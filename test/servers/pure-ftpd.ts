@@ -29,6 +29,12 @@ export interface PureFtpdOptions {
   readonly tls?: 1 | 2;
   /** pure-ftpd -C: sessions allowed per client IP. */
   readonly maxPerIp?: number;
+  /**
+   * Folder to create the server's config, logs and root in; the OS temp folder by default.
+   * The benchmarks put it on the same tmpfs as their other targets, so that FTP figures measure
+   * the tools, not the VM's disk (a rename there is a journal write).
+   */
+  readonly baseDir?: string;
 }
 
 /** Start pure-ftpd, or return undefined after `serverMissing` when it is not installed. */
@@ -40,7 +46,7 @@ export async function startPureFtpd(options: PureFtpdOptions = {}): Promise<FtpT
     return undefined;
   }
   const user = ensureSystemUser();
-  const { base, root } = makeServerDirs('si-pureftpd-', user);
+  const { base, root } = makeServerDirs('si-pureftpd-', user, options.baseDir);
   try {
     const port = await freePort();
     const pasv = await freePortRange(100);

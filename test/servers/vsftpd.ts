@@ -29,6 +29,19 @@ export interface VsftpdOptions {
   readonly tls?: boolean | 'implicit';
   /** vsftpd `max_per_ip`: sessions allowed from 127.0.0.1. */
   readonly maxPerIp?: number;
+  /**
+   * Log every command and reply (`log_ftp_protocol`, into vsftpd-xfer.log): on by default, for
+   * reading a failed test. Off is vsftpd's (and Debian's) default, and what the benchmarks
+   * use: with it on, each command costs the server a log write, so a client that sends more
+   * commands per file is measured partly by the server's logging.
+   */
+  readonly logProtocol?: boolean;
+  /**
+   * Folder to create the server's config, logs and root in; the OS temp folder by default.
+   * The benchmarks put it on the same tmpfs as their other targets, so that FTP figures measure
+   * the tools, not the VM's disk (a rename there is a journal write).
+   */
+  readonly baseDir?: string;
 }
 
 const VSFTPD = '/usr/sbin/vsftpd';
@@ -40,7 +53,7 @@ export async function startVsftpd(options: VsftpdOptions = {}): Promise<FtpTestS
     return undefined;
   }
   const user = ensureSystemUser();
-  const { base, root } = makeServerDirs('si-vsftpd-', user);
+  const { base, root } = makeServerDirs('si-vsftpd-', user, options.baseDir);
   const port = await freePort();
   const pasv = await freePortRange(100);
   // vsftpd refuses to start unless its secure_chroot_dir exists, is owned by root and is not
@@ -79,7 +92,7 @@ export async function startVsftpd(options: VsftpdOptions = {}): Promise<FtpTestS
     'dual_log_enable=YES',
     `vsftpd_log_file=${join(base, 'vsftpd-xfer.log')}`,
     `xferlog_file=${join(base, 'xferlog')}`,
-    'log_ftp_protocol=YES',
+    `log_ftp_protocol=${options.logProtocol === false ? 'NO' : 'YES'}`,
     'max_clients=50',
     `max_per_ip=${options.maxPerIp ?? 0}`,
     'idle_session_timeout=600',
