@@ -93,6 +93,9 @@ export function renderReport(options: { results: readonly CaseResult[]; command:
   out.push('- **inotifywait | lftp**: `inotifywait -m -r -e close_write,moved_to --format %w%f . | while read f; do lftp -c');
   out.push('  "open …; put -O DIR f"; done`, the loop people write by hand (one login per file, serial).');
   out.push('- **cp -a**: only as the floor for a local first push (the file system\'s own cost).');
+  out.push('- **The servers**: OpenSSH sshd, vsftpd and pure-ftpd, started by the bench on loopback high ports with the test');
+  out.push('  suite\'s configurations (test/servers/), their roots in the work folder. vsftpd runs with its transfer log and');
+  out.push('  without `log_ftp_protocol` (off in vsftpd\'s and Debian\'s defaults; the tests turn it on to read failures).');
   out.push('');
   out.push('## Summary: each peer against ours');
   out.push('');
