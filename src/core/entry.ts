@@ -55,3 +55,14 @@ export const RACY_WINDOW_MS = 2_000;
 export function isRacy(known: KnownEntry): boolean {
   return known.kind === 'file' && known.recordedAtMs - known.mtimeMs < RACY_WINDOW_MS;
 }
+
+/**
+ * Whether a file sent now needs its content hash recorded. The stored hash is only ever
+ * compared for racy records, and a record made at or after `nowMs` of a file last modified
+ * RACY_WINDOW_MS or more before it is not racy, nor does it become racy later (both times
+ * are fixed until the file changes and is sent again). A first push of an existing tree
+ * hashes nothing.
+ */
+export function needsContentHash(mtimeMs: number, nowMs: number): boolean {
+  return nowMs - mtimeMs < RACY_WINDOW_MS;
+}

@@ -61,10 +61,9 @@ export function compareParentsFirst(a: string, b: string): number {
  * engine sends to a target passes this check, so a remote path can never escape its root.
  */
 export function isSafeRelativePath(path: string): boolean {
-  if (path === '') return true;
-  if (path.startsWith('/') || path.endsWith('/')) return false;
-  for (const seg of path.split('/')) {
-    if (seg === '' || seg === '.' || seg === '..' || seg.includes('\0')) return false;
-  }
-  return true;
+  // One regex instead of split('/'): this runs twice per upload. It matches a leading or
+  // trailing '/', an empty segment ('//'), a '.' or '..' segment, or a NUL.
+  return path === '' || !UNSAFE_RELATIVE_PATH.test(path);
 }
+
+const UNSAFE_RELATIVE_PATH = /^\/|\/$|\/\/|(?:^|\/)\.\.?(?:\/|$)|\0/;

@@ -8,7 +8,7 @@ import { closeSync, lstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
-import type { KnownEntry, LocalEntry } from '../core/entry.ts';
+import { needsContentHash, type KnownEntry, type LocalEntry } from '../core/entry.ts';
 import type { Op, PutOp } from '../core/ops.ts';
 import { backoffDelay, OP_RETRY } from '../core/retry.ts';
 import { TargetError } from '../targets/errors.ts';
@@ -100,7 +100,8 @@ async function applyOnce(ctx: ApplyContext, op: Op): Promise<OpOutcome> {
 const WHOLE_FILE_LIMIT = 1024 * 1024;
 
 /**
- * Sends one file and records what was sent, with its hash. The file is lstat'ed again after
+ * Sends one file and records what was sent, with its hash when the record would be racy
+ * (needsContentHash). The file is lstat'ed again after
  * the transfer: the same inode with the same size and mtime is the file we read; anything
  * else (rewritten, replaced by a rename, removed) is not recorded and is looked at again.
  * Checking after the transfer rather than right after the read also lets a file that is
@@ -113,7 +114,7 @@ async function putFile(ctx: ApplyContext, op: PutOp): Promise<OpOutcome> {
   if (op.entry.size <= WHOLE_FILE_LIMIT) {
     const read = readSmallFile(abs, op.entry);
     if ('status' in read) return read;
-    const hash = createHash('sha256').update(read.buffer).digest('hex');
+    const hash = needsContentHash(op.entry.mtimeMs, ctx.now()) ? createHash('sha256').update(read.buffer).digest('hex') : '';
     const source: PutSource = { size: read.buffer.length, mtimeMs: op.entry.mtimeMs, buffer: read.buffer, open: () => Readable.from([read.buffer]) };
     return sendAndRecord(ctx, op, source, () => stillAsPlanned(abs, op.entry), () => hash);
   }
@@ -125,6 +126,7 @@ async function putFile(ctx: ApplyContext, op: PutOp): Promise<OpOutcome> {
   }
   try {
     let hash = '';
+    const hashing = needsContentHash(op.entry.mtimeMs, ctx.now());
     /** Bytes that went through the stream (-1 until the target opens it). */
     let streamed = -1;
     const source: PutSource = {
@@ -134,15 +136,15 @@ async function putFile(ctx: ApplyContext, op: PutOp): Promise<OpOutcome> {
         streamed = 0;
         // Hash inside transform(): a 'data' listener would switch the stream to flowing
         // mode and drop bytes emitted before the target starts reading.
-        const h = createHash('sha256');
+        const h = hashing ? createHash('sha256') : undefined;
         const tap = new Transform({
           transform(chunk: Buffer, _encoding, done) {
-            h.update(chunk);
+            h?.update(chunk);
             streamed += chunk.length;
             done(null, chunk);
           },
           flush(done) {
-            hash = h.digest('hex');
+            hash = h?.digest('hex') ?? '';
             done();
           },
         });
