@@ -239,6 +239,9 @@ export class TargetSync {
     }
     if (!this.initialized) {
       if (this.o.store.isNewTarget(this.targetId)) {
+        // A first run against this target: likely a whole tree to send. The other
+        // connections' handshakes then overlap the adoption listing, the scan and the plan.
+        this.o.target.prewarm?.();
         const adopted = await adoptRemote(this.o.target, this.o.scanner, this.o.store, this.targetId);
         if (adopted > 0) this.o.logger.info(`adopted ${adopted} entries already on the target`);
         this.o.store.markTargetSeen(this.targetId);

@@ -66,6 +66,13 @@ export interface Target {
   readonly maxInFlight: number;
   /** Open connections, create the root if missing. Rejects with E_AUTH, E_HOST_KEY, … */
   connect(): Promise<void>;
+  /**
+   * After a successful connect: start opening every other connection in the background,
+   * because a large batch (a first push) is coming. Otherwise pools open extra connections
+   * only once the first is busy, which a mostly idle daemon prefers. Failures are ignored
+   * here: the pool opens on demand as before.
+   */
+  prewarm?(): void;
   stat(path: string): Promise<RemoteEntry | undefined>;
   /** Direct children of a directory (not recursive), in any order. */
   list(dir: string): Promise<RemoteEntry[]>;

@@ -23,6 +23,7 @@ describeConformance('sftp (OpenSSH sshd)', async () => {
   return {
     target,
     rootDir,
+    server: { port: sshd.port, connections: 4 },
     cleanup: async () => {
       await sshd.cleanup();
       rmSync(rootDir, { recursive: true, force: true });

@@ -16,7 +16,21 @@ export interface ConformanceFixture {
   readonly target: Target;
   /** The directory on this machine that holds the target root's files. */
   readonly rootDir: string;
+  /** A network target: the server's port on 127.0.0.1 and the connections the target may open. */
+  readonly server?: { readonly port: number; readonly connections: number };
   cleanup(): Promise<void>;
+}
+
+/** TCP connections from this machine to 127.0.0.1:`port` that are established (IPv4). */
+function establishedTo(port: number): number {
+  const hexPort = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .slice(1)
+    .filter((line) => {
+      const f = line.trim().split(/\s+/);
+      return f[2]?.endsWith(hexPort) === true && f[3] === '01';
+    }).length;
 }
 
 export function bufferSource(data: Buffer | string, mtimeMs = Date.UTC(2020, 0, 2, 3, 4, 5)): PutSource {
@@ -224,6 +238,23 @@ export function describeConformance(label: string, setup: () => Promise<Conforma
         assert.ok(t.hash);
         assert.equal(await t.hash(`${d}/m`), sha256(Buffer.from('mtime')));
       }
+    });
+
+    test('connect opens one connection; prewarm opens the others in the background', async (t) => {
+      const server = fx?.server;
+      if (server === undefined) {
+        assert.equal(t.prewarm, undefined, 'a target without a server has nothing to prewarm');
+        return;
+      }
+      assert.ok(t.prewarm, 'a network target prewarms');
+      await t.close();
+      await t.connect();
+      const before = establishedTo(server.port);
+      t.prewarm();
+      const deadline = Date.now() + 10_000;
+      while (establishedTo(server.port) < server.connections && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(before, 1, 'connect opened more than one connection');
+      assert.equal(establishedTo(server.port), server.connections);
     });
   });
 }

@@ -95,6 +95,24 @@ export class FtpPool {
     this.limit = this.options.size;
   }
 
+  /**
+   * Start opening sessions up to the limit (see Target.prewarm). Each goes to a waiter or
+   * the idle list when it is up; a refusal shrinks the limit as on demand; errors are left to
+   * the next use.
+   */
+  prewarm(): void {
+    if (this.closed || this.latched || Date.now() < this.coldUntil) return;
+    while (this.live < this.limit) {
+      // openOne counts itself in `live` before its first await, so this loop ends.
+      this.openOne().then(
+        (session) => {
+          if (session) this.release(session, true);
+        },
+        () => undefined,
+      );
+    }
+  }
+
   /** Run `fn` with a session of its own, under a deadline, retrying once when allowed. */
   async run<T>(fn: (session: FtpSession) => Promise<T>, options: RunOptions): Promise<T> {
     for (let attempt = 0; ; attempt++) {

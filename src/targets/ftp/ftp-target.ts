@@ -176,6 +176,10 @@ export class FtpTarget implements Target {
 
   // ---- Target -----------------------------------------------------------------------------
 
+  prewarm(): void {
+    this.pool.prewarm();
+  }
+
   async connect(): Promise<void> {
     this.pool.reset();
     this.known.clear();

@@ -319,6 +319,12 @@ export class SftpPool {
     await this.run(async () => undefined);
   }
 
+  /** Start opening every session that is not open (see Target.prewarm); errors are left to the next use. */
+  prewarm(): void {
+    if (this.fatal !== undefined || this.closed) return;
+    for (const s of this.sessions) if (!s.isOpen && !s.inBackoff) s.ensureOpen().catch(() => undefined);
+  }
+
   /** Run `fn` with a session that is open; the session stays assigned until `fn` settles. */
   async run<T>(fn: (session: SftpSession) => Promise<T>): Promise<T> {
     if (this.fatal !== undefined) throw this.fatal;

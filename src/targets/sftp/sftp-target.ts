@@ -224,6 +224,10 @@ export class SftpTarget implements Target {
     return { methods, summary: `as ${username}, tried ${tried.join(', ')}` };
   }
 
+  prewarm(): void {
+    this.pool.prewarm();
+  }
+
   async connect(): Promise<void> {
     // An explicit connect re-reads known_hosts and key files, so an operator's fix is seen.
     this.policy.reload();
