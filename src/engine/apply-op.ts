@@ -101,9 +101,9 @@ const WHOLE_FILE_LIMIT = 1024 * 1024;
 
 /**
  * Sends one file and records what was sent, with its hash when the record would be racy
- * (needsContentHash). The file is lstat'ed again after
- * the transfer: the same inode with the same size and mtime is the file we read; anything
- * else (rewritten, replaced by a rename, removed) is not recorded and is looked at again.
+ * (needsContentHash). The file is lstat'ed again after the transfer: the same inode with the
+ * same size and mtime is the file we read; anything else (rewritten, replaced by a rename,
+ * removed) is not recorded and is looked at again.
  * Checking after the transfer rather than right after the read also lets a file that is
  * still being written settle, instead of sending it twice. Small files (most of any tree)
  * are read whole with synchronous calls: a few syscalls on a cached file cost less than one
