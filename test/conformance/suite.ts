@@ -240,6 +240,18 @@ export function describeConformance(label: string, setup: () => Promise<Conforma
       }
     });
 
+    test('close cuts connections still being opened: none is left behind', async (t) => {
+      const server = fx?.server;
+      if (server === undefined) return;
+      assert.ok(t.prewarm, 'a network target prewarms');
+      t.prewarm();
+      await t.close();
+      const deadline = Date.now() + 3_000;
+      while (establishedTo(server.port) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(establishedTo(server.port), 0, 'a connection opened during close outlived it');
+      await t.connect();
+    });
+
     test('connect opens one connection; prewarm opens the others in the background', async (t) => {
       const server = fx?.server;
       if (server === undefined) {

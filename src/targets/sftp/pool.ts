@@ -65,18 +65,22 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** Open one SSH connection and its SFTP channel, or reject with a TargetError. */
-function openConnection(connector: Connector): Promise<{ client: Client; sftp: SFTPWrapper }> {
+/** `abort`: the session was closed while connecting; the half-open connection is cut. */
+function openConnection(connector: Connector, abort: AbortSignal): Promise<{ client: Client; sftp: SFTPWrapper }> {
   return new Promise((resolve, reject) => {
     const refusal: { error?: TargetError } = {};
     const client = new ssh2.Client();
     let done = false;
+    const onAbort = () => fail(new TargetError('E_CONNECTION', `connect to ${connector.what}: the target was closed`));
     const fail = (err: unknown): void => {
       if (done) return;
       done = true;
       clearTimeout(guard);
+      abort.removeEventListener('abort', onAbort);
       client.destroy();
       reject(refusal.error ?? translateSessionError(err, `connect to ${connector.what}`));
     };
+    abort.addEventListener('abort', onAbort, { once: true });
     // ssh2's readyTimeout covers the handshake and login; this guard also covers opening
     // the SFTP channel, which has no deadline of its own.
     const guard = setTimeout(() => fail(new TargetError('E_TIMEOUT', `connect to ${connector.what}: no SFTP session within ${connector.timeoutMs} ms`)), connector.timeoutMs + 500);
@@ -91,6 +95,7 @@ function openConnection(connector: Connector): Promise<{ client: Client; sftp: S
         }
         done = true;
         clearTimeout(guard);
+        abort.removeEventListener('abort', onAbort);
         client.removeListener('error', fail);
         resolve({ client, sftp });
       });
@@ -111,6 +116,8 @@ export class SftpSession {
   private client: Client | undefined;
   private sftp: SFTPWrapper | undefined;
   private opening: Promise<void> | undefined;
+  /** Cuts the connection being opened, when the session is closed meanwhile. */
+  private openAbort: AbortController | undefined;
   private readonly pending = new Set<Pending>();
   /**
    * One timer per session checks the oldest outstanding request against the deadline; a
@@ -152,10 +159,13 @@ export class SftpSession {
   }
 
   private async open(): Promise<void> {
+    const abort = new AbortController();
+    this.openAbort = abort;
     const wait = this.retryAt - Date.now();
     if (wait > 0) await sleep(wait);
     try {
-      const { client, sftp } = await openConnection(this.connector);
+      if (abort.signal.aborted) throw new TargetError('E_CONNECTION', `connect to ${this.connector.what}: the target was closed`);
+      const { client, sftp } = await openConnection(this.connector, abort.signal);
       this.client = client;
       this.sftp = sftp;
       this.failures = 0;
@@ -182,6 +192,7 @@ export class SftpSession {
         if (this.client === client) this.drop(translateSessionError(err, this.connector.what), true);
       });
     } catch (err) {
+      if (abort.signal.aborted) throw err; // closed by us: not a failure of the server
       this.failures++;
       const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (this.failures - 1));
       this.retryAt = Date.now() + backoff * (0.5 + Math.random() / 2);
@@ -278,8 +289,16 @@ export class SftpSession {
     client?.destroy();
   }
 
-  /** Close politely (end the channel and connection); outstanding requests reject. */
+  /**
+   * Close politely (end the channel and connection); outstanding requests reject. A
+   * connection still being opened (a prewarm, a busy pool growing) is cut, not left to
+   * finish its login and stay open unowned.
+   */
   async close(): Promise<void> {
+    if (this.opening !== undefined) {
+      this.openAbort?.abort();
+      await this.opening.catch(() => undefined);
+    }
     const client = this.client;
     const sftp = this.sftp;
     if (client === undefined) return;
