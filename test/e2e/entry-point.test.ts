@@ -6,13 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { PACKAGE_ROOT } from '../../src/cli/package-root.ts';
+import { PACKAGE_ROOT, packageVersion } from '../../src/cli/package-root.ts';
 import { runCli } from './harness.ts';
 
-const VERSION = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+const VERSION = packageVersion();
 
 describe('entry points', () => {
   it('the bundle in dist/ runs the CLI on its own (no tsx, no src/)', () => {

@@ -64,14 +64,18 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Open one SSH connection and its SFTP channel, or reject with a TargetError. */
-/** `abort`: the session was closed while connecting; the half-open connection is cut. */
+/**
+ * Open one SSH connection and its SFTP channel, or reject with a TargetError. `abort` (the
+ * session was closed meanwhile, even before this call) cuts the half-open connection.
+ */
 function openConnection(connector: Connector, abort: AbortSignal): Promise<{ client: Client; sftp: SFTPWrapper }> {
+  const closed = () => new TargetError('E_CONNECTION', `connect to ${connector.what}: the target was closed`);
+  if (abort.aborted) return Promise.reject(closed());
   return new Promise((resolve, reject) => {
     const refusal: { error?: TargetError } = {};
     const client = new ssh2.Client();
     let done = false;
-    const onAbort = () => fail(new TargetError('E_CONNECTION', `connect to ${connector.what}: the target was closed`));
+    const onAbort = () => fail(closed());
     const fail = (err: unknown): void => {
       if (done) return;
       done = true;
@@ -164,7 +168,6 @@ export class SftpSession {
     const wait = this.retryAt - Date.now();
     if (wait > 0) await sleep(wait);
     try {
-      if (abort.signal.aborted) throw new TargetError('E_CONNECTION', `connect to ${this.connector.what}: the target was closed`);
       const { client, sftp } = await openConnection(this.connector, abort.signal);
       this.client = client;
       this.sftp = sftp;
