@@ -71,10 +71,16 @@ export interface CycleResult {
   readonly targetError?: Error;
 }
 
+interface DirtyPath extends PathHintTimes {
+  readonly deep: boolean;
+}
+
 export class TargetSync {
-  private readonly dirty = new Map<string, boolean>();
-  /** When each dirty path was hinted (paths put back after a failure have none: settled). */
-  private readonly hintTimes = new Map<string, PathHintTimes>();
+  /**
+   * Dirty paths: deep or not, and when they were hinted (see unsettledPaths). A path put back
+   * after a failure keeps the times it had, or gets 0: settled.
+   */
+  private readonly dirty = new Map<string, DirtyPath>();
   private firstHintAt = 0;
   private lastHintAt = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -147,8 +153,8 @@ export class TargetSync {
     if (this.dirty.size === 0) this.firstHintAt = now;
     this.lastHintAt = now;
     for (const s of scopes) {
-      this.dirty.set(s.path, (this.dirty.get(s.path) ?? false) || s.deep);
-      this.hintTimes.set(s.path, { first: this.hintTimes.get(s.path)?.first ?? now, last: now });
+      const was = this.dirty.get(s.path);
+      this.dirty.set(s.path, { deep: (was?.deep ?? false) || s.deep, first: was?.first || now, last: now });
     }
     this.o.logger.debug(`hint: ${scopes.length} path(s), first ${JSON.stringify(scopes[0]?.path)}; ${this.dirty.size} dirty`);
     this.schedule();
@@ -160,11 +166,16 @@ export class TargetSync {
     if (this.state === 'halted') return;
     const now = Date.now();
     const wait = Math.max(flushDelay(now, { firstHintAt: this.firstHintAt, lastHintAt: this.lastHintAt }, this.o.debounceMs, this.o.debounceMaxMs), this.pausedUntil - now);
+    this.flushIn(wait);
+  }
+
+  /** (Re)arms the one flush timer. */
+  private flushIn(ms: number): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.flush();
-    }, wait);
+    }, ms);
   }
 
   private async flush(): Promise<void> {
@@ -172,20 +183,11 @@ export class TargetSync {
     // A flush forced by debounceMaxMs in the middle of a burst leaves out the paths still
     // being written; they stay dirty for the next flush (see unsettledPaths).
     const now = Date.now();
-    const unsettled = unsettledPaths(this.hintTimes, now, this.o.debounceMs, this.o.debounceMaxMs);
-    const scopes = [...this.dirty].filter(([path]) => !unsettled.paths.has(path)).map(([path, deep]) => ({ path, deep }));
-    if (scopes.length === 0) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        void this.flush();
-      }, unsettled.settlesInMs);
-      return;
-    }
+    const unsettled = unsettledPaths(this.dirty, now, this.o.debounceMs, this.o.debounceMaxMs);
+    const scopes = [...this.dirty].filter(([path]) => !unsettled.paths.has(path)).map(([path, { deep }]) => ({ path, deep }));
+    if (scopes.length === 0) return this.flushIn(unsettled.settlesInMs);
     const batchStartedAt = this.firstHintAt;
-    for (const s of scopes) {
-      this.dirty.delete(s.path);
-      this.hintTimes.delete(s.path);
-    }
+    for (const s of scopes) this.dirty.delete(s.path);
     this.o.logger.debug(`cycle: ${scopes.length} dirty path(s), oldest ${now - batchStartedAt} ms old${unsettled.paths.size > 0 ? `; ${unsettled.paths.size} still being written, held` : ''}`);
     this.running = this.cycle(scopes, unsettled.paths).then(
       () => undefined,
@@ -208,7 +210,10 @@ export class TargetSync {
 
   private requeue(scopes: readonly Scope[]): void {
     if (this.dirty.size === 0) this.firstHintAt = Date.now();
-    for (const s of scopes) this.dirty.set(s.path, (this.dirty.get(s.path) ?? false) || s.deep);
+    for (const s of scopes) {
+      const was = this.dirty.get(s.path);
+      this.dirty.set(s.path, { deep: (was?.deep ?? false) || s.deep, first: was?.first ?? 0, last: was?.last ?? 0 });
+    }
   }
 
   /** Resolves when nothing is dirty and no cycle runs (tests, `once`). */
@@ -336,11 +341,7 @@ export class TargetSync {
     }
     if (first) this.o.logger.error(`halted, nothing deleted: ${reason}. Re-checking every 5 s.`);
     this.requeue([{ path: '', deep: true }]);
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.flush();
-    }, 5_000);
+    this.flushIn(5_000);
   }
 
   private async execute(ops: Op[], problems: Problem[]): Promise<CycleResult> {
@@ -433,11 +434,7 @@ export class TargetSync {
     this.o.logger.error(`${pause ? 'paused' : 'target unavailable'}: ${error.message}; retrying in ${(delay / 1000).toFixed(1)} s (changes are kept)`);
     // Reconnect from scratch next time, and look at everything that was asked for again.
     this.requeue(scopes.length > 0 ? scopes : [{ path: '', deep: true }]);
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.flush();
-    }, delay);
+    this.flushIn(delay);
   }
 
   /** Scans one scope into `scan` and loads what the store knows there into `known`. */
