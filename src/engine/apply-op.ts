@@ -54,28 +54,33 @@ export async function applyOp(ctx: ApplyContext, op: Op): Promise<OpOutcome> {
 }
 
 function record(ctx: ApplyContext, e: LocalEntry, hash?: string): void {
-  const known: KnownEntry = { ...e, recordedAtMs: ctx.now(), ...(hash !== undefined ? { hash } : {}) };
-  ctx.store.upsert(ctx.targetId, known);
+  ctx.store.upsert(ctx.targetId, knownEntry(ctx, e, hash));
+}
+
+function knownEntry(ctx: ApplyContext, e: LocalEntry, hash?: string): KnownEntry {
+  return { ...e, recordedAtMs: ctx.now(), ...(hash !== undefined ? { hash } : {}) };
 }
 
 async function applyOnce(ctx: ApplyContext, op: Op): Promise<OpOutcome> {
-  const { target, store, targetId } = ctx;
+  const { target, store, targetId, commits } = ctx;
+  // Store changes go through writeNow: after the results still gathered (see sendAndRecord),
+  // so the store sees operations in the order they finished.
   switch (op.kind) {
     case 'mkdir':
       await target.mkdir(op.path);
-      record(ctx, op.entry);
+      commits.writeNow(() => record(ctx, op.entry));
       break;
     case 'put':
       return putFile(ctx, op);
     case 'symlink':
       if (!target.symlink) throw new TargetError('E_UNSUPPORTED', 'target cannot hold symlinks', { path: op.path });
       await target.symlink(op.path, op.entry.linkTarget ?? '');
-      record(ctx, op.entry);
+      commits.writeNow(() => record(ctx, op.entry));
       break;
     case 'rename':
       if (!target.rename) throw new TargetError('E_UNSUPPORTED', 'target cannot rename', { path: op.path });
       await target.rename(op.from, op.path);
-      store.transaction(() => {
+      commits.writeNow(() => {
         store.moveSubtree(targetId, op.from, op.path);
         const moved = store.get(targetId, op.path);
         // Keep the recorded hash and time: the bytes did not change, only the name.
@@ -84,12 +89,11 @@ async function applyOnce(ctx: ApplyContext, op: Op): Promise<OpOutcome> {
       break;
     case 'remove':
       await target.remove(op.path);
-      store.delete(targetId, op.path);
+      commits.writeNow(() => store.delete(targetId, op.path));
       break;
     case 'rmdir':
       await target.rmdir(op.path, { recursive: op.recursive });
-      if (op.recursive) store.deleteSubtree(targetId, op.path);
-      else store.delete(targetId, op.path);
+      commits.writeNow(() => (op.recursive ? store.deleteSubtree(targetId, op.path) : store.delete(targetId, op.path)));
       break;
   }
   ctx.onApplied(op, 0);
@@ -161,17 +165,26 @@ async function putFile(ctx: ApplyContext, op: PutOp): Promise<OpOutcome> {
 /**
  * Journals the temp name, sends, then records the entry (or, when `unchanged()` says the file
  * moved on, records nothing and asks for another look) and forgets the temp in one commit.
+ * The operation does not wait for that commit (GroupCommit.writeSoon: results gather into
+ * one transaction per few hundred files); it is reported (onApplied) once committed, and
+ * the cycle drains the commits before it ends.
  */
 async function sendAndRecord(ctx: ApplyContext, op: PutOp, source: PutSource, unchanged: () => boolean, hashOf: () => string): Promise<OpOutcome> {
   const tempPath = await ctx.temps.reserve(op);
   await ctx.target.put(op.path, source, { tempPath });
-  const same = unchanged();
-  await ctx.commits.write(() => {
-    ctx.store.removeTemp(ctx.targetId, tempPath);
-    if (same) record(ctx, op.entry, hashOf() || undefined);
-  });
-  if (!same) return { status: 'retry-later', reason: 'changed during upload' };
-  ctx.onApplied(op, op.entry.size);
+  const { store, targetId } = ctx;
+  if (!unchanged()) {
+    ctx.commits.writeSoon(() => store.removeTemp(targetId, tempPath)).catch(() => undefined);
+    return { status: 'retry-later', reason: 'changed during upload' };
+  }
+  const known = knownEntry(ctx, op.entry, hashOf() || undefined);
+  ctx.commits
+    .writeSoon(() => {
+      store.removeTemp(targetId, tempPath);
+      store.upsert(targetId, known);
+    })
+    // A failed commit is reported by the cycle's drain(); the file is then sent again.
+    .then(() => ctx.onApplied(op, op.entry.size), () => undefined);
   return { status: 'done' };
 }
 
@@ -224,6 +237,10 @@ function sameAsPlanned(e: LocalEntry, st: { size: bigint; mtimeNs: bigint; ino: 
  * directory behind our back), forget that part of the store so the next cycle recreates it.
  */
 function handlePathError(ctx: ApplyContext, op: Op, err: TargetError): OpOutcome {
+  return ctx.commits.writeNow(() => pathErrorOutcome(ctx, op, err));
+}
+
+function pathErrorOutcome(ctx: ApplyContext, op: Op, err: TargetError): OpOutcome {
   const { store, targetId } = ctx;
   if (err.code === 'E_NOT_FOUND') {
     if (op.kind === 'rename') store.deleteSubtree(targetId, op.from);

@@ -390,6 +390,8 @@ export class TargetSync {
       }
     });
     this.executor = undefined;
+    // Results gathered for one commit are in the store before anything reads it again.
+    await this.commits.drain();
     progress?.finish();
     const unstarted = temps.unstarted();
     if (unstarted.length > 0) store.transaction(() => unstarted.forEach((t) => store.removeTemp(targetId, t)));

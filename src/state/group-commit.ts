@@ -1,32 +1,124 @@
 /**
- * Group commit: store writes requested by concurrent operations within one turn of the event
- * loop run in a single transaction. Each caller still waits until its own write is committed
- * (so a temp file is journalled before it exists, and a result is recorded before it is
- * reported), but eight parallel uploads cost one commit instead of eight: SQLite spends most
- * of a small write on locking and WAL bookkeeping per transaction.
+ * Group commit: store writes from concurrent operations share transactions. SQLite spends
+ * most of a small write on locking and WAL bookkeeping per transaction, so the number of
+ * commits, not the number of rows, is what costs.
+ *
+ * Two kinds of write:
+ *   - `write(fn)`: the caller must not go on before its row is durable (a temp name must be
+ *     journalled before the temp file exists). Writes requested within one turn of the event
+ *     loop share a transaction, committed on the next turn.
+ *   - `writeSoon(fn)`: a result the caller need not wait for (what a finished upload left on
+ *     the remote). These gather for up to `soonDelayMs` or `soonBatch` writes, whichever
+ *     comes first, so a push of thousands of small files commits a few hundred times instead
+ *     of once per file. The returned promise settles when the row is committed; `drain()`
+ *     commits what is gathered now and waits for every write still outstanding.
+ *
+ * Contract: every write's promise resolves after its transaction committed, or rejects with
+ * the error that rolled it back. A crash between an upload and its commit loses only the
+ * record (at most `soonDelayMs` worth): the next start sends those files again (or adopts
+ * them on a first run), never a wrong state.
  */
 import type { Store } from './store.ts';
 
-export class GroupCommit {
-  private queue: { fn: () => void; resolve: () => void; reject: (err: unknown) => void }[] = [];
-  private scheduled = false;
+interface Pending {
+  readonly fn: () => void;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
 
-  constructor(private readonly store: Store) {}
+export interface GroupCommitOptions {
+  /** Longest a `writeSoon` row waits for others (ms). */
+  readonly soonDelayMs?: number;
+  /** Rows after which gathered `writeSoon` writes commit at once. */
+  readonly soonBatch?: number;
+}
+
+export class GroupCommit {
+  private queue: Pending[] = [];
+  private scheduled = false;
+  private soon: Pending[] = [];
+  private soonTimer: NodeJS.Timeout | undefined;
+  private readonly outstanding = new Set<Promise<void>>();
+  private readonly soonDelayMs: number;
+  private readonly soonBatch: number;
+
+  constructor(
+    private readonly store: Store,
+    options: GroupCommitOptions = {},
+  ) {
+    this.soonDelayMs = options.soonDelayMs ?? 10;
+    this.soonBatch = options.soonBatch ?? 256;
+  }
 
   write(fn: () => void): Promise<void> {
     return new Promise((resolve, reject) => {
       this.queue.push({ fn, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => this.flush());
+        setImmediate(() => {
+          this.scheduled = false;
+          // Gathered results ride along: one commit instead of two.
+          const batch = [...this.takeSoon(), ...this.queue];
+          this.queue = [];
+          this.commit(batch);
+        });
       }
     });
   }
 
-  private flush(): void {
-    this.scheduled = false;
-    const batch = this.queue;
-    this.queue = [];
+  writeSoon(fn: () => void): Promise<void> {
+    const done = new Promise<void>((resolve, reject) => {
+      this.soon.push({ fn, resolve, reject });
+    });
+    this.outstanding.add(done);
+    const forget = () => this.outstanding.delete(done);
+    done.then(forget, forget);
+    if (this.soon.length >= this.soonBatch) this.commit(this.takeSoon());
+    else this.soonTimer ??= setTimeout(() => this.commit(this.takeSoon()), this.soonDelayMs);
+    return done;
+  }
+
+  /**
+   * Runs `fn` in a transaction now, after the gathered `writeSoon` rows (in the same one), so
+   * store changes keep the order in which operations finished. Throws what `fn` throws.
+   */
+  writeNow<T>(fn: () => T): T {
+    const gathered = this.takeSoon();
+    let result: T;
+    try {
+      result = this.store.transaction(() => {
+        for (const w of gathered) w.fn();
+        return fn();
+      });
+    } catch (err) {
+      for (const w of gathered) w.reject(err);
+      throw err;
+    }
+    for (const w of gathered) w.resolve();
+    return result;
+  }
+
+  /**
+   * Commits the gathered `writeSoon` rows now and waits for every write so far; rejects with
+   * the first error that rolled one back (the caller's cycle then fails and is retried).
+   */
+  async drain(): Promise<void> {
+    if (this.soon.length > 0) this.commit(this.takeSoon());
+    const results = await Promise.allSettled([...this.outstanding]);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  private takeSoon(): Pending[] {
+    if (this.soonTimer) clearTimeout(this.soonTimer);
+    this.soonTimer = undefined;
+    const batch = this.soon;
+    this.soon = [];
+    return batch;
+  }
+
+  private commit(batch: readonly Pending[]): void {
+    if (batch.length === 0) return;
     try {
       this.store.transaction(() => {
         for (const w of batch) w.fn();
