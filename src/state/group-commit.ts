@@ -46,8 +46,8 @@ export class GroupCommit {
     private readonly store: Store,
     options: GroupCommitOptions = {},
   ) {
-    this.soonDelayMs = options.soonDelayMs ?? 10;
-    this.soonBatch = options.soonBatch ?? 256;
+    this.soonDelayMs = options.soonDelayMs ?? 50;
+    this.soonBatch = options.soonBatch ?? 512;
   }
 
   write(fn: () => void): Promise<void> {

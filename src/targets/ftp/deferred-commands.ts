@@ -90,9 +90,10 @@ export class DeferredCommands {
 
   private write(batches: readonly Batch[]): void {
     const ftp = this.client.ftp;
-    const lines = batches.flatMap((b) => b.commands);
-    ftp.log(lines.map((c) => `> ${c}`).join('\n'));
-    ftp.socket.write(lines.map((c) => `${c}\r\n`).join(''), ftp.encoding);
+    let text = '';
+    for (const b of batches) for (const c of b.commands) text += `${c}\r\n`;
+    if (ftp.verbose) ftp.log(text.trimEnd().replace(/^/gm, '> '));
+    ftp.socket.write(text, ftp.encoding);
   }
 }
 
