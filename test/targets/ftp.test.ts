@@ -225,6 +225,49 @@ describe('ftp target: vsftpd', () => {
   });
 });
 
+describe('ftp target: long transfers and stalls (vsftpd)', () => {
+  let server: FtpTestServer | undefined;
+  before(async () => {
+    server = await startVsftpd();
+  });
+  after(async () => server?.cleanup());
+
+  it('an upload that takes longer than the inactivity timeout but keeps moving lands (the control connection is silent meanwhile)', async (ctx) => {
+    if (!server) return ctx.skip('vsftpd not available');
+    const t = target(server, { timeoutMs: 800 });
+    await t.connect();
+    const source = slowSource(12, 200); // 2.4 s, a chunk every 200 ms
+    await t.put('long', source, { tempPath: '.long.tmp' });
+    assert.equal(readFileSync(join(server.rootDir, 'long')).length, source.size);
+    await t.close();
+  });
+
+  it('a transfer that stops moving fails with E_TIMEOUT after the inactivity timeout, and nothing lands under the final name', async (ctx) => {
+    if (!server) return ctx.skip('vsftpd not available');
+    const t = target(server, { timeoutMs: 600 });
+    await t.connect();
+    const chunk = Buffer.alloc(64 * 1024, 1);
+    const stuck = {
+      size: chunk.length * 100,
+      mtimeMs: Date.now(),
+      open: () =>
+        Readable.from(
+          (async function* () {
+            yield chunk;
+            await new Promise(() => undefined); // never another byte
+          })(),
+        ),
+    };
+    const started = Date.now();
+    await rejectsWith(t.put('stuck', stuck, { tempPath: '.stuck.tmp' }), 'E_TIMEOUT');
+    // One retry on a fresh session (a timeout counts as a lost connection), each cut after
+    // 600 ms without progress: far sooner than the size-based deadline (minutes).
+    assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
+    assert.equal(existsSync(join(server.rootDir, 'stuck')), false);
+    await t.close();
+  });
+});
+
 describe('ftp target: stat, remove and rename on hostile names (MLST on pure-ftpd, SIZE/CWD on vsftpd)', () => {
   for (const [name, start] of [
     ['vsftpd', () => startVsftpd()],

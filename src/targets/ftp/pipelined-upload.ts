@@ -38,6 +38,11 @@ export class EpsvRefused extends Error {
 /** How long a failed data connection waits for the server's verdict on the STOR. */
 export const DATA_ERROR_GRACE_MS = 2_000;
 
+/** The data connection made no progress for `ms` (an ETIMEDOUT: the pool retries it once). */
+function stalled(ms: number): Error {
+  return Object.assign(new Error(`the data connection stalled: no progress for ${ms} ms`), { code: 'ETIMEDOUT' });
+}
+
 type TaskResolver = { resolve: (value: FTPResponse | undefined) => void; reject: (err: Error) => void };
 
 export function storPipelined(client: Client, source: Readable | Buffer, remotePath: string): Promise<void> {
@@ -94,7 +99,7 @@ export function storPipelined(client: Client, source: Readable | Buffer, remoteP
     // end a long upload. The data connection's inactivity is watched instead (as basic-ftp's
     // own transfers do), and the control timeout comes back once our data is out.
     ftp.socket.setTimeout(0);
-    socket.setTimeout(ftp.timeout, () => fail(new Error(`the data connection stalled: no progress for ${ftp.timeout} ms`)));
+    socket.setTimeout(ftp.timeout, () => fail(stalled(ftp.timeout)));
     const sent = (err?: Error | null) => {
       if (err) return onDataError(err);
       socket.setTimeout(0);
