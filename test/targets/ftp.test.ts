@@ -223,14 +223,6 @@ describe('ftp target: vsftpd', () => {
     assert.equal(readFileSync(join(server.rootDir, 'outage/small'), 'utf8'), 'back');
     await t.close();
   });
-});
-
-describe('ftp target: long transfers and stalls (vsftpd)', () => {
-  let server: FtpTestServer | undefined;
-  before(async () => {
-    server = await startVsftpd();
-  });
-  after(async () => server?.cleanup());
 
   it('an upload that takes longer than the inactivity timeout but keeps moving lands (the control connection is silent meanwhile)', async (ctx) => {
     if (!server) return ctx.skip('vsftpd not available');
