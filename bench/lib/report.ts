@@ -60,7 +60,8 @@ export function renderReport(options: { results: readonly CaseResult[]; command:
   out.push('npm run bench -- --quick              # fewer runs and writes, for a smoke test');
   out.push('```');
   out.push('');
-  out.push('`npm run bench` runs `bench/install.sh` first when a tool is missing and it runs as root. Corpora are generated');
+  out.push('`npm run bench` builds `dist/` first (ours is timed as users run it, never the sources through tsx), and runs');
+  out.push('`bench/install.sh` first when a tool is missing and it runs as root. Corpora are generated');
   out.push('deterministically (seeded) and reused while their parameters match. Everything (corpora, targets, server roots,');
   out.push('state files) lives in one work folder: a tmpfs (`/dev/shm/sync-inotify-bench`) when it has 8 GiB free, else');
   out.push('`bench/.work`; `--work DIR` picks another, e.g. to include a real disk. On this VM\'s disk a plain `cp -a` of the');
