@@ -55,6 +55,23 @@ describe('GroupCommit', () => {
     assert.equal(transactions(), 1);
   });
 
+  it('writeNow throws what its function throws, and the gathered rows roll back with it', async () => {
+    const { store } = countingStore();
+    const t = store.targetId('k');
+    const commits = new GroupCommit(store, { soonDelayMs: 60_000 });
+    const gathered = commits.writeSoon(() => store.upsert(t, e('f')));
+    gathered.catch(() => undefined);
+    assert.throws(
+      () =>
+        commits.writeNow(() => {
+          throw new Error('store broke');
+        }),
+      /store broke/,
+    );
+    await assert.rejects(gathered, /store broke/);
+    assert.equal(store.get(t, 'f'), undefined);
+  });
+
   it('a failed commit rejects its writes and drain()', async () => {
     const { store } = countingStore();
     const commits = new GroupCommit(store, { soonDelayMs: 60_000 });

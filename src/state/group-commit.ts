@@ -83,19 +83,7 @@ export class GroupCommit {
    * store changes keep the order in which operations finished. Throws what `fn` throws.
    */
   writeNow<T>(fn: () => T): T {
-    const gathered = this.takeSoon();
-    let result: T;
-    try {
-      result = this.store.transaction(() => {
-        for (const w of gathered) w.fn();
-        return fn();
-      });
-    } catch (err) {
-      for (const w of gathered) w.reject(err);
-      throw err;
-    }
-    for (const w of gathered) w.resolve();
-    return result;
+    return this.transact(this.takeSoon(), fn);
   }
 
   /**
@@ -120,13 +108,25 @@ export class GroupCommit {
   private commit(batch: readonly Pending[]): void {
     if (batch.length === 0) return;
     try {
-      this.store.transaction(() => {
+      this.transact(batch, () => undefined);
+    } catch {
+      // Each write's promise carries the error.
+    }
+  }
+
+  /** The batch's writes, then `last`, in one transaction; settles the batch's promises. */
+  private transact<T>(batch: readonly Pending[], last: () => T): T {
+    let result: T;
+    try {
+      result = this.store.transaction(() => {
         for (const w of batch) w.fn();
+        return last();
       });
     } catch (err) {
       for (const w of batch) w.reject(err);
-      return;
+      throw err;
     }
     for (const w of batch) w.resolve();
+    return result;
   }
 }

@@ -109,7 +109,7 @@ export function storPipelined(client: Client, source: Readable | Buffer, remoteP
     };
     // A buffer (a small file read whole) is written directly: a stream pipeline costs more
     // than the write itself (abort signals, listeners) for a few kilobytes.
-    if (Buffer.isBuffer(source)) socket.end(source, () => sent());
+    if (Buffer.isBuffer(source)) socket.end(source, sent);
     else pipeline(source, socket, sent);
   };
   const openData = (port: number) => {
