@@ -9,9 +9,9 @@
  *     loop share a transaction, committed on the next turn.
  *   - `writeSoon(fn)`: a result the caller need not wait for (what a finished upload left on
  *     the remote). These gather for up to `soonDelayMs` or `soonBatch` writes, whichever
- *     comes first, so a push of thousands of small files commits a few hundred times instead
+ *     comes first, so a push of thousands of small files commits a few dozen times instead
  *     of once per file. The returned promise settles when the row is committed; `drain()`
- *     commits what is gathered now and waits for every write still outstanding.
+ *     commits what is gathered now and reports whether any of them failed.
  *
  * Contract: every write's promise resolves after its transaction committed, or rejects with
  * the error that rolled it back. A crash between an upload and its commit loses only the
@@ -38,7 +38,8 @@ export class GroupCommit {
   private scheduled = false;
   private soon: Pending[] = [];
   private soonTimer: NodeJS.Timeout | undefined;
-  private readonly outstanding = new Set<Promise<void>>();
+  /** The first error that rolled back `writeSoon` rows since the last drain(). */
+  private soonFailure: unknown;
   private readonly soonDelayMs: number;
   private readonly soonBatch: number;
 
@@ -68,11 +69,15 @@ export class GroupCommit {
 
   writeSoon(fn: () => void): Promise<void> {
     const done = new Promise<void>((resolve, reject) => {
-      this.soon.push({ fn, resolve, reject });
+      this.soon.push({
+        fn,
+        resolve,
+        reject: (err) => {
+          this.soonFailure ??= err;
+          reject(err);
+        },
+      });
     });
-    this.outstanding.add(done);
-    const forget = () => this.outstanding.delete(done);
-    done.then(forget, forget);
     if (this.soon.length >= this.soonBatch) this.commit(this.takeSoon());
     else this.soonTimer ??= setTimeout(() => this.commit(this.takeSoon()), this.soonDelayMs);
     return done;
@@ -87,14 +92,17 @@ export class GroupCommit {
   }
 
   /**
-   * Commits the gathered `writeSoon` rows now and waits for every write so far; rejects with
-   * the first error that rolled one back (the caller's cycle then fails and is retried).
+   * Commits the gathered `writeSoon` rows now; rejects with the first error that rolled any
+   * of them back since the last drain (the caller's cycle then fails and is retried).
+   * Commits are synchronous, so every `writeSoon` promise is settled once this returns, and
+   * reactions attached to them earlier (the operation lines) have run before its caller
+   * continues.
    */
   async drain(): Promise<void> {
     if (this.soon.length > 0) this.commit(this.takeSoon());
-    const results = await Promise.allSettled([...this.outstanding]);
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    const failure = this.soonFailure;
+    this.soonFailure = undefined;
+    if (failure !== undefined) throw failure;
   }
 
   private takeSoon(): Pending[] {

@@ -8,10 +8,13 @@
  * On plain FTP the data goes out as soon as the data connection is up, without waiting for
  * the 150: the kernel completes the connection in the server's listen queue, and the bytes
  * wait in the socket until the server accepts it and reads. That takes a round trip per file
- * off the critical path. The data connection is a bare socket (no basic-ftp timeouts or
- * listeners): the pool's deadline bounds the whole operation. Under TLS the data waits for the
- * 150 and the data connection's handshake (basic-ftp's connectForPassiveTransfer, which
- * resumes the control connection's TLS session as servers require).
+ * off the critical path. The data connection is a bare socket with one inactivity timeout:
+ * while data flows the control connection is silent, so its own timeout is off and a data
+ * connection that stops moving for `timeoutMs` fails the upload instead (a long transfer
+ * that keeps moving is fine); the pool's deadline bounds the whole operation. Under TLS the
+ * data waits for the 150 and the data connection's handshake (basic-ftp's
+ * connectForPassiveTransfer, which resumes the control connection's TLS session as servers
+ * require).
  *
  * A data connection that fails does not decide the outcome alone: a server that refuses the
  * STOR (553) may reset a data connection it never accepted, and its reply says why. So the
@@ -36,7 +39,7 @@ export class EpsvRefused extends Error {
 }
 
 /** How long a failed data connection waits for the server's verdict on the STOR. */
-export const DATA_ERROR_GRACE_MS = 2_000;
+const DATA_ERROR_GRACE_MS = 2_000;
 
 /** The data connection made no progress for `ms` (an ETIMEDOUT: the pool retries it once). */
 function stalled(ms: number): Error {
