@@ -181,8 +181,12 @@ function addSymlink(b: PlanBuilder, input: PlanInput, e: LocalEntry): boolean {
     b.add({ kind: 'symlink', path: e.path, entry: e });
     return true;
   }
-  b.problems.push({ path: e.path, code: 'SYMLINK_UNSUPPORTED', message: 'symlink skipped: the target cannot hold links' });
+  b.problems.push(symlinkUnsupported(e.path));
   return false;
+}
+
+export function symlinkUnsupported(path: string): Problem {
+  return { path, code: 'SYMLINK_UNSUPPORTED', message: 'symlink skipped: the target cannot hold links' };
 }
 
 function asKnown(e: LocalEntry): KnownEntry {

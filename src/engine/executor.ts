@@ -3,6 +3,11 @@
  * targets: `run` executes one op and says how it ended. An op that did not succeed takes its
  * dependents with it (they are reported as skipped). `stop()` lets in-flight ops finish and
  * launches nothing more (graceful shutdown, or a target that went down).
+ *
+ * The plan is either a whole list, or a feed of batches that arrive while earlier ones run
+ * (a first push plans while it scans: see TargetSync). In a feed an op may depend on ops of
+ * earlier batches, finished or not, never on later ones. Once the executor stops, it takes
+ * no more batches (the feed's iterator is closed).
  */
 import type { Op } from '../core/ops.ts';
 
@@ -24,6 +29,9 @@ export interface ExecutionReport {
   readonly targetError?: Error;
 }
 
+/** A whole plan, or batches of one in dependency order (see the header). */
+export type OpFeed = readonly Op[] | AsyncIterable<readonly Op[]>;
+
 export class Executor {
   private stopped = false;
 
@@ -33,69 +41,108 @@ export class Executor {
     this.stopped = true;
   }
 
-  async execute(ops: readonly Op[], run: (op: Op) => Promise<OpOutcome>): Promise<ExecutionReport> {
+  async execute(feed: OpFeed, run: (op: Op) => Promise<OpOutcome>): Promise<ExecutionReport> {
     const report = { done: [] as Op[], retryLater: [] as Op[], failed: [] as { op: Op; error: Error }[], skipped: [] as Op[], targetError: undefined as Error | undefined };
+    const admitted: Op[] = [];
+    let feedError: { error: unknown } | undefined;
+    /** Outstanding dependencies per op; -1 once skipped. */
     const waitingOn = new Map<number, number>();
     const dependents = new Map<number, Op[]>();
-    for (const op of ops) {
-      waitingOn.set(op.id, op.deps.length);
-      for (const d of op.deps) {
-        const list = dependents.get(d);
-        if (list) list.push(op);
-        else dependents.set(d, [op]);
-      }
-    }
-    const ready: Op[] = ops.filter((op) => op.deps.length === 0).reverse();
+    /** Ops that ended: true when done, false when not (failed, retry-later, skipped). */
+    const ended = new Map<number, boolean>();
+    // A stack, so the plan runs depth first in its own order: the first op of a batch first, and
+    // an op's dependents (first ones first) as soon as it is done, before the ops of later batches.
+    const ready: Op[] = [];
+    const halted = () => this.stopped || report.targetError !== undefined || feedError !== undefined;
+
     const skip = (op: Op) => {
+      waitingOn.set(op.id, -1);
+      ended.set(op.id, false);
       report.skipped.push(op);
-      for (const d of dependents.get(op.id) ?? []) {
-        if (waitingOn.get(d.id)! >= 0) {
-          waitingOn.set(d.id, -1);
-          skip(d);
+      for (const d of dependents.get(op.id) ?? []) if (waitingOn.get(d.id)! >= 0) skip(d);
+    };
+    const admit = (batch: readonly Op[]) => {
+      const runnable: Op[] = [];
+      for (const op of batch) {
+        admitted.push(op);
+        if (op.deps.some((d) => ended.get(d) === false)) {
+          skip(op);
+          continue;
         }
+        const open = op.deps.filter((d) => ended.get(d) !== true);
+        waitingOn.set(op.id, open.length);
+        for (const d of open) {
+          const list = dependents.get(d);
+          if (list) list.push(op);
+          else dependents.set(d, [op]);
+        }
+        if (open.length === 0) runnable.push(op);
       }
+      for (let i = runnable.length - 1; i >= 0; i--) ready.push(runnable[i]!);
+    };
+    const finish = (op: Op, outcome: OpOutcome) => {
+      if (outcome.status === 'done') {
+        ended.set(op.id, true);
+        report.done.push(op);
+        const waiting = dependents.get(op.id) ?? [];
+        for (let i = waiting.length - 1; i >= 0; i--) {
+          const d = waiting[i]!;
+          const left = waitingOn.get(d.id)! - 1;
+          waitingOn.set(d.id, left);
+          if (left === 0) ready.push(d);
+        }
+        return;
+      }
+      ended.set(op.id, false);
+      if (outcome.status === 'retry-later') report.retryLater.push(op);
+      else report.failed.push({ op, error: outcome.error });
+      if (outcome.status === 'target-down') report.targetError ??= outcome.error;
+      for (const d of dependents.get(op.id) ?? []) if (waitingOn.get(d.id)! >= 0) skip(d);
     };
 
     let active = 0;
-    await new Promise<void>((resolve) => {
-      const pump = () => {
-        while (!this.stopped && report.targetError === undefined && active < this.concurrency && ready.length > 0) {
-          const op = ready.pop()!;
-          active++;
-          run(op)
-            .catch((error: unknown): OpOutcome => ({ status: 'failed', error: error instanceof Error ? error : new Error(String(error)) }))
-            .then((outcome) => {
-              active--;
-              if (outcome.status === 'done') {
-                report.done.push(op);
-                for (const d of dependents.get(op.id) ?? []) {
-                  const left = waitingOn.get(d.id)! - 1;
-                  waitingOn.set(d.id, left);
-                  if (left === 0) ready.push(d);
-                }
-              } else {
-                if (outcome.status === 'retry-later') report.retryLater.push(op);
-                else report.failed.push({ op, error: outcome.error });
-                if (outcome.status === 'target-down') report.targetError ??= outcome.error;
-                for (const d of dependents.get(op.id) ?? []) {
-                  if (waitingOn.get(d.id)! >= 0) {
-                    waitingOn.set(d.id, -1);
-                    skip(d);
-                  }
-                }
-              }
-              pump();
-            });
+    let fed = false;
+    let allDone: () => void = () => undefined;
+    const finished = new Promise<void>((resolve) => (allDone = resolve));
+    const pump = () => {
+      while (!halted() && active < this.concurrency && ready.length > 0) {
+        const op = ready.pop()!;
+        active++;
+        run(op)
+          .catch((error: unknown): OpOutcome => ({ status: 'failed', error: error instanceof Error ? error : new Error(String(error)) }))
+          .then((outcome) => {
+            active--;
+            finish(op, outcome);
+            pump();
+          });
+      }
+      if (active === 0 && (fed || halted())) allDone();
+    };
+
+    if (!isOpList(feed)) {
+      try {
+        for await (const batch of feed) {
+          if (halted()) break; // closes the feed
+          admit(batch);
+          pump();
         }
-        if (active === 0) {
-          // Whatever never became ready (stopped, or blocked by a failure) is skipped.
-          const accounted = new Set([...report.done, ...report.retryLater, ...report.failed.map((f) => f.op), ...report.skipped].map((o) => o.id));
-          for (const op of ops) if (!accounted.has(op.id)) report.skipped.push(op);
-          resolve();
-        }
-      };
-      pump();
-    });
+      } catch (error) {
+        // A feed that fails launches nothing more; what runs finishes, then the error is the caller's.
+        feedError = { error };
+      }
+    } else {
+      admit(feed);
+    }
+    fed = true;
+    pump();
+    await finished;
+    if (feedError) throw feedError.error;
+    // Whatever never became ready (stopped, or blocked by a failure) is skipped.
+    for (const op of admitted) if (!ended.has(op.id)) report.skipped.push(op);
     return report;
   }
+}
+
+export function isOpList(feed: OpFeed): feed is readonly Op[] {
+  return Array.isArray(feed);
 }

@@ -121,10 +121,26 @@ export class Scanner {
    * large tree does not hold up uploads and watch events for long.
    */
   async scanTree(dir: string, into: ScanResult): Promise<void> {
+    const batches = this.batches(dir, into, YIELD_EVERY);
+    while (!(await batches.next()).done); // the entries are in `into`
+  }
+
+  /**
+   * The scan of scanTree, handed out as it goes: a batch after every `batchSize` or so
+   * entries read (whole directories; excluded entries count too), parents first (`dir` itself first, a directory before anything
+   * under it), each also added to `into`. Between batches the event loop runs. A directory
+   * that vanishes after its parent listed it is removed from `into.entries` again, though it
+   * was in an earlier batch.
+   */
+  async *batches(dir: string, into: ScanResult, batchSize: number): AsyncGenerator<LocalEntry[]> {
     const top = await this.statPath(dir, into);
     if (!top) return;
     into.entries.set(dir, top);
-    if (top.kind !== 'dir') return;
+    let batch: LocalEntry[] = [top];
+    if (top.kind !== 'dir') {
+      yield batch;
+      return;
+    }
     const typeFiltered = typeFilterActive(this.options.types);
     const queue: string[] = [dir];
     let sinceYield = 0;
@@ -144,20 +160,27 @@ export class Scanner {
         into.problems.push({ path: d, code: 'UNREADABLE', message: `cannot list directory: ${code ?? String(err)}` });
         continue;
       }
+      const subdirs: string[] = [];
       for (const name of names) {
         const child = joinPath(d, name);
         const e = this.lstatEntry(child, into, true);
         if (!e) continue;
         if (typeFiltered && e.kind === 'file' && !(await this.passesTypeFilter(e))) continue;
         into.entries.set(child, e);
-        if (e.kind === 'dir') queue.push(child);
+        batch.push(e);
+        if (e.kind === 'dir') subdirs.push(child);
       }
+      // Depth first, in the order read: the order a first push creates them in (executor.ts).
+      for (let i = subdirs.length - 1; i >= 0; i--) queue.push(subdirs[i]!);
       sinceYield += names.length;
-      if (sinceYield >= YIELD_EVERY) {
+      if (sinceYield >= batchSize) {
         sinceYield = 0;
+        if (batch.length > 0) yield batch;
+        batch = [];
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
     }
+    if (batch.length > 0) yield batch;
   }
 
   /** Whether the source root exists and is a directory. */

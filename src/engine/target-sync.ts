@@ -14,6 +14,7 @@ import { flushDelay, unsettledPaths, type PathHintTimes } from '../core/debounce
 import { describeOp, type Op, type Problem, type PutOp } from '../core/ops.ts';
 import { isAtOrUnder, parentOf } from '../core/paths.ts';
 import { plan } from '../core/plan.ts';
+import { CreationPlanner } from '../core/plan-creations.ts';
 import { backoffDelay, PAUSED_RETRY, TARGET_RETRY } from '../core/retry.ts';
 import { checkSafety, type MaxDelete } from '../core/safety.ts';
 import { needsDeepScan, normalizeScopes, widenScope, type Scope } from '../core/scope.ts';
@@ -23,7 +24,7 @@ import type { Store } from '../state/store.ts';
 import { isTargetError } from '../targets/errors.ts';
 import type { Target } from '../targets/target.ts';
 import { applyOp } from './apply-op.ts';
-import { Executor } from './executor.ts';
+import { Executor, isOpList, type OpFeed } from './executor.ts';
 import { TempReservations } from './temp-journal.ts';
 import { adoptRemote } from './adopt.ts';
 import { emptyScan, type Scanner, type ScanResult } from './scanner.ts';
@@ -276,6 +277,8 @@ export class TargetSync {
         return { ops: 0, failed: 0, problems: [], targetError: err as Error };
       }
     }
+    // A first push (the store knows nothing this target holds): plan while scanning.
+    if (this.held.size === 0 && isWholeTree(scopes) && store.count(this.targetId) === 0) return this.firstPush(unsettled);
     const knownKind = (p: string) => store.get(this.targetId, p)?.kind;
     const scan = emptyScan();
     const known = new Map<string, KnownEntry>();
@@ -322,7 +325,40 @@ export class TargetSync {
       this.reason = undefined;
     }
     if (result.ops.length === 0) return { ops: 0, failed: 0, problems };
-    return this.execute(result.ops, problems);
+    return (await this.execute(result.ops, problems)).cycle;
+  }
+
+  /**
+   * The first push to a target: nothing is known there, so there is nothing to rename, hash
+   * or delete, and no safety gate can refuse (they guard deletions). The plan is made while
+   * the tree is scanned (CreationPlanner), and its first batches are on their way while the
+   * scan goes on. Directories that vanish before the scan reaches them are looked at again.
+   */
+  private async firstPush(unsettled: ReadonlySet<string>): Promise<CycleResult> {
+    const { scanner, logger, target } = this.o;
+    const scan = emptyScan();
+    const planner = new CreationPlanner({ rename: target.caps.rename, symlinks: target.caps.symlinks });
+    const problems: Problem[] = [];
+    const report = (found: readonly Problem[]) => {
+      for (const p of found) logger.warn(`${JSON.stringify(p.path)}: ${p.message}`);
+      this.problemCount += found.length;
+      problems.push(...found);
+    };
+    async function* feed(): AsyncGenerator<Op[]> {
+      for await (const batch of scanner.batches('', scan, FIRST_PUSH_BATCH)) {
+        const scanProblems = scan.problems.splice(0);
+        const planned = planner.plan(batch);
+        report([...scanProblems, ...planned.problems]);
+        // Nothing depends on a put, so leaving one out cannot strand another op.
+        const ops = unsettled.size > 0 ? planned.ops.filter((op) => !(op.kind === 'put' && unsettled.has(op.path))) : planned.ops;
+        if (ops.length > 0) yield ops;
+      }
+      report(scan.problems.splice(0));
+    }
+    const result = await this.execute(feed(), problems);
+    const vanished = result.done.filter((op) => !scan.entries.has(op.path));
+    if (vanished.length > 0) this.requeue(vanished.map((op) => ({ path: op.path, deep: true })));
+    return result.cycle;
   }
 
   /**
@@ -344,21 +380,24 @@ export class TargetSync {
     this.flushIn(5_000);
   }
 
-  private async execute(ops: Op[], problems: Problem[]): Promise<CycleResult> {
+  /** Runs a plan (whole, or fed in batches); returns the cycle's result and the ops done. */
+  private async execute(plan: OpFeed, problems: Problem[]): Promise<{ cycle: CycleResult; done: readonly Op[] }> {
     const { logger } = this.o;
     const executor = new Executor(this.o.concurrency);
     this.executor = executor;
     // Long work on a terminal: a progress line every few seconds instead of thousands of
     // operation lines (those go to debug). Logs and pipes keep one line per operation.
-    const progress = ops.length >= PROGRESS_MIN_OPS && this.o.interactive ? new Progress(ops.length, logger) : undefined;
-    const opLine = (line: string) => (progress ? logger.debug(line) : logger.info(line));
+    const progress = this.o.interactive ? new Progress(logger) : undefined;
+    const opLine = (line: string) => (progress?.shown ? logger.debug(line) : logger.info(line));
     const { store } = this.o;
     const targetId = this.targetId;
-    const temps = new TempReservations(
-      ops.filter((op): op is PutOp => op.kind === 'put'),
-      (rows) => this.commits.write(() => rows.forEach((r) => store.addTemp(targetId, r.tempPath, r.finalPath))),
-    );
-    const report = await executor.execute(ops, async (op) => {
+    const temps = new TempReservations((rows) => this.commits.write(() => rows.forEach((r) => store.addTemp(targetId, r.tempPath, r.finalPath))));
+    const planned = (ops: readonly Op[]) => {
+      temps.plan(ops.filter((op): op is PutOp => op.kind === 'put'));
+      progress?.plan(ops.length);
+    };
+    const feed: OpFeed = isOpList(plan) ? (planned(plan), plan) : tap(plan, planned);
+    const report = await executor.execute(feed, async (op) => {
       this.counters.inFlight++;
       try {
         return await applyOp(
@@ -421,7 +460,10 @@ export class TargetSync {
       }
       if (again.length > 0) this.requeue(again);
     }
-    return { ops: report.done.length, failed: report.failed.length, unfinished: unfinished.length, problems, ...(report.targetError ? { targetError: report.targetError } : {}) };
+    return {
+      cycle: { ops: report.done.length, failed: report.failed.length, unfinished: unfinished.length, problems, ...(report.targetError ? { targetError: report.targetError } : {}) },
+      done: report.done,
+    };
   }
 
   private onTargetDown(err: unknown, scopes: readonly Scope[]): void {
@@ -578,21 +620,34 @@ export class TargetSync {
 const RENAME_GRACE_MS = 150;
 
 const PROGRESS_MIN_OPS = 200;
+/** Entries a first push scans between two batches of its plan (a few milliseconds of lstats). */
+const FIRST_PUSH_BATCH = 250;
 const PROGRESS_EVERY_MS = 2_000;
 
-/** Counts finished operations and reports done/total, bytes and an estimate of time left. */
+/**
+ * Counts finished operations and reports done/total, bytes and an estimate of time left. The
+ * total grows while a plan arrives in batches; lines start once it reaches PROGRESS_MIN_OPS
+ * (`shown`): smaller plans list their operations instead.
+ */
 class Progress {
+  private total = 0;
   private done = 0;
   private bytes = 0;
   private readonly startedAt = Date.now();
-  private readonly timer: NodeJS.Timeout;
+  private timer: NodeJS.Timeout | undefined;
 
-  constructor(
-    private readonly total: number,
-    private readonly logger: Logger,
-  ) {
-    this.timer = setInterval(() => this.report(), PROGRESS_EVERY_MS);
-    this.timer.unref();
+  constructor(private readonly logger: Logger) {}
+
+  get shown(): boolean {
+    return this.timer !== undefined;
+  }
+
+  plan(ops: number): void {
+    this.total += ops;
+    if (this.timer === undefined && this.total >= PROGRESS_MIN_OPS) {
+      this.timer = setInterval(() => this.report(), PROGRESS_EVERY_MS);
+      this.timer.unref();
+    }
   }
 
   advance(bytes: number): void {
@@ -607,9 +662,23 @@ class Progress {
   }
 
   finish(): void {
+    if (this.timer === undefined) return;
     clearInterval(this.timer);
     this.report();
   }
+}
+
+/** Passes a feed's batches on, showing each to `see` first. */
+async function* tap(feed: AsyncIterable<readonly Op[]>, see: (ops: readonly Op[]) => void): AsyncGenerator<readonly Op[]> {
+  for await (const ops of feed) {
+    see(ops);
+    yield ops;
+  }
+}
+
+/** The scopes of a full reconcile: the whole tree, deep. */
+function isWholeTree(scopes: readonly Scope[]): boolean {
+  return normalizeScopes(scopes).every((s) => s.path === '' && s.deep) && scopes.length > 0;
 }
 
 /** A record that matches no source file: the planner re-sends or removes the path. */

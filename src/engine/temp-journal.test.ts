@@ -14,11 +14,33 @@ function journalled(): { commits: TempRow[][]; journal: (rows: readonly TempRow[
   return { commits, journal: async (rows) => void commits.push([...rows]) };
 }
 
+function reservations(planned: readonly PutOp[], journal: (rows: readonly TempRow[]) => Promise<void>, window?: number): TempReservations {
+  const temps = new TempReservations(journal, window);
+  temps.plan(planned);
+  return temps;
+}
+
 describe('temp reservations', () => {
+  it('uploads planned in a later batch are journalled in windows too', async () => {
+    const first = ['a/1', 'a/2'].map(put);
+    const later = ['b/3', 'b/4', 'b/5'].map(put);
+    const j = journalled();
+    const temps = reservations(first, j.journal, 3);
+    await temps.reserve(first[0]!);
+    temps.plan(later);
+    await temps.reserve(first[1]!);
+    await temps.reserve(later[0]!);
+    await temps.reserve(later[1]!);
+    assert.deepEqual(
+      j.commits.map((rows) => rows.map((r) => r.finalPath)),
+      [['a/1', 'a/2'], ['b/3', 'b/4', 'b/5']],
+    );
+  });
+
   it('the first upload of a window journals the next ones in the same commit', async () => {
     const ops = ['a/1', 'a/2', 'a/3', 'b/4', 'b/5'].map(put);
     const j = journalled();
-    const temps = new TempReservations(ops, j.journal, 3);
+    const temps = reservations(ops, j.journal, 3);
     const t1 = await temps.reserve(ops[0]!);
     const t2 = await temps.reserve(ops[1]!);
     assert.equal(j.commits.length, 1);
@@ -38,7 +60,7 @@ describe('temp reservations', () => {
 
   it('temp names sit next to their file and are recognisable', async () => {
     const op = put('dir/page.html');
-    const temps = new TempReservations([op], journalled().journal);
+    const temps = reservations([op], journalled().journal);
     const t = await temps.reserve(op);
     assert.ok(t.startsWith('dir/'));
     assert.ok(isTempName(t.slice('dir/'.length)));
@@ -46,7 +68,7 @@ describe('temp reservations', () => {
 
   it('uploads that never started are handed back; started ones are not', async () => {
     const ops = ['1', '2', '3', '4'].map(put);
-    const temps = new TempReservations(ops, journalled().journal, 4);
+    const temps = reservations(ops, journalled().journal, 4);
     const t1 = await temps.reserve(ops[0]!);
     const rest = temps.unstarted();
     assert.equal(rest.length, 3);
@@ -56,7 +78,7 @@ describe('temp reservations', () => {
   it('an upload outside the plan, or started out of order, still gets a journalled name once', async () => {
     const ops = ['1', '2', '3'].map(put);
     const j = journalled();
-    const temps = new TempReservations(ops, j.journal, 2);
+    const temps = reservations(ops, j.journal, 2);
     const stray = put('stray');
     await temps.reserve(stray);
     await temps.reserve(ops[2]!); // started out of order
@@ -71,7 +93,7 @@ describe('temp reservations', () => {
 
   it('a failed journal commit fails the reservation', async () => {
     const op = put('x');
-    const temps = new TempReservations([op], () => Promise.reject(new Error('disk full')));
+    const temps = reservations([op], () => Promise.reject(new Error('disk full')));
     await assert.rejects(temps.reserve(op), /disk full/);
   });
 });

@@ -24,17 +24,22 @@ export const TEMP_WINDOW = 64;
 export class TempReservations {
   private readonly reserved = new Map<PutOp, { tempPath: string; committed: Promise<void> }>();
   private readonly started = new Set<PutOp>();
+  /** The plan's uploads, in the order they are expected to start. */
+  private readonly planned: PutOp[] = [];
   private cursor = 0;
 
   /**
-   * @param planned the plan's uploads, in the order they are expected to start
    * @param journal commits rows to the store (resolves once they are durable)
    */
   constructor(
-    private readonly planned: readonly PutOp[],
     private readonly journal: (rows: readonly TempRow[]) => Promise<void>,
     private readonly window = TEMP_WINDOW,
   ) {}
+
+  /** More planned uploads (a plan made while the scan goes on arrives in batches). */
+  plan(puts: Iterable<PutOp>): void {
+    for (const op of puts) this.planned.push(op);
+  }
 
   async reserve(op: PutOp): Promise<string> {
     this.started.add(op);
