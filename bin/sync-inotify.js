@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Entry point. Runs the compiled CLI in dist/ (built by `npm run build`, which `npm ci` runs
-// through `prepare`), because compiling the TypeScript on every start costs about half a
-// second. In a checkout where any file under src/ is newer than the build, it falls back to
+// through `prepare`) with its code cache (bundle-loader.js), because compiling the TypeScript
+// on every start costs about half a second. In a checkout where any file under src/ is newer than the build, it falls back to
 // loading the source through tsx, so an edited tree never runs stale code.
 import { readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -36,14 +36,19 @@ function buildIsFresh() {
 }
 
 let main;
+let bundle;
 if (process.env.SYNC_INOTIFY_FROM_SOURCE !== '1' && buildIsFresh()) {
-  ({ main } = await import('../dist/sync-inotify.mjs'));
+  const { loadBundle } = await import('./bundle-loader.js');
+  bundle = loadBundle(`${root}dist/sync-inotify.cjs`);
+  main = bundle.main;
 } else {
   const { register } = await import('tsx/esm/api');
   register();
   ({ main } = await import('../src/cli/main.ts'));
 }
 const code = await main(process.argv.slice(2));
+// The build's warm-up run saves the code it compiled (scripts/build.mjs).
+if (process.env.SYNC_INOTIFY_WRITE_CODE_CACHE === '1') bundle?.writeCache();
 // Exit explicitly: nsfw keeps a native handle referenced after stop(), so the event loop
 // would never drain on its own. Everything has been flushed and closed by now.
 process.exit(code);

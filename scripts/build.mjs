@@ -1,4 +1,7 @@
-// Builds dist/sync-inotify.mjs: the CLI and its pure-JS dependencies in one ES module.
+// Builds dist/sync-inotify.cjs: the CLI and its pure-JS dependencies in one CommonJS file, and
+// dist/sync-inotify.cjs.cache: V8's code cache for it, from a warm-up run of a small push
+// (bin/bundle-loader.js loads both; CommonJS because Node 20 can only hand a code cache to a
+// vm.Script, not to an ES module).
 //
 // Why one bundle: Node's ES module loader resolves, reads and links every file on its own, and
 // the CLI with its dependencies is a few hundred files. As one file, `--version` takes 0.19 s
@@ -13,7 +16,11 @@
 //
 // Type checking is not done here: `npm test` runs `tsc --noEmit`.
 import { build } from 'esbuild';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const SSH2_BINDING = "require('./crypto/build/Release/sshcrypto.node')";
 
@@ -33,26 +40,40 @@ const ssh2NativeBinding = {
 await rm('dist', { recursive: true, force: true });
 await build({
   entryPoints: ['src/cli/main.ts'],
-  outfile: 'dist/sync-inotify.mjs',
+  outfile: 'dist/sync-inotify.cjs',
   bundle: true,
   platform: 'node',
-  format: 'esm',
+  format: 'cjs',
   target: 'node20',
   sourcemap: 'linked',
   external: ['better-sqlite3', 'nsfw', 'cpu-features', '*.node'],
-  // Bundled CommonJS dependencies call require() for Node's built-ins and the externals above,
-  // and some read __dirname at load (ssh2's agent, for a Windows-only helper).
-  banner: {
-    js: [
-      "import { createRequire as __bundleCreateRequire } from 'node:module';",
-      "import { dirname as __bundleDirname } from 'node:path';",
-      "import { fileURLToPath as __bundleFileURLToPath } from 'node:url';",
-      'const require = __bundleCreateRequire(import.meta.url);',
-      'const __filename = __bundleFileURLToPath(import.meta.url);',
-      'const __dirname = __bundleDirname(__filename);',
-    ].join('\n'),
-  },
+  // The CommonJS wrapper provides require, __filename and __dirname; import.meta.url (used by
+  // src/cli/package-root.ts) is rebuilt from __filename.
+  define: { 'import.meta.url': '__bundleImportMetaUrl' },
+  banner: { js: "const __bundleImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   plugins: [ssh2NativeBinding],
   logLevel: 'warning',
 });
 await writeFile('dist/.build-stamp', new Date().toISOString());
+
+// Warm-up: one small push through the bin, from a YAML configuration to a local folder, so the
+// code cache holds what every run compiles (configuration, state store, scan, plan, executor).
+// Code used only by other targets is compiled when first used, as without a cache.
+const scratch = mkdtempSync(join(tmpdir(), 'sync-inotify-build-'));
+try {
+  const source = join(scratch, 'source');
+  mkdirSync(join(source, 'site', 'assets'), { recursive: true });
+  writeFileSync(join(source, 'site', 'index.html'), '<h1>warm-up</h1>\n');
+  writeFileSync(join(source, 'site', 'assets', 'app.css'), 'h1 { color: teal }\n');
+  const config = join(scratch, 'config.yaml');
+  writeFileSync(config, `syncs:\n  - source: ${JSON.stringify(source)}\n    exclude: ["*.tmp"]\n    targets:\n      - url: ${JSON.stringify(join(scratch, 'mirror'))}\n`);
+  const run = spawnSync(process.execPath, ['bin/sync-inotify.js', 'once', '-c', config, '--state', join(scratch, 'state.db')], {
+    env: { ...process.env, SYNC_INOTIFY_WRITE_CODE_CACHE: '1', SYNC_INOTIFY_FROM_SOURCE: '' },
+    encoding: 'utf8',
+  });
+  if (run.status !== 0 || !existsSync('dist/sync-inotify.cjs.cache')) {
+    throw new Error(`the warm-up run of the new bundle failed (exit ${run.status}):\n${run.stdout}${run.stderr}`);
+  }
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}

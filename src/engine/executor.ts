@@ -51,7 +51,7 @@ export class Executor {
     /** Ops that ended: true when done, false when not (failed, retry-later, skipped). */
     const ended = new Map<number, boolean>();
     // A stack, so the plan runs depth first in its own order: the first op of a batch first, and
-    // an op's dependents (first ones first) as soon as it is done, before the ops of later batches.
+    // an op's dependents (first ones first) as soon as it is done.
     const ready: Op[] = [];
     const halted = () => this.stopped || report.targetError !== undefined || feedError !== undefined;
 

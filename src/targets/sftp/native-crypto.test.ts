@@ -21,7 +21,7 @@ test('ssh2 was installed with its native crypto binding', () => {
 });
 
 test('the bundle in dist/ loads the binding by a path that resolves from dist/', () => {
-  const bundle = join(PACKAGE_ROOT, 'dist/sync-inotify.mjs');
+  const bundle = join(PACKAGE_ROOT, 'dist/sync-inotify.cjs');
   const text = readFileSync(bundle, 'utf8');
   assert.ok(text.includes(`require("${BINDING}")`) || text.includes(`require('${BINDING}')`), 'the bundle does not require the binding by its package path (see scripts/build.mjs)');
   const fromDist = createRequire(bundle);
