@@ -84,7 +84,9 @@ export function renderReport(options: { results: readonly CaseResult[]; command:
   out.push('  bundle `dist/sync-inotify.cjs` (with its V8 code cache) that `npm ci` builds; start-up (Node, modules, state store) is ~0.15 s of every command.');
   out.push('- **rsync**: `rsync -a --delete SRC/ DEST/`, over ssh with `-e "ssh -i KEY -p PORT -o UserKnownHostsFile=…"`.');
   out.push('- **lftp**: `lftp -c "open …; mirror -R --delete --parallel=N SRC DEST"`; SFTP through');
-  out.push('  `set sftp:connect-program "ssh -a -x -i KEY …"`, FTP with `ftp:ssl-allow no` (plain FTP on loopback).');
+  out.push('  `set sftp:connect-program "ssh -a -x -i KEY …"`, FTP with `ftp:ssl-allow no` (plain FTP on loopback). lftp writes');
+  out.push('  each file under its final name; the "temp files" row sets `xfer:use-temp-file yes` (a temp name, then a rename),');
+  out.push('  which is what ours always does so that no half-written file is ever visible: two more commands per file over FTP.');
   out.push('- **rclone**: `rclone sync --transfers 4 SRC DEST` with on-the-fly remotes (`:sftp,host=…,key_file=…:/path`,');
   out.push('  `:ftp,…,pass=<obscured>:/path`) and an empty config. Over SFTP with `--sftp-disable-hashcheck`: by default rclone');
   out.push('  runs `md5sum` through an ssh exec channel after every upload, which here cost ~175 ms per file (200 files: 35 s');

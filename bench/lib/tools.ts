@@ -68,11 +68,17 @@ export function lftpOpen(ep: Endpoint): string {
   throw new Error('lftp: no remote endpoint');
 }
 
-function lftp(ep: Endpoint, parallel: number): Pusher {
+/**
+ * lftp's mirror. With `tempFiles`, each file is uploaded under a temp name and renamed over
+ * the final one (`xfer:use-temp-file`), as ours always does so that no half-written file is
+ * ever visible under its name; lftp's default writes the final name directly.
+ */
+function lftp(ep: Endpoint, parallel: number, options: { tempFiles?: boolean } = {}): Pusher {
+  const temp = options.tempFiles ? 'set xfer:use-temp-file yes; ' : '';
   return {
-    name: `lftp mirror -R --parallel=${parallel}`,
+    name: `lftp mirror -R --parallel=${parallel}${options.tempFiles ? ', temp files' : ''}`,
     command: (src, dest) => ({
-      argv: ['lftp', '-c', `set cmd:fail-exit yes; set net:max-retries 2; set net:reconnect-interval-base 1; ${lftpOpen(ep)}; mirror -R --delete --parallel=${parallel} ${src} ${dest.remote}`],
+      argv: ['lftp', '-c', `set cmd:fail-exit yes; set net:max-retries 2; set net:reconnect-interval-base 1; ${temp}${lftpOpen(ep)}; mirror -R --delete --parallel=${parallel} ${src} ${dest.remote}`],
     }),
   };
 }
@@ -121,8 +127,8 @@ export function pushersFor(ep: Endpoint): Pusher[] {
   const byEndpoint: Record<EndpointId, () => Pusher[]> = {
     local: () => [ours(ep), rsync(ep), rclone(ep, 4), cpA],
     sftp: () => [ours(ep), lftp(ep, 4), rclone(ep, 4), rsync(ep)],
-    vsftpd: () => [ours(ep), lftp(ep, 4), lftp(ep, 1), rclone(ep, 4)],
-    'pure-ftpd': () => [ours(ep), lftp(ep, 4), lftp(ep, 1), rclone(ep, 4)],
+    vsftpd: () => [ours(ep), lftp(ep, 4), lftp(ep, 4, { tempFiles: true }), lftp(ep, 1), rclone(ep, 4)],
+    'pure-ftpd': () => [ours(ep), lftp(ep, 4), lftp(ep, 4, { tempFiles: true }), lftp(ep, 1), rclone(ep, 4)],
   };
   return byEndpoint[ep.id]();
 }

@@ -356,9 +356,11 @@ export class TargetSync {
       report(scan.problems.splice(0));
     }
     const result = await this.execute(feed(), problems);
+    // Created, then gone before the scan got inside: not finished (`once` looks again).
     const vanished = result.done.filter((op) => !scan.entries.has(op.path));
-    if (vanished.length > 0) this.requeue(vanished.map((op) => ({ path: op.path, deep: true })));
-    return result.cycle;
+    if (vanished.length === 0) return result.cycle;
+    this.requeue(vanished.map((op) => ({ path: op.path, deep: true })));
+    return { ...result.cycle, unfinished: (result.cycle.unfinished ?? 0) + vanished.length };
   }
 
   /**
