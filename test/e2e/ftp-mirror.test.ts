@@ -108,6 +108,27 @@ describe('e2e faults: FTP', { concurrency: 1 }, () => {
     }
   });
 
+  it('the server stopped in the middle of a first push (planned while scanning) and started again: converges', async (ctx) => {
+    const srv = await server('vsftpd-faults', () => startVsftpd());
+    if (!srv) return ctx.skip('vsftpd not available');
+    const p = prepare('first-push-restart', srv);
+    for (let i = 0; i < 10; i++) {
+      mkdirSync(join(p.src, `d${i}`, 'sub'), { recursive: true });
+      for (let j = 0; j < 100; j++) writeFileSync(join(p.src, `d${i}`, j % 2 ? 'sub' : '', `f${j}`), Buffer.alloc(4096 + j, i));
+    }
+    const d = await Daemon.start(p.args);
+    try {
+      await d.waitFor(/put "/, 20_000);
+      await srv.stop();
+      await d.waitFor(/target unavailable|failed/, 30_000);
+      await sleep(500);
+      await srv.start();
+      await waitForSame(p.src, p.dst, 120_000, d);
+    } finally {
+      await d.stop();
+    }
+  });
+
   it('a wrong password: clear error, target paused, one login attempt, password never shown', async (ctx) => {
     const srv = await server('vsftpd-faults', () => startVsftpd());
     if (!srv) return ctx.skip('vsftpd not available');
