@@ -15,6 +15,7 @@ import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Context, type CaseResult } from './lib/context.ts';
 import { renderReport } from './lib/report.ts';
+import { capTimeWait } from './lib/time-wait.ts';
 import { REPO } from './lib/tools.ts';
 import { PUSH_CASES, runPushCase } from './cases/push.ts';
 import { runLatencyCase } from './cases/latency.ts';
@@ -116,6 +117,8 @@ async function main(): Promise<number> {
   mkdirSync(join(workDir, 'tmp'), { recursive: true });
   process.env['TMPDIR'] = join(workDir, 'tmp');
   const started = new Date();
+  const timeWait = capTimeWait();
+  process.stderr.write(`${timeWait.description}\n`);
   const results: CaseResult[] = [];
   const figures = new Map<string, number>();
   const defaultRuns = values.quick ? 1 : 3;
@@ -137,11 +140,13 @@ async function main(): Promise<number> {
     }
   }
 
+  timeWait.restore();
+
   process.stdout.write('\n## Key ratios (peer time / ours)\n');
   for (const r of results) for (const line of r.ratios) process.stdout.write(`- ${r.id}: ${line}\n`);
 
   const command = `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`;
-  const report = renderReport({ results, command, workDir, started, minutes: (Date.now() - started.getTime()) / 60_000, runs: runsOption ?? defaultRuns });
+  const report = renderReport({ results, command, workDir, started, minutes: (Date.now() - started.getTime()) / 60_000, runs: runsOption ?? defaultRuns, environment: [timeWait.description] });
   const full = values.case === undefined;
   if (!values['no-readme']) {
     if (full || values['write-readme']) {

@@ -40,7 +40,7 @@ function toolVersions(): string {
   ].join('; ');
 }
 
-export function renderReport(options: { results: readonly CaseResult[]; command: string; workDir: string; started: Date; minutes: number; runs: number }): string {
+export function renderReport(options: { results: readonly CaseResult[]; command: string; workDir: string; started: Date; minutes: number; runs: number; environment: readonly string[] }): string {
   const out: string[] = [];
   out.push('# Benchmarks');
   out.push('');
@@ -72,6 +72,7 @@ export function renderReport(options: { results: readonly CaseResult[]; command:
   out.push(`- date: ${options.started.toISOString().replace('T', ' ').slice(0, 16)} UTC, ${options.minutes.toFixed(0)} min`);
   out.push(`- command: \`${options.command}\``);
   out.push(...machineDescription(options.workDir));
+  for (const line of options.environment) out.push(`- ${line}`);
   out.push(`- runs per timed case: ${options.runs} (median shown; each run on a fresh target); latency cases: one series of writes per tool`);
   out.push('');
   out.push('"time / ours" is the tool\'s median divided by ours: above 1× we are faster, below 1× the peer is.');
