@@ -84,6 +84,21 @@ describeOnceAndCheck('FTP (vsftpd)', async () => {
   return srv ? prepare('check', srv) : undefined;
 });
 
+/**
+ * Stops the server once the daemon has sent a file, runs `meanwhile`, starts the server again
+ * and waits until the target equals the source: nothing lost, and no temp file left (the
+ * comparison covers every name).
+ */
+async function outageDuringPush(srv: FtpTestServer, d: Daemon, p: { src: string; dst: string }, meanwhile: () => void = () => undefined): Promise<void> {
+  await d.waitFor(/put "/, 20_000);
+  await srv.stop();
+  meanwhile();
+  await d.waitFor(/target unavailable|failed/, 30_000);
+  await sleep(500);
+  await srv.start();
+  await waitForSame(p.src, p.dst, 120_000, d);
+}
+
 describe('e2e faults: FTP', { concurrency: 1 }, () => {
   it('the server stopped in the middle of a burst and started again: converges, nothing lost, no temp file left', async (ctx) => {
     const srv = await server('vsftpd-faults', () => startVsftpd());
@@ -95,14 +110,7 @@ describe('e2e faults: FTP', { concurrency: 1 }, () => {
         mkdirSync(join(p.src, `d${i}`));
         for (let j = 0; j < 100; j++) writeFileSync(join(p.src, `d${i}`, `f${j}`), Buffer.alloc(4096 + j, i));
       }
-      await d.waitFor(/put "/, 20_000);
-      await srv.stop();
-      writeFileSync(join(p.src, 'during-outage'), 'queued while the server is down');
-      await d.waitFor(/target unavailable|failed/, 30_000);
-      await sleep(500);
-      await srv.start();
-      // waitForSame compares every name, so a leftover temp file would show as a difference.
-      await waitForSame(p.src, p.dst, 120_000, d);
+      await outageDuringPush(srv, d, p, () => writeFileSync(join(p.src, 'during-outage'), 'queued while the server is down'));
     } finally {
       await d.stop();
     }
@@ -118,12 +126,7 @@ describe('e2e faults: FTP', { concurrency: 1 }, () => {
     }
     const d = await Daemon.start(p.args);
     try {
-      await d.waitFor(/put "/, 20_000);
-      await srv.stop();
-      await d.waitFor(/target unavailable|failed/, 30_000);
-      await sleep(500);
-      await srv.start();
-      await waitForSame(p.src, p.dst, 120_000, d);
+      await outageDuringPush(srv, d, p);
     } finally {
       await d.stop();
     }
