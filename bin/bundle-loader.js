@@ -2,10 +2,9 @@
 // cache for it (dist/sync-inotify.cjs.cache, written by the build's warm-up run). With the
 // cache, V8 neither parses the 2.8 MB bundle nor compiles the functions a run uses: every
 // command starts sooner (`--version`: 0.14 s → 0.10 s; a one-file FTP push: 0.26 s → 0.21 s,
-// on the reference machine). Node 20 has no
-// module.enableCompileCache, hence vm.Script. A cache that does not fit (another Node or V8
-// version, other V8 flags, a changed bundle) is rejected by V8 itself and the bundle is
-// simply compiled.
+// on the reference machine). Node 20 has no module.enableCompileCache, hence vm.Script. A
+// cache that does not fit (another Node or V8 version, other V8 flags, a changed bundle) is
+// rejected by V8 itself and the bundle is simply compiled.
 import { readFileSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { dirname } from 'node:path';

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Entry point. Runs the compiled CLI in dist/ (built by `npm run build`, which `npm ci` runs
 // through `prepare`) with its code cache (bundle-loader.js), because compiling the TypeScript
-// on every start costs about half a second. In a checkout where any file under src/ is newer than the build, it falls back to
-// loading the source through tsx, so an edited tree never runs stale code.
+// on every start costs about half a second. In a checkout where any file under src/ is newer
+// than the build, it falls back to loading the source through tsx, so an edited tree never
+// runs stale code.
 import { readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 

@@ -47,11 +47,6 @@ describe('CreationPlanner', () => {
     );
   });
 
-  it('does not create the root of a region below the target root', () => {
-    const p = new CreationPlanner({ rename: true, symlinks: true }, 'site');
-    assert.deepEqual(described(p.plan([entry('site', 'dir'), entry('site/a', 'dir'), entry('site/a/f', 'file')]).ops), ['mkdir site/a', 'put site/a/f <- mkdir site/a']);
-  });
-
   // A random tree, read in parents-first order and cut into random batches, is planned as
   // plan() plans it when the target holds nothing we know of.
   const tree = fc.uniqueArray(

@@ -7,8 +7,8 @@
  * been scanned and planned (a tree of a million files takes tens of seconds to scan).
  *
  * Contract: entries arrive parents first across batches (a directory before anything under
- * it), as the scanner reads them; the region's root directory is not created (it exists on
- * the target, as for plan()). Ids are unique across batches. For the same entries, the
+ * it), as the scanner reads a whole tree; the root ('') is not created (it exists on the
+ * target, as for plan()). Ids are unique across batches. For the same entries, the
  * batches' operations together are those of plan() with nothing known (a tested property).
  */
 import type { LocalEntry } from './entry.ts';
@@ -21,17 +21,13 @@ export class CreationPlanner {
   /** The id of the mkdir of every directory planned so far. */
   private readonly mkdirOf = new Map<string, number>();
 
-  /** @param root the region's root: there already, never created */
-  constructor(
-    private readonly caps: PlanCapabilities,
-    private readonly root = '',
-  ) {}
+  constructor(private readonly caps: PlanCapabilities) {}
 
   plan(batch: Iterable<LocalEntry>): Plan {
     const ops: Op[] = [];
     const problems: Problem[] = [];
     for (const e of batch) {
-      if (e.path === this.root) continue;
+      if (e.path === '') continue; // the target root is there already
       const parent = this.mkdirOf.get(parentOf(e.path));
       const base = { id: this.nextId, path: e.path, entry: e, deps: parent === undefined ? [] : [parent] };
       if (e.kind === 'dir') {

@@ -127,10 +127,10 @@ export class Scanner {
 
   /**
    * The scan of scanTree, handed out as it goes: a batch after every `batchSize` or so
-   * entries read (whole directories; excluded entries count too), parents first (`dir` itself first, a directory before anything
-   * under it), each also added to `into`. Between batches the event loop runs. A directory
-   * that vanishes after its parent listed it is removed from `into.entries` again, though it
-   * was in an earlier batch.
+   * entries read (whole directories; excluded entries count too), parents first (`dir`
+   * itself first, a directory before anything under it), each entry also added to `into`.
+   * Between batches the event loop runs. A directory that vanishes after its parent listed it
+   * is removed from `into.entries` again, though it was in an earlier batch.
    */
   async *batches(dir: string, into: ScanResult, batchSize: number): AsyncGenerator<LocalEntry[]> {
     const top = await this.statPath(dir, into);

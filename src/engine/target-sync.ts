@@ -299,12 +299,9 @@ export class TargetSync {
     let result = planFor([]);
     const held = this.holdVanished(result.ops, scan.entries);
     if (held.length > 0) result = planFor(held);
-    // Nothing depends on a put (it creates no directory and vacates nothing), so leaving one
-    // out cannot strand another op.
-    if (unsettled.size > 0) result = { ...result, ops: result.ops.filter((op) => !(op.kind === 'put' && unsettled.has(op.path))) };
+    result = { ...result, ops: withoutUnsettledPuts(result.ops, unsettled) };
     const problems = [...scan.problems, ...result.problems];
-    for (const p of problems) logger.warn(`${JSON.stringify(p.path)}: ${p.message}`);
-    this.problemCount += problems.length;
+    this.reportProblems(problems);
 
     const fullScan = widened.some((s) => s.path === '' && s.deep);
     const verdict = checkSafety({
@@ -335,13 +332,12 @@ export class TargetSync {
    * scan goes on. Directories that vanish before the scan reaches them are looked at again.
    */
   private async firstPush(unsettled: ReadonlySet<string>): Promise<CycleResult> {
-    const { scanner, logger, target } = this.o;
+    const { scanner, target } = this.o;
     const scan = emptyScan();
     const planner = new CreationPlanner({ rename: target.caps.rename, symlinks: target.caps.symlinks });
     const problems: Problem[] = [];
     const report = (found: readonly Problem[]) => {
-      for (const p of found) logger.warn(`${JSON.stringify(p.path)}: ${p.message}`);
-      this.problemCount += found.length;
+      this.reportProblems(found);
       problems.push(...found);
     };
     async function* feed(): AsyncGenerator<Op[]> {
@@ -349,8 +345,7 @@ export class TargetSync {
         const scanProblems = scan.problems.splice(0);
         const planned = planner.plan(batch);
         report([...scanProblems, ...planned.problems]);
-        // Nothing depends on a put, so leaving one out cannot strand another op.
-        const ops = unsettled.size > 0 ? planned.ops.filter((op) => !(op.kind === 'put' && unsettled.has(op.path))) : planned.ops;
+        const ops = withoutUnsettledPuts(planned.ops, unsettled);
         if (ops.length > 0) yield ops;
       }
       report(scan.problems.splice(0));
@@ -361,6 +356,12 @@ export class TargetSync {
     if (vanished.length === 0) return result.cycle;
     this.requeue(vanished.map((op) => ({ path: op.path, deep: true })));
     return { ...result.cycle, unfinished: (result.cycle.unfinished ?? 0) + vanished.length };
+  }
+
+  /** Paths the plan could not handle: a warning each, counted for the status. */
+  private reportProblems(found: readonly Problem[]): void {
+    for (const p of found) this.o.logger.warn(`${JSON.stringify(p.path)}: ${p.message}`);
+    this.problemCount += found.length;
   }
 
   /**
@@ -680,7 +681,16 @@ async function* tap(feed: AsyncIterable<readonly Op[]>, see: (ops: readonly Op[]
 
 /** The scopes of a full reconcile: the whole tree, deep. */
 function isWholeTree(scopes: readonly Scope[]): boolean {
-  return normalizeScopes(scopes).every((s) => s.path === '' && s.deep) && scopes.length > 0;
+  return scopes.length > 0 && normalizeScopes(scopes).every((s) => s.path === '' && s.deep);
+}
+
+/**
+ * The plan without the uploads of files still being written (they wait for the next cycle).
+ * Nothing depends on a put (it creates no directory and vacates nothing), so leaving one out
+ * cannot strand another op.
+ */
+function withoutUnsettledPuts(ops: Op[], unsettled: ReadonlySet<string>): Op[] {
+  return unsettled.size === 0 ? ops : ops.filter((op) => !(op.kind === 'put' && unsettled.has(op.path)));
 }
 
 /** A record that matches no source file: the planner re-sends or removes the path. */
