@@ -30,6 +30,8 @@ export interface FtpTestServer {
   readonly rootDir: string;
   /** PEM of the CA that signed the server certificate (when started with TLS). */
   readonly caFile: string | undefined;
+  /** The passive (data) ports the server draws from, where the test knows them. */
+  readonly passivePorts?: { readonly min: number; readonly max: number };
   /** ftp://user@127.0.0.1:port (no path, no password). */
   readonly url: string;
   /** Kill the server and every session process; files stay. */

@@ -35,6 +35,8 @@ export interface PureFtpdOptions {
    * the tools, not the VM's disk (a rename there is a journal write).
    */
   readonly baseDir?: string;
+  /** Size of the passive port range (100 by default); a test can occupy them to provoke 425. */
+  readonly passivePorts?: number;
 }
 
 /** Start pure-ftpd, or return undefined after `serverMissing` when it is not installed. */
@@ -49,7 +51,7 @@ export async function startPureFtpd(options: PureFtpdOptions = {}): Promise<FtpT
   const { base, root } = makeServerDirs('si-pureftpd-', user, options.baseDir);
   try {
     const port = await freePort();
-    const pasv = await freePortRange(100);
+    const pasv = await freePortRange(options.passivePorts ?? 100);
     // Virtual user: the password file and its compiled PureDB live in the temp folder.
     const passwd = join(base, 'pureftpd.passwd');
     const pdb = join(base, 'pureftpd.pdb');
@@ -97,6 +99,7 @@ export async function startPureFtpd(options: PureFtpdOptions = {}): Promise<FtpT
       password: FTP_TEST_PASSWORD,
       rootDir: root,
       caFile,
+      passivePorts: pasv,
       url: `ftp://${FTP_TEST_USER}@127.0.0.1:${port}`,
       stop: () => proc.stop(),
       start: () => proc.start(),

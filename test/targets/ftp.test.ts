@@ -5,12 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync, existsSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { TargetError } from '../../src/targets/errors.ts';
 import { createFtpTarget, type FtpTargetOptions } from '../../src/targets/ftp/ftp-target.ts';
+import { epsvRefusalKind, type EpsvRefusalKind } from '../../src/targets/ftp/pipelined-upload.ts';
 import { createTarget } from '../../src/targets/registry.ts';
 import type { TargetSpec } from '../../src/targets/spec.ts';
 import type { Target } from '../../src/targets/target.ts';
@@ -435,3 +436,110 @@ describe('ftp target: vsftpd with TLS', () => {
     }
   });
 });
+
+describe('ftp target: EPSV refused', () => {
+  it('a 5xx reply means no EPSV on this server (PASV from then on); a 4xx one is tried again', () => {
+    const table: [number, EpsvRefusalKind][] = [
+      [500, 'unsupported'], // command not recognised
+      [502, 'unsupported'], // not implemented
+      [522, 'unsupported'], // network protocol not supported
+      [421, 'try-again'],
+      [425, 'try-again'], // pure-ftpd: the passive port it drew is taken
+      [450, 'try-again'],
+    ];
+    for (const [code, kind] of table) assert.equal(epsvRefusalKind(code), kind, `reply ${code}`);
+  });
+
+  it('pure-ftpd answers EPSV with 425 while its passive ports are taken: the upload asks again and the session stays pipelined', async (ctx) => {
+    const server = await startPureFtpd({ passivePorts: 2 });
+    if (!server) return ctx.skip('pure-ftpd not available');
+    const { min, max } = server.passivePorts!;
+    assert.equal(max, min + 1);
+    const blockers = [createServer(), createServer()];
+    const block = () => Promise.all(blockers.map((b, i) => new Promise<void>((resolve, reject) => b.once('error', reject).listen(min + i, '127.0.0.1', resolve))));
+    const unblock = () => blockers.forEach((b) => b.listening && b.close());
+    // Between client and server: what the client writes, and a hook on what the server says.
+    const tap = await wireTap(server.port);
+    try {
+      await block();
+      const t = target({ ...server, port: tap.port }, { connections: 1 });
+      await t.connect();
+      // The first EPSV is refused (every passive port taken); the ports are freed as the 425
+      // goes back, so the upload's next EPSV gets one.
+      tap.onServerData = (text) => {
+        if (/^425 /m.test(text)) unblock();
+      };
+      await t.put('retried', bufferSource('retried'), { tempPath: '.retried.tmp' });
+      await t.put('next', bufferSource('next'), { tempPath: '.next.tmp' });
+      assert.equal(readFileSync(join(server.rootDir, 'retried'), 'utf8'), 'retried');
+      assert.equal(readFileSync(join(server.rootDir, 'next'), 'utf8'), 'next');
+      // EPSV and STOR in one write each time: the refusal did not switch the session to
+      // basic-ftp's one-command-per-round-trip PASV path.
+      const stors = tap.written.filter((w) => /^STOR /m.test(w));
+      assert.equal(stors.length, 3, `one refused STOR and two that landed, got:\n${tap.written.join('')}`);
+      for (const w of stors) assert.match(w, /EPSV\r\nSTOR /);
+
+      await t.close();
+    } finally {
+      unblock();
+      tap.close();
+      await server.cleanup();
+    }
+  });
+
+  it("no passive port frees up: the put fails with the server's own 425, and nothing of it lands", async (ctx) => {
+    const server = await startPureFtpd({ passivePorts: 2 });
+    if (!server) return ctx.skip('pure-ftpd not available');
+    const { min } = server.passivePorts!;
+    const blockers = [createServer(), createServer()];
+    try {
+      await Promise.all(blockers.map((b, i) => new Promise<void>((resolve, reject) => b.once('error', reject).listen(min + i, '127.0.0.1', resolve))));
+      const t = target(server, { connections: 1 });
+      await t.connect();
+      await rejectsWith(t.put('blocked', bufferSource('blocked'), { tempPath: '.blocked.tmp' }), 'E_CONNECTION', (err) => {
+        assert.match(err.message, /: 425 /, "the server's own words");
+      });
+      assert.ok(!existsSync(join(server.rootDir, 'blocked')) && !existsSync(join(server.rootDir, '.blocked.tmp')), 'nothing of the refused put is on the server');
+      await t.close();
+    } finally {
+      for (const b of blockers) if (b.listening) b.close();
+      await server.cleanup();
+    }
+  });
+});
+
+/**
+ * A loopback TCP relay in front of a server: records what the client writes (one string per
+ * chunk received) and lets a test react to what the server says before the client sees it.
+ */
+async function wireTap(serverPort: number): Promise<{ port: number; written: string[]; onServerData: ((text: string) => void) | undefined; close(): void }> {
+  const sockets: Socket[] = [];
+  const tap = {
+    port: 0,
+    written: [] as string[],
+    onServerData: undefined as ((text: string) => void) | undefined,
+    close: () => {
+      relay.close();
+      for (const s of sockets) s.destroy();
+    },
+  };
+  const relay: Server = createServer((client) => {
+    const upstream = connect(serverPort, '127.0.0.1');
+    sockets.push(client, upstream);
+    client.on('data', (d: Buffer) => {
+      tap.written.push(d.toString('latin1'));
+      upstream.write(d);
+    });
+    upstream.on('data', (d: Buffer) => {
+      tap.onServerData?.(d.toString('latin1'));
+      client.write(d);
+    });
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    client.on('error', () => undefined);
+    upstream.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  tap.port = (relay.address() as { port: number }).port;
+  return tap;
+}

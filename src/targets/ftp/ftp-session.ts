@@ -5,7 +5,7 @@
  * a session is only ever used by one operation at a time (the pool hands it out), and every
  * path sent is absolute, so the working directory (which `cd`/`list` change) never matters.
  */
-import { Client, type FTPResponse } from 'basic-ftp';
+import { Client, FTPError, type FTPResponse } from 'basic-ftp';
 import { Readable } from 'node:stream';
 import { TargetError } from '../errors.ts';
 import { DeferredCommands, type Reply } from './deferred-commands.ts';
@@ -27,6 +27,9 @@ export function parseFeatures(feat: Map<string, string>): FtpFeatures {
   const has = (name: string) => feat.has(name) || feat.has(name.toLowerCase());
   return { mlsd: has('MLST') || has('MLSD'), mfmt: has('MFMT'), size: has('SIZE'), utf8: has('UTF8') };
 }
+
+/** EPSV requests per upload when the server answers 4xx (it could not open that data port). */
+const EPSV_ATTEMPTS = 3;
 
 export class FtpSession {
   /** Directory the server is in (after our CWD); undefined when unknown. */
@@ -132,17 +135,23 @@ export class FtpSession {
     return replies;
   }
 
-  /** False once the server refused EPSV: uploads then go through basic-ftp's PASV path. */
+  /** False once the server said it does not do EPSV: uploads then go through basic-ftp's PASV path. */
   private epsvPipelining = true;
 
-  /** STOR `source` to `absPath`; EPSV and STOR in one write when the server does EPSV. */
+  /**
+   * STOR `source` to `absPath`; EPSV and STOR in one write when the server does EPSV. An EPSV
+   * the server could not serve this time (4xx) is sent again, up to EPSV_ATTEMPTS in all;
+   * nothing was read from `source` then, so it can be offered again. After the last one the
+   * refusal is the upload's error (425 → E_CONNECTION, retried by the engine).
+   */
   async upload(source: Readable | Buffer, absPath: string): Promise<void> {
-    if (this.epsvPipelining) {
+    for (let attempt = 1; this.epsvPipelining; attempt++) {
       try {
         return await storPipelined(this.client, source, absPath);
       } catch (err) {
         if (!(err instanceof EpsvRefused)) throw err;
-        this.epsvPipelining = false;
+        if (err.kind === 'unsupported') this.epsvPipelining = false;
+        else if (attempt >= EPSV_ATTEMPTS) throw new FTPError(err.reply);
       }
     }
     await this.client.uploadFrom(Buffer.isBuffer(source) ? Readable.from([source]) : source, absPath);

@@ -23,8 +23,9 @@
  *
  * Contract: resolves when the server confirmed the transfer (226) and every byte left;
  * rejects with the server's FTPError (e.g. 553), a connection error (the session is then
- * closed: a reply may still be owed), or `EpsvRefused` when the server does not do EPSV (then
- * nothing was stored and the caller uses basic-ftp's own upload, which can fall back to PASV).
+ * closed: a reply may still be owed), or `EpsvRefused` when the server answered EPSV with
+ * anything but 229 (then nothing was stored and the session is still usable; see
+ * `epsvRefusalKind` for what the caller does next).
  */
 import { connect, type Socket } from 'node:net';
 import { pipeline, type Readable } from 'node:stream';
@@ -36,6 +37,25 @@ export class EpsvRefused extends Error {
   constructor(readonly reply: FTPResponse) {
     super(`EPSV refused: ${reply.message}`);
   }
+
+  get kind(): EpsvRefusalKind {
+    return epsvRefusalKind(this.reply.code);
+  }
+}
+
+/**
+ * What an EPSV refusal means for the session. A permanent reply (5xx: 500/502 not
+ * implemented, 522 protocol not supported, …) says the server does not do EPSV: the session
+ * switches to PASV for good. A transient one (4xx) says this one data port could not be
+ * opened: pure-ftpd answers "425 Unable to identify the local data socket: Address already in
+ * use" when the port it drew from its passive range is still taken, a few times per 10,000
+ * uploads. The next EPSV draws another port, so the upload is simply sent again; turning
+ * EPSV off there would put the session on basic-ftp's slower path for the rest of the run.
+ */
+export type EpsvRefusalKind = 'unsupported' | 'try-again';
+
+export function epsvRefusalKind(replyCode: number): EpsvRefusalKind {
+  return replyCode >= 500 ? 'unsupported' : 'try-again';
 }
 
 /** How long a failed data connection waits for the server's verdict on the STOR. */
