@@ -231,7 +231,8 @@ export class TargetSync {
    * it already holds.
    */
   async start(): Promise<void> {
-    await this.o.target.connect();
+    const firstRun = !this.initialized && this.o.store.isNewTarget(this.targetId);
+    await this.o.target.connect({ bulk: firstRun });
     for (const { path: temp, finalPath } of this.o.store.temps(this.targetId)) {
       await this.o.target.remove(temp);
       this.o.store.transaction(() => {
@@ -244,7 +245,7 @@ export class TargetSync {
       this.o.logger.debug(`removed leftover temp file ${JSON.stringify(temp)}`);
     }
     if (!this.initialized) {
-      if (this.o.store.isNewTarget(this.targetId)) {
+      if (firstRun) {
         // A first run against this target: likely a whole tree to send. The other
         // connections' handshakes then overlap the adoption listing, the scan and the plan.
         this.o.target.prewarm?.();

@@ -55,6 +55,15 @@ export interface PutOptions {
   readonly tempPath: string;
 }
 
+export interface ConnectOptions {
+  /**
+   * A large batch follows at once (a first push): a pool may log its other connections in
+   * while the first one does, rather than after (see `prewarm`). A login the server rejects
+   * then fails on each of those connections once; nothing is retried either way.
+   */
+  readonly bulk?: boolean;
+}
+
 export interface Target {
   /** URL of the target with any password removed: safe for logs and status. */
   readonly displayName: string;
@@ -65,7 +74,7 @@ export interface Target {
    */
   readonly maxInFlight: number;
   /** Open connections, create the root if missing. Rejects with E_AUTH, E_HOST_KEY, … */
-  connect(): Promise<void>;
+  connect(options?: ConnectOptions): Promise<void>;
   /**
    * After a successful connect: start opening every other connection in the background,
    * because a large batch (a first push) is coming. Otherwise pools open extra connections

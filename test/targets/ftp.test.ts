@@ -145,7 +145,8 @@ describe('ftp target: vsftpd', () => {
     if (!server) return ctx.skip('vsftpd not available');
     const wrong = 'Wr0ng-Passw0rd-xyzzy';
     const t = target(server, { password: wrong });
-    const err = await rejectsWith(t.connect(), 'E_AUTH');
+    // bulk: all four connections log in at once; each is rejected once, none is retried.
+    const err = await rejectsWith(t.connect({ bulk: true }), 'E_AUTH');
     assert.ok(!everythingSaid(err).includes(wrong), everythingSaid(err));
     // Latched: later calls fail at once with E_AUTH without contacting the server, even
     // when the server is gone (a retry loop would now report E_CONNECTION).
@@ -307,12 +308,12 @@ describe('ftp target: a server that allows only 2 sessions per client', () => {
     ['vsftpd max_per_ip=2', () => startVsftpd({ maxPerIp: 2 })],
     ['pure-ftpd -C 2', () => startPureFtpd({ maxPerIp: 2 })],
   ] as const) {
-    it(`${name}: 40 parallel puts with connections: 4 all land`, async (ctx) => {
+    it(`${name}: 40 parallel puts with connections: 4 all land, also after a bulk connect (4 logins at once)`, async (ctx) => {
       const server = await start();
       if (!server) return ctx.skip(`${name} not available`);
       try {
         const t = target(server, { connections: 4 });
-        await t.connect();
+        await t.connect({ bulk: true });
         await Promise.all(Array.from({ length: 40 }, (_, i) => t.put(`f${i}`, bufferSource(`content ${i}`), { tempPath: `.f${i}.tmp` })));
         for (let i = 0; i < 40; i++) assert.equal(readFileSync(join(server.rootDir, `f${i}`), 'utf8'), `content ${i}`);
         await t.close();
