@@ -4,7 +4,7 @@
  * ("detection failed", so the extension decides). SVG is XML text: its extension says image.
  */
 import { open } from 'node:fs/promises';
-import mime from 'mime-types';
+import { createRequire } from 'node:module';
 import { extensionOf } from '../core/filter.ts';
 
 const HEAD_BYTES = 4100;
@@ -43,7 +43,14 @@ export function looksLikeText(head: Buffer): boolean {
   }
 }
 
+/**
+ * mime-types builds its tables when loaded (~5 ms); only a type filter needs them, so they
+ * are loaded on first use rather than at every start.
+ */
+let mimeTypes: typeof import('mime-types') | undefined;
+
 export function extensionTopType(path: string): string | undefined {
-  const type = mime.lookup(path);
+  mimeTypes ??= createRequire(import.meta.url)('mime-types') as typeof import('mime-types');
+  const type = mimeTypes.lookup(path);
   return type === false ? undefined : type.split('/')[0];
 }

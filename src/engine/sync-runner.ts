@@ -15,7 +15,6 @@ import type { Store } from '../state/store.ts';
 import { createTarget, parseTargetUrl } from '../targets/registry.ts';
 import { isTargetError } from '../targets/errors.ts';
 import type { Watcher } from '../watch/watcher.ts';
-import { NsfwWatcher } from '../watch/nsfw-watcher.ts';
 import { DirWatcher } from '../watch/dir-watcher.ts';
 import { Scanner } from './scanner.ts';
 import { TargetSync, type CycleResult, type TargetStatus } from './target-sync.ts';
@@ -102,7 +101,8 @@ export class SyncRunner {
         },
       };
       const root = resolve(s.config.source);
-      s.watcher = this.config.watcher === 'nsfw' ? new NsfwWatcher(root, callbacks) : new DirWatcher(root, callbacks, { filter: s.filter });
+      // nsfw is a native module: loaded only when configured (a `once` never watches).
+      s.watcher = this.config.watcher === 'nsfw' ? new (await import('../watch/nsfw-watcher.ts')).NsfwWatcher(root, callbacks) : new DirWatcher(root, callbacks, { filter: s.filter });
       await s.watcher.start();
       this.logger.info(`watching ${s.config.source} → ${s.targets.map((t) => t.name).join(', ')}`);
       hint(FULL);
