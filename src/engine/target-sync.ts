@@ -247,7 +247,8 @@ export class TargetSync {
     if (!this.initialized) {
       if (firstRun) {
         // A first run against this target: likely a whole tree to send. The other
-        // connections' handshakes then overlap the adoption listing, the scan and the plan.
+        // connections' handshakes then overlap the adoption listing, the scan and the plan
+        // (a pool that opened them at connect, `bulk`, has nothing left to do here).
         this.o.target.prewarm?.();
         const adopted = await adoptRemote(this.o.target, this.o.scanner, this.o.store, this.targetId);
         if (adopted > 0) this.o.logger.info(`adopted ${adopted} entries already on the target`);
