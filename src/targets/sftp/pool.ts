@@ -17,14 +17,12 @@
  * at once with the same error instead of logging in again and again (no retry loop), until
  * the engine calls `connect()` again.
  */
-// Before ssh2: it keeps the randomFillSync it finds when it loads.
-import './padding-random.ts';
-import ssh2 from 'ssh2';
-import type { ConnectConfig, SFTPWrapper } from 'ssh2';
+import type { Client as Ssh2Client, ConnectConfig, SFTPWrapper } from 'ssh2';
 import { TargetError } from '../errors.ts';
 import { translateSessionError } from './translate-error.ts';
+import { loadSsh2 } from './ssh2-module.ts';
 
-type Client = InstanceType<typeof ssh2.Client>;
+type Client = Ssh2Client;
 
 /** How the pool opens one connection; provided by the target (auth, host key policy). */
 export interface Connector {
@@ -68,9 +66,11 @@ function sleep(ms: number): Promise<void> {
  * Open one SSH connection and its SFTP channel, or reject with a TargetError. `abort` (the
  * session was closed meanwhile, even before this call) cuts the half-open connection.
  */
-function openConnection(connector: Connector, abort: AbortSignal): Promise<{ client: Client; sftp: SFTPWrapper }> {
+async function openConnection(connector: Connector, abort: AbortSignal): Promise<{ client: Client; sftp: SFTPWrapper }> {
   const closed = () => new TargetError('E_CONNECTION', `connect to ${connector.what}: the target was closed`);
-  if (abort.aborted) return Promise.reject(closed());
+  if (abort.aborted) throw closed();
+  const ssh2 = await loadSsh2();
+  if (abort.aborted) throw closed();
   return new Promise((resolve, reject) => {
     const refusal: { error?: TargetError } = {};
     const client = new ssh2.Client();

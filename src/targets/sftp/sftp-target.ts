@@ -20,10 +20,7 @@ import { readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-// Before ssh2: it keeps the randomFillSync it finds when it loads.
-import './padding-random.ts';
-import ssh2 from 'ssh2';
-import type { AnyAuthMethod, Attributes, ConnectConfig, FileEntryWithStats, ServerHostKeyAlgorithm } from 'ssh2';
+import type { AnyAuthMethod, Attributes, ConnectConfig, FileEntryWithStats, ParsedKey, ServerHostKeyAlgorithm } from 'ssh2';
 import type { EntryKind } from '../../core/entry.ts';
 import { isSafeRelativePath, joinPath } from '../../core/paths.ts';
 import { TargetError } from '../errors.ts';
@@ -32,6 +29,7 @@ import type { TargetSpec } from '../spec.ts';
 import type { PutOptions, PutSource, RemoteEntry, Target, TargetCapabilities } from '../target.ts';
 import { HostKeyPolicy } from './known-hosts.ts';
 import { SftpPool, type Connector, type SftpSession } from './pool.ts';
+import { loadSsh2, ssh2 } from './ssh2-module.ts';
 import { SFTP_STATUS, isFailure, isNoSuchFile, sftpStatusOf, translateSftpError } from './translate-error.ts';
 
 const UNSUPPORTED_KEYS = ['tls', 'ca', 'insecure'] as const;
@@ -201,7 +199,7 @@ export class SftpTarget implements Target {
     if (spec.identityFile === undefined) {
       for (const name of ['id_ed25519', 'id_ecdsa', 'id_rsa']) {
         const file = join(homedir(), '.ssh', name);
-        let key: ssh2.ParsedKey | undefined;
+        let key: ParsedKey | undefined;
         try {
           key = parsePrivateKey(file, passphrase, false);
         } catch {
@@ -231,6 +229,7 @@ export class SftpTarget implements Target {
   async connect(): Promise<void> {
     // An explicit connect re-reads known_hosts and key files, so an operator's fix is seen.
     this.policy.reload();
+    await loadSsh2(); // parsePrivateKey below needs it
     this.credentials = this.loadCredentials();
     try {
       await this.pool.connect();
@@ -664,7 +663,7 @@ export class SftpTarget implements Target {
 }
 
 /** Parse a private key file; a missing or unusable key is an error only when asked for explicitly. */
-function parsePrivateKey(file: string, passphrase: string | undefined, explicit: boolean): ssh2.ParsedKey {
+function parsePrivateKey(file: string, passphrase: string | undefined, explicit: boolean): ParsedKey {
   let data: Buffer;
   try {
     data = readFileSync(file);
@@ -672,8 +671,8 @@ function parsePrivateKey(file: string, passphrase: string | undefined, explicit:
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new TargetError('E_CONFIG', `cannot read identityFile ${file} (${code}): check the path and its permissions`);
   }
-  const parsed = ssh2.utils.parseKey(data, passphrase);
-  const key = Array.isArray(parsed) ? (parsed[0] as ssh2.ParsedKey | Error | undefined) : parsed;
+  const parsed = ssh2().utils.parseKey(data, passphrase);
+  const key = Array.isArray(parsed) ? (parsed[0] as ParsedKey | Error | undefined) : parsed;
   if (key === undefined || key instanceof Error) {
     const why = key instanceof Error ? key.message : 'no key found';
     if (/no passphrase given/i.test(why)) {
