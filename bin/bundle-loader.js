@@ -23,7 +23,9 @@ export function loadBundle(file) {
   } catch {
     cachedData = undefined;
   }
-  const script = new Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, ...(cachedData ? { cachedData } : {}) });
+  // latin1: the build writes the bundle in ASCII (scripts/build.mjs), which latin1 reads as a
+  // one-byte string without decoding UTF-8.
+  const script = new Script(Module.wrap(readFileSync(file, 'latin1')), { filename: file, ...(cachedData ? { cachedData } : {}) });
   const module = { exports: {} };
   script.runInThisContext()(module.exports, createRequire(file), module, file, dirname(file));
   return {
