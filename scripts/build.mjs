@@ -59,7 +59,7 @@ await build({
 // escapes non-ASCII characters in code (its default charset); what is left is in comments,
 // where an escape is inert. An escape means the same character in strings and regexps too.
 const bundled = await readFile('dist/sync-inotify.cjs', 'utf8');
-await writeFile('dist/sync-inotify.cjs', bundled.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+await writeFile('dist/sync-inotify.cjs', bundled.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
 await writeFile('dist/.build-stamp', new Date().toISOString());
 
 // Warm-up: one small push through the bin, from a YAML configuration to a local folder, so the
