@@ -438,6 +438,25 @@ describe('ftp target: vsftpd with TLS', () => {
   });
 });
 
+describe('ftp target: bulk connect', () => {
+  for (const bulk of [false, true]) {
+    it(`connect({ bulk: ${bulk} }) has opened ${bulk ? 'every connection of the pool' : 'one connection'} by the time it resolves`, async (ctx) => {
+      const server = await startPureFtpd();
+      if (!server) return ctx.skip('pure-ftpd not available');
+      const tap = await wireTap(server.port);
+      try {
+        const t = target({ ...server, port: tap.port }, { connections: 4 });
+        await t.connect({ bulk });
+        assert.equal(tap.connections, bulk ? 4 : 1);
+        await t.close();
+      } finally {
+        tap.close();
+        await server.cleanup();
+      }
+    });
+  }
+});
+
 describe('ftp target: EPSV refused', () => {
   it('a 5xx reply means no EPSV on this server (PASV from then on); a 4xx one is tried again', () => {
     const table: [number, EpsvRefusalKind][] = [
@@ -456,19 +475,16 @@ describe('ftp target: EPSV refused', () => {
     if (!server) return ctx.skip('pure-ftpd not available');
     const { min, max } = server.passivePorts!;
     assert.equal(max, min + 1);
-    const blockers = [createServer(), createServer()];
-    const block = () => Promise.all(blockers.map((b, i) => new Promise<void>((resolve, reject) => b.once('error', reject).listen(min + i, '127.0.0.1', resolve))));
-    const unblock = () => blockers.forEach((b) => b.listening && b.close());
     // Between client and server: what the client writes, and a hook on what the server says.
     const tap = await wireTap(server.port);
+    const ports = await occupyPorts(min, 2);
     try {
-      await block();
       const t = target({ ...server, port: tap.port }, { connections: 1 });
       await t.connect();
       // The first EPSV is refused (every passive port taken); the ports are freed as the 425
       // goes back, so the upload's next EPSV gets one.
       tap.onServerData = (text) => {
-        if (/^425 /m.test(text)) unblock();
+        if (/^425 /m.test(text)) ports.release();
       };
       await t.put('retried', bufferSource('retried'), { tempPath: '.retried.tmp' });
       await t.put('next', bufferSource('next'), { tempPath: '.next.tmp' });
@@ -482,7 +498,7 @@ describe('ftp target: EPSV refused', () => {
 
       await t.close();
     } finally {
-      unblock();
+      ports.release();
       tap.close();
       await server.cleanup();
     }
@@ -491,10 +507,8 @@ describe('ftp target: EPSV refused', () => {
   it("no passive port frees up: the put fails with the server's own 425, and nothing of it lands", async (ctx) => {
     const server = await startPureFtpd({ passivePorts: 2 });
     if (!server) return ctx.skip('pure-ftpd not available');
-    const { min } = server.passivePorts!;
-    const blockers = [createServer(), createServer()];
+    const ports = await occupyPorts(server.passivePorts!.min, 2);
     try {
-      await Promise.all(blockers.map((b, i) => new Promise<void>((resolve, reject) => b.once('error', reject).listen(min + i, '127.0.0.1', resolve))));
       const t = target(server, { connections: 1 });
       await t.connect();
       await rejectsWith(t.put('blocked', bufferSource('blocked'), { tempPath: '.blocked.tmp' }), 'E_CONNECTION', (err) => {
@@ -503,7 +517,7 @@ describe('ftp target: EPSV refused', () => {
       assert.ok(!existsSync(join(server.rootDir, 'blocked')) && !existsSync(join(server.rootDir, '.blocked.tmp')), 'nothing of the refused put is on the server');
       await t.close();
     } finally {
-      for (const b of blockers) if (b.listening) b.close();
+      ports.release();
       await server.cleanup();
     }
   });
@@ -513,10 +527,12 @@ describe('ftp target: EPSV refused', () => {
  * A loopback TCP relay in front of a server: records what the client writes (one string per
  * chunk received) and lets a test react to what the server says before the client sees it.
  */
-async function wireTap(serverPort: number): Promise<{ port: number; written: string[]; onServerData: ((text: string) => void) | undefined; close(): void }> {
+async function wireTap(serverPort: number): Promise<{ port: number; connections: number; written: string[]; onServerData: ((text: string) => void) | undefined; close(): void }> {
   const sockets: Socket[] = [];
   const tap = {
     port: 0,
+    /** Connections the client opened through the relay. */
+    connections: 0,
     written: [] as string[],
     onServerData: undefined as ((text: string) => void) | undefined,
     close: () => {
@@ -525,6 +541,7 @@ async function wireTap(serverPort: number): Promise<{ port: number; written: str
     },
   };
   const relay: Server = createServer((client) => {
+    tap.connections++;
     const upstream = connect(serverPort, '127.0.0.1');
     sockets.push(client, upstream);
     client.on('data', (d: Buffer) => {
@@ -543,4 +560,11 @@ async function wireTap(serverPort: number): Promise<{ port: number; written: str
   await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
   tap.port = (relay.address() as { port: number }).port;
   return tap;
+}
+
+/** Listen on `count` ports from `first` so that a server cannot use them; `release()` frees them at once. */
+async function occupyPorts(first: number, count: number): Promise<{ release(): void }> {
+  const servers = Array.from({ length: count }, () => createServer());
+  await Promise.all(servers.map((s, i) => new Promise<void>((resolve, reject) => s.once('error', reject).listen(first + i, '127.0.0.1', resolve))));
+  return { release: () => servers.forEach((s) => s.listening && s.close()) };
 }

@@ -17,12 +17,10 @@
  * at once with the same error instead of logging in again and again (no retry loop), until
  * the engine calls `connect()` again.
  */
-import type { Client as Ssh2Client, ConnectConfig, SFTPWrapper } from 'ssh2';
+import type { Client, ConnectConfig, SFTPWrapper } from 'ssh2';
 import { TargetError } from '../errors.ts';
 import { translateSessionError } from './translate-error.ts';
 import { loadSsh2 } from './ssh2-module.ts';
-
-type Client = Ssh2Client;
 
 /** How the pool opens one connection; provided by the target (auth, host key policy). */
 export interface Connector {
