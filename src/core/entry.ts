@@ -35,6 +35,16 @@ export interface KnownEntry {
 }
 
 /**
+ * A file we put on the target whose content we cannot vouch for (its upload was cut off by a
+ * crash, or the source changed or vanished during it). It matches no source file, so the
+ * planner re-sends the path, or removes it when the source no longer has it, instead of
+ * leaving an unknown file behind.
+ */
+export function uncertainFile(path: string): KnownEntry {
+  return { path, kind: 'file', size: -1, mtimeMs: -1, ino: '', recordedAtMs: 0 };
+}
+
+/**
  * Same content as far as (kind, size, mtime, inode, link) can tell. The inode matters: a file
  * replaced by another one (mv over, swap, cp -p) may keep size and mtime but not the inode.
  */

@@ -8,11 +8,28 @@ import type { KnownEntry, LocalEntry } from './entry.ts';
 interface OpBase {
   readonly id: number;
   readonly path: string;
+  /** Ops that must succeed first; if one does not, this op is skipped. */
   deps: number[];
+  /** Ops that must have ended first, whatever their outcome (see PublishOp). */
+  readonly after?: readonly number[];
 }
 
-export interface MkdirOp extends OpBase { readonly kind: 'mkdir'; readonly entry: LocalEntry }
-export interface PutOp extends OpBase { readonly kind: 'put'; readonly entry: LocalEntry }
+/**
+ * Creates a directory. `staged`: under a temp name in its parent instead, so that its files
+ * can be written in place inside it, unseen; a PublishOp then renames it to `path`.
+ */
+export interface MkdirOp extends OpBase { readonly kind: 'mkdir'; readonly entry: LocalEntry; readonly staged?: true }
+/**
+ * Sends one file. `stagedIn`: the (final) path of the staged directory it goes into; it is
+ * then written in place inside that directory's temp name, without a temp name of its own.
+ */
+export interface PutOp extends OpBase { readonly kind: 'put'; readonly entry: LocalEntry; readonly stagedIn?: string }
+/**
+ * Makes a staged directory visible: renames its temp name to `path` once its puts (`after`)
+ * have ended. When one of them failed, the staged directory is removed instead and `path` is
+ * looked at again (nothing half-sent becomes visible).
+ */
+export interface PublishOp extends OpBase { readonly kind: 'publish'; readonly entry: LocalEntry; readonly after: readonly number[] }
 export interface SymlinkOp extends OpBase { readonly kind: 'symlink'; readonly entry: LocalEntry }
 /** Moves `from` (and everything under it) to `path`; `entry` is the source at the destination. */
 export interface RenameOp extends OpBase { readonly kind: 'rename'; readonly from: string; readonly entry: LocalEntry }
@@ -24,7 +41,7 @@ export interface RemoveOp extends OpBase { readonly kind: 'remove'; readonly kno
  */
 export interface RmdirOp extends OpBase { readonly kind: 'rmdir'; readonly recursive: boolean; readonly count: number }
 
-export type Op = MkdirOp | PutOp | SymlinkOp | RenameOp | RemoveOp | RmdirOp;
+export type Op = MkdirOp | PutOp | SymlinkOp | RenameOp | RemoveOp | RmdirOp | PublishOp;
 export type OpKind = Op['kind'];
 
 /** A path the plan could not handle, as data (Mutagen's habit): reported, never thrown. */
@@ -50,6 +67,10 @@ export function describeOp(op: Op): string {
       return `rename ${JSON.stringify(op.from)} -> ${JSON.stringify(op.path)}`;
     case 'rmdir':
       return `rmdir${op.recursive ? ' -r' : ''} ${JSON.stringify(op.path)}`;
+    case 'mkdir':
+      return `mkdir ${JSON.stringify(op.path)}${op.staged ? ' (staged)' : ''}`;
+    case 'publish':
+      return `publish ${JSON.stringify(op.path)} (${op.after.length} files)`;
     default:
       return `${op.kind} ${JSON.stringify(op.path)}`;
   }

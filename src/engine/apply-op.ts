@@ -8,7 +8,7 @@ import { closeSync, lstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
-import { needsContentHash, type KnownEntry, type LocalEntry } from '../core/entry.ts';
+import { needsContentHash, uncertainFile, type KnownEntry, type LocalEntry } from '../core/entry.ts';
 import type { Op, PutOp } from '../core/ops.ts';
 import { backoffDelay, OP_RETRY } from '../core/retry.ts';
 import { TargetError } from '../targets/errors.ts';
@@ -16,6 +16,7 @@ import type { PutSource, Target } from '../targets/target.ts';
 import type { GroupCommit } from '../state/group-commit.ts';
 import type { Store } from '../state/store.ts';
 import type { OpOutcome } from './executor.ts';
+import type { StagedDirs } from './staged-dirs.ts';
 import type { TempReservations } from './temp-journal.ts';
 
 export interface ApplyContext {
@@ -26,6 +27,8 @@ export interface ApplyContext {
   readonly commits: GroupCommit;
   /** Journalled temp names for this plan's uploads. */
   readonly temps: TempReservations;
+  /** This plan's staged directories (a first push's new directories of small files). */
+  readonly staged: StagedDirs;
   readonly targetId: number;
   readonly now: () => number;
   /** Called after each successful op (logging, counters). */
@@ -36,6 +39,13 @@ export interface ApplyContext {
 const TRANSIENT_ATTEMPTS = 3;
 
 export async function applyOp(ctx: ApplyContext, op: Op): Promise<OpOutcome> {
+  const outcome = await applyWithRetries(ctx, op);
+  // A file that failed inside a staged directory may have left part of itself there.
+  if (op.kind === 'put' && op.stagedIn !== undefined && (outcome.status === 'failed' || outcome.status === 'target-down')) ctx.staged.spoil(op.stagedIn);
+  return outcome;
+}
+
+async function applyWithRetries(ctx: ApplyContext, op: Op): Promise<OpOutcome> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await applyOnce(ctx, op);
@@ -67,9 +77,18 @@ async function applyOnce(ctx: ApplyContext, op: Op): Promise<OpOutcome> {
   // so the store sees operations in the order they finished.
   switch (op.kind) {
     case 'mkdir':
+      if (op.staged) {
+        await ctx.staged.create(op); // recorded when published
+        break;
+      }
       await target.mkdir(op.path);
       commits.writeNow(() => record(ctx, op.entry));
       break;
+    case 'publish': {
+      const outcome = await ctx.staged.publish(op, ctx.now());
+      if (outcome.status === 'done') ctx.onApplied(op, 0);
+      return outcome;
+    }
     case 'put':
       return putFile(ctx, op);
     case 'symlink':
@@ -170,17 +189,33 @@ async function putFile(ctx: ApplyContext, op: PutOp): Promise<OpOutcome> {
  * the cycle drains the commits before it ends.
  */
 async function sendAndRecord(ctx: ApplyContext, op: PutOp, source: PutSource, unchanged: () => boolean, hashOf: () => string): Promise<OpOutcome> {
-  const tempPath = await ctx.temps.reserve(op);
-  await ctx.target.put(op.path, source, { tempPath });
   const { store, targetId } = ctx;
+  let tempPath: string | undefined;
+  if (op.stagedIn !== undefined) {
+    // Written in place, inside a directory nobody sees under its name yet (staged-dirs.ts).
+    const staged = { ...op, stagedIn: op.stagedIn };
+    await ctx.target.put(ctx.staged.pathOf(staged), source, {});
+  } else {
+    tempPath = await ctx.temps.reserve(op);
+    await ctx.target.put(op.path, source, { tempPath });
+  }
+  const forgetTemp = () => tempPath !== undefined && store.removeTemp(targetId, tempPath);
   if (!unchanged()) {
-    ctx.commits.writeSoon(() => store.removeTemp(targetId, tempPath)).catch(() => undefined);
+    // What was sent is on the target under its name now, and no longer what the source
+    // holds (or the source file is gone): ours, content unknown. Without a record, a file
+    // removed during its upload would stay on the target for good.
+    ctx.commits
+      .writeSoon(() => {
+        forgetTemp();
+        store.upsert(targetId, uncertainFile(op.path));
+      })
+      .catch(() => undefined);
     return { status: 'retry-later', reason: 'changed during upload' };
   }
   const known = knownEntry(ctx, op.entry, hashOf() || undefined);
   ctx.commits
     .writeSoon(() => {
-      store.removeTemp(targetId, tempPath);
+      forgetTemp();
       store.upsert(targetId, known);
     })
     // A failed commit is reported by the cycle's drain(); the file is then sent again.

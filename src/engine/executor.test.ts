@@ -3,9 +3,9 @@ import { describe, it } from 'node:test';
 import type { Op } from '../core/ops.ts';
 import { Executor, type OpOutcome } from './executor.ts';
 
-function op(id: number, deps: number[] = []): Op {
+function op(id: number, deps: number[] = [], after?: number[]): Op {
   const path = `p${id}`;
-  return { id, deps, kind: 'mkdir', path, entry: { path, kind: 'dir', size: 0, mtimeMs: 0, ino: path } };
+  return { id, deps, kind: 'mkdir', path, entry: { path, kind: 'dir', size: 0, mtimeMs: 0, ino: path }, ...(after ? { after } : {}) };
 }
 
 /** A run function whose ops end when the test says so, recording what started. */
@@ -121,5 +121,40 @@ describe('Executor', () => {
     await c.end(1);
     await assert.rejects(running, /scan failed/);
     assert.deepEqual(c.started, [1], 'nothing started after the failure');
+  });
+
+  it('runs an op after the ops it names in `after` have ended, whichever way', async () => {
+    const c = controlled();
+    // 4 waits for 1 to succeed, and for 2 and 3 to end; 3 waits for 2 to succeed.
+    const running = new Executor(4).execute([op(1), op(2), op(3, [2]), op(4, [1], [2, 3])], c.run);
+    await tick();
+    assert.deepEqual(c.started, [1, 2]);
+    await c.end(1);
+    assert.deepEqual(c.started, [1, 2], 'op 4 still waits for 2 and 3');
+    await c.end(2, { status: 'failed', error: new Error('no') });
+    // 3 is skipped (its dependency failed); that ends it, so 4 runs.
+    assert.deepEqual(c.started, [1, 2, 4]);
+    await c.end(4);
+    const report = await running;
+    assert.deepEqual(ids(report.done), [1, 4]);
+    assert.deepEqual(ids(report.skipped), [3]);
+    assert.deepEqual(ids(report.failed.map((f) => f.op)), [2]);
+  });
+
+  it('skips an op whose `deps` did not succeed even when its `after` ops did', async () => {
+    const report = await new Executor(4).execute([op(1), op(2), op(3, [1], [2])], async (o) => (o.id === 1 ? { status: 'retry-later', reason: 'x' } : { status: 'done' }));
+    assert.deepEqual(ids(report.skipped), [3]);
+    assert.deepEqual(ids(report.done), [2]);
+  });
+
+  it('takes `after` ops that ended in an earlier batch as ended', async () => {
+    async function* feed() {
+      yield [op(1)];
+      await tick();
+      await tick();
+      yield [op(2, [], [1])];
+    }
+    const report = await new Executor(4).execute(feed(), async (o) => (o.id === 1 ? { status: 'failed', error: new Error('no') } : { status: 'done' }));
+    assert.deepEqual(ids(report.done), [2]);
   });
 });

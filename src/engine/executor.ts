@@ -6,7 +6,8 @@
  *
  * The plan is either a whole list, or a feed of batches that arrive while earlier ones run
  * (a first push plans while it scans: see TargetSync). In a feed an op may depend on ops of
- * earlier batches, finished or not, never on later ones. Once the executor stops, it takes
+ * earlier batches, finished or not, never on later ones. Besides `deps` (must succeed), an op
+ * may name ops in `after`: those must have ended, whichever way (skipped counts as ended). Once the executor stops, it takes
  * no more batches (the feed's iterator is closed).
  */
 import type { Op } from '../core/ops.ts';
@@ -45,9 +46,12 @@ export class Executor {
     const report = { done: [] as Op[], retryLater: [] as Op[], failed: [] as { op: Op; error: Error }[], skipped: [] as Op[], targetError: undefined as Error | undefined };
     const admitted: Op[] = [];
     let feedError: { error: unknown } | undefined;
-    /** Outstanding dependencies per op; -1 once skipped. */
+    /** Outstanding dependencies (`deps` and `after`) per op; -1 once skipped. */
     const waitingOn = new Map<number, number>();
+    /** Ops waiting for an op to succeed (its `deps` name it). */
     const dependents = new Map<number, Op[]>();
+    /** Ops waiting for an op to end, however it ends (its `after` names it). */
+    const followers = new Map<number, Op[]>();
     /** Ops that ended: true when done, false when not (failed, retry-later, skipped). */
     const ended = new Map<number, boolean>();
     // A stack, so the plan runs depth first in its own order: the first op of a batch first, and
@@ -55,11 +59,27 @@ export class Executor {
     const ready: Op[] = [];
     const halted = () => this.stopped || report.targetError !== undefined || feedError !== undefined;
 
+    const waitFor = (waiting: Map<number, Op[]>, id: number, op: Op) => {
+      const list = waiting.get(id);
+      if (list) list.push(op);
+      else waiting.set(id, [op]);
+    };
+    /** One dependency of each op in `ops` is satisfied; those with none left become ready. */
+    const satisfy = (ops: readonly Op[]) => {
+      for (let i = ops.length - 1; i >= 0; i--) {
+        const d = ops[i]!;
+        const left = waitingOn.get(d.id)!;
+        if (left < 0) continue; // skipped meanwhile
+        waitingOn.set(d.id, left - 1);
+        if (left === 1) ready.push(d);
+      }
+    };
     const skip = (op: Op) => {
       waitingOn.set(op.id, -1);
       ended.set(op.id, false);
       report.skipped.push(op);
       for (const d of dependents.get(op.id) ?? []) if (waitingOn.get(d.id)! >= 0) skip(d);
+      satisfy(followers.get(op.id) ?? []);
     };
     const admit = (batch: readonly Op[]) => {
       const runnable: Op[] = [];
@@ -70,13 +90,11 @@ export class Executor {
           continue;
         }
         const open = op.deps.filter((d) => ended.get(d) !== true);
-        waitingOn.set(op.id, open.length);
-        for (const d of open) {
-          const list = dependents.get(d);
-          if (list) list.push(op);
-          else dependents.set(d, [op]);
-        }
-        if (open.length === 0) runnable.push(op);
+        const openAfter = (op.after ?? []).filter((d) => !ended.has(d));
+        waitingOn.set(op.id, open.length + openAfter.length);
+        for (const d of open) waitFor(dependents, d, op);
+        for (const d of openAfter) waitFor(followers, d, op);
+        if (open.length + openAfter.length === 0) runnable.push(op);
       }
       for (let i = runnable.length - 1; i >= 0; i--) ready.push(runnable[i]!);
     };
@@ -84,13 +102,8 @@ export class Executor {
       if (outcome.status === 'done') {
         ended.set(op.id, true);
         report.done.push(op);
-        const waiting = dependents.get(op.id) ?? [];
-        for (let i = waiting.length - 1; i >= 0; i--) {
-          const d = waiting[i]!;
-          const left = waitingOn.get(d.id)! - 1;
-          waitingOn.set(d.id, left);
-          if (left === 0) ready.push(d);
-        }
+        satisfy(dependents.get(op.id) ?? []);
+        satisfy(followers.get(op.id) ?? []);
         return;
       }
       ended.set(op.id, false);
@@ -98,6 +111,7 @@ export class Executor {
       else report.failed.push({ op, error: outcome.error });
       if (outcome.status === 'target-down') report.targetError ??= outcome.error;
       for (const d of dependents.get(op.id) ?? []) if (waitingOn.get(d.id)! >= 0) skip(d);
+      satisfy(followers.get(op.id) ?? []);
     };
 
     let active = 0;

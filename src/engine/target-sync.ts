@@ -9,7 +9,7 @@
  */
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isRacy, RACY_WINDOW_MS, sameFingerprint, type KnownEntry, type LocalEntry } from '../core/entry.ts';
+import { isRacy, RACY_WINDOW_MS, sameFingerprint, uncertainFile, type KnownEntry, type LocalEntry } from '../core/entry.ts';
 import { flushDelay, unsettledPaths, type PathHintTimes } from '../core/debounce.ts';
 import { describeOp, type Op, type Problem, type PutOp } from '../core/ops.ts';
 import { isAtOrUnder, parentOf } from '../core/paths.ts';
@@ -21,10 +21,11 @@ import { needsDeepScan, normalizeScopes, widenScope, type Scope } from '../core/
 import { formatBytes, type Logger } from '../log/logger.ts';
 import { GroupCommit } from '../state/group-commit.ts';
 import type { Store } from '../state/store.ts';
-import { isTargetError } from '../targets/errors.ts';
+import { isTargetError, TargetError } from '../targets/errors.ts';
 import type { Target } from '../targets/target.ts';
 import { applyOp } from './apply-op.ts';
 import { Executor, isOpList, type OpFeed } from './executor.ts';
+import { StagedDirs } from './staged-dirs.ts';
 import { TempReservations } from './temp-journal.ts';
 import { adoptRemote } from './adopt.ts';
 import { emptyScan, type Scanner, type ScanResult } from './scanner.ts';
@@ -233,14 +234,18 @@ export class TargetSync {
   async start(): Promise<void> {
     const firstRun = !this.initialized && this.o.store.isNewTarget(this.targetId);
     await this.o.target.connect({ bulk: firstRun });
-    for (const { path: temp, finalPath } of this.o.store.temps(this.targetId)) {
+    for (const { path: temp, finalPath, kind } of this.o.store.temps(this.targetId)) {
+      if (kind === 'dir') {
+        await this.recoverStagedDir(temp, finalPath);
+        continue;
+      }
       await this.o.target.remove(temp);
       this.o.store.transaction(() => {
         this.o.store.removeTemp(this.targetId, temp);
         // The upload may have reached its final name before the crash without being recorded.
         // Record the path as "ours, content unknown": the next plan re-sends it if the source
         // still has it and removes it if not, instead of leaving an unknown file behind.
-        if (finalPath !== '') this.o.store.upsert(this.targetId, UNCERTAIN_FILE(finalPath));
+        if (finalPath !== '') this.o.store.upsert(this.targetId, uncertainFile(finalPath));
       });
       this.o.logger.debug(`removed leftover temp file ${JSON.stringify(temp)}`);
     }
@@ -257,6 +262,58 @@ export class TargetSync {
       this.initialized = true;
     }
     this.state = 'ok';
+  }
+
+  /**
+   * A staged directory journalled before a crash (staged-dirs.ts).
+   *   - Still under its temp name: not published. The files inside that the store records
+   *     (by final path, same size) were sent whole; the others (cut off by the crash) are
+   *     removed, and the directory is published now, so the work done is kept. Should the
+   *     rename be refused, it is removed with its records instead.
+   *   - Gone: it was published just before the crash, maybe without the last records. Its
+   *     final name holds only files we sent (a first push's directory is new there, and its
+   *     subdirectories come after the publish); those without a record are recorded as ours,
+   *     content unknown (uncertainFile), so the next plan re-sends or removes them.
+   */
+  private async recoverStagedDir(temp: string, finalPath: string): Promise<void> {
+    const { target, store, logger } = this.o;
+    const id = this.targetId;
+    const dirRecord: KnownEntry = { path: finalPath, kind: 'dir', size: 0, mtimeMs: 0, ino: '', recordedAtMs: 0 };
+    if ((await target.stat(temp)) === undefined) {
+      const records: KnownEntry[] = [];
+      if ((await target.stat(finalPath))?.kind === 'dir') {
+        records.push(dirRecord);
+        for (const e of await target.list(finalPath)) if (e.kind === 'file' && store.get(id, e.path) === undefined) records.push(uncertainFile(e.path));
+      }
+      store.transaction(() => {
+        store.removeTemp(id, temp);
+        for (const r of records) store.upsert(id, r);
+      });
+      return;
+    }
+    const finalOf = (inside: string) => finalPath + inside.slice(temp.length);
+    for (const e of await target.list(temp)) {
+      const known = store.get(id, finalOf(e.path));
+      if (e.kind === 'file' && known?.kind === 'file' && known.size === e.size) continue;
+      await (e.kind === 'dir' ? target.rmdir(e.path, { recursive: true }) : target.remove(e.path));
+    }
+    try {
+      if (!target.rename) throw new TargetError('E_UNSUPPORTED', 'target cannot rename', { path: temp });
+      await target.rename(temp, finalPath);
+      store.transaction(() => {
+        store.removeTemp(id, temp);
+        if (store.get(id, finalPath) === undefined) store.upsert(id, dirRecord);
+      });
+      logger.debug(`published the staged directory ${JSON.stringify(finalPath)} an interrupted run left`);
+    } catch (err) {
+      if (!(err instanceof TargetError) || err.scope !== 'path') throw err;
+      await target.rmdir(temp, { recursive: true });
+      store.transaction(() => {
+        store.removeTemp(id, temp);
+        store.deleteSubtree(id, finalPath);
+      });
+      logger.debug(`removed the staged directory ${JSON.stringify(temp)} an interrupted run left (${err.message})`);
+    }
   }
 
   /**
@@ -351,6 +408,8 @@ export class TargetSync {
         if (ops.length > 0) yield ops;
       }
       report(scan.problems.splice(0));
+      const last = planner.finish();
+      if (last.ops.length > 0) yield last.ops;
     }
     const result = await this.execute(feed(), problems);
     // Created, then gone before the scan got inside: not finished (`once` looks again).
@@ -397,8 +456,10 @@ export class TargetSync {
     const { store } = this.o;
     const targetId = this.targetId;
     const temps = new TempReservations((rows) => this.commits.write(() => rows.forEach((r) => store.addTemp(targetId, r.tempPath, r.finalPath))));
+    const staged = new StagedDirs(this.o.target, store, this.commits, targetId);
     const planned = (ops: readonly Op[]) => {
-      temps.plan(ops.filter((op): op is PutOp => op.kind === 'put'));
+      // Files written into a staged directory need no temp name of their own.
+      temps.plan(ops.filter((op): op is PutOp => op.kind === 'put' && op.stagedIn === undefined));
       progress?.plan(ops.length);
     };
     const feed: OpFeed = isOpList(plan) ? (planned(plan), plan) : tap(plan, planned);
@@ -412,6 +473,7 @@ export class TargetSync {
             store: this.o.store,
             commits: this.commits,
             temps,
+            staged,
             targetId: this.targetId,
             now: Date.now,
             sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
@@ -688,16 +750,14 @@ function isWholeTree(scopes: readonly Scope[]): boolean {
 
 /**
  * The plan without the uploads of files still being written (they wait for the next cycle).
- * Nothing depends on a put (it creates no directory and vacates nothing), so leaving one out
- * cannot strand another op.
+ * Nothing depends on a put (it creates no directory and vacates nothing); a publish waits for
+ * its directory's puts to end, so those left out are taken off its list.
  */
 function withoutUnsettledPuts(ops: Op[], unsettled: ReadonlySet<string>): Op[] {
-  return unsettled.size === 0 ? ops : ops.filter((op) => !(op.kind === 'put' && unsettled.has(op.path)));
-}
-
-/** A record that matches no source file: the planner re-sends or removes the path. */
-function UNCERTAIN_FILE(path: string): KnownEntry {
-  return { path, kind: 'file', size: -1, mtimeMs: -1, ino: '', recordedAtMs: 0 };
+  if (unsettled.size === 0) return ops;
+  const left = new Set(ops.filter((op) => op.kind === 'put' && unsettled.has(op.path)).map((op) => op.id));
+  if (left.size === 0) return ops;
+  return ops.filter((op) => !left.has(op.id)).map((op) => (op.kind === 'publish' ? { ...op, after: op.after.filter((id) => !left.has(id)) } : op));
 }
 
 /** The scopes to look at again when an op did not finish. */
@@ -707,6 +767,7 @@ function rescanScopesFor(op: Op): Scope[] {
       return [{ path: op.from, deep: true }, { path: op.path, deep: true }];
     case 'rmdir':
     case 'mkdir':
+    case 'publish':
       return [{ path: op.path, deep: true }];
     default:
       return [{ path: op.path, deep: false }];

@@ -30,6 +30,9 @@ const MIGRATIONS: string[] = [
   // The final path of each journalled upload: after a crash between the remote rename and
   // the commit, the file may be on the target without a record (see TargetSync.start).
   `ALTER TABLE temps ADD COLUMN final TEXT;`,
+  // A staged directory (a first push's directory written under a temp name, then renamed)
+  // is journalled too; after a crash it is removed with everything in it.
+  `ALTER TABLE temps ADD COLUMN kind TEXT NOT NULL DEFAULT 'file' CHECK (kind IN ('file', 'dir'));`,
 ];
 
 export function migrate(db: Database.Database): void {

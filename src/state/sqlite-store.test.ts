@@ -50,8 +50,16 @@ describe('SqliteStore', () => {
     const s = new SqliteStore(join(dir, 'c.db'));
     const t = s.targetId('k');
     s.addTemp(t, 'd/.f.sync-inotify-aaaaaa.tmp', 'd/f');
-    assert.deepEqual(s.temps(t), [{ path: 'd/.f.sync-inotify-aaaaaa.tmp', finalPath: 'd/f' }]);
+    s.addTemp(t, '.d.sync-inotify-bbbbbb.tmp', 'd', 'dir');
+    assert.deepEqual(
+      s.temps(t).sort((a, b) => a.path.localeCompare(b.path)),
+      [
+        { path: '.d.sync-inotify-bbbbbb.tmp', finalPath: 'd', kind: 'dir' },
+        { path: 'd/.f.sync-inotify-aaaaaa.tmp', finalPath: 'd/f', kind: 'file' },
+      ],
+    );
     s.removeTemp(t, 'd/.f.sync-inotify-aaaaaa.tmp');
+    s.removeTemp(t, '.d.sync-inotify-bbbbbb.tmp');
     assert.deepEqual(s.temps(t), []);
     s.close();
   });

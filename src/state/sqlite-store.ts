@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { EntryKind, KnownEntry } from '../core/entry.ts';
-import type { Store } from './store.ts';
+import type { JournalledTemp, Store, TempKind } from './store.ts';
 import { migrate } from './migrations.ts';
 
 interface Row {
@@ -76,9 +76,9 @@ export class SqliteStore implements Store {
       move: db.prepare<[string, number, number, string, string, string]>(
         'UPDATE entries SET path = ? || substr(path, ?) WHERE target = ? AND (path = ? OR (path >= ? AND path < ?))',
       ),
-      tempAdd: db.prepare<[number, string, string]>('INSERT OR IGNORE INTO temps (target, path, final) VALUES (?, ?, ?)'),
+      tempAdd: db.prepare<[number, string, string, TempKind]>('INSERT OR IGNORE INTO temps (target, path, final, kind) VALUES (?, ?, ?, ?)'),
       tempDel: db.prepare<[number, string]>('DELETE FROM temps WHERE target = ? AND path = ?'),
-      temps: db.prepare<[number], { path: string; final: string | null }>('SELECT path, final FROM temps WHERE target = ?'),
+      temps: db.prepare<[number], { path: string; final: string | null; kind: TempKind }>('SELECT path, final, kind FROM temps WHERE target = ?'),
     };
   }
 
@@ -146,16 +146,16 @@ export class SqliteStore implements Store {
     }
   }
 
-  addTemp(target: number, path: string, finalPath: string): void {
-    this.stmts.tempAdd.run(target, path, finalPath);
+  addTemp(target: number, path: string, finalPath: string, kind: TempKind = 'file'): void {
+    this.stmts.tempAdd.run(target, path, finalPath, kind);
   }
 
   removeTemp(target: number, path: string): void {
     this.stmts.tempDel.run(target, path);
   }
 
-  temps(target: number): { path: string; finalPath: string }[] {
-    return this.stmts.temps.all(target).map((r) => ({ path: r.path, finalPath: r.final ?? '' }));
+  temps(target: number): JournalledTemp[] {
+    return this.stmts.temps.all(target).map((r) => ({ path: r.path, finalPath: r.final ?? '', kind: r.kind }));
   }
 
   close(): void {

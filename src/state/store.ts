@@ -23,9 +23,20 @@ export interface Store {
   moveSubtree(target: number, from: string, to: string): void;
   /** Runs `fn` in one transaction (batch commits). */
   transaction<T>(fn: () => T): T;
-  /** Journals an upload in progress: its temp name and the final path it will be renamed to. */
-  addTemp(target: number, path: string, finalPath: string): void;
+  /**
+   * Journals an upload in progress: its temp name and the final path it will be renamed to;
+   * `dir` for a staged directory (the default is a file).
+   */
+  addTemp(target: number, path: string, finalPath: string, kind?: TempKind): void;
   removeTemp(target: number, path: string): void;
-  temps(target: number): { path: string; finalPath: string }[];
+  temps(target: number): JournalledTemp[];
   close(): void;
+}
+
+export type TempKind = 'file' | 'dir';
+
+export interface JournalledTemp {
+  readonly path: string;
+  readonly finalPath: string;
+  readonly kind: TempKind;
 }

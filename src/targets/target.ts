@@ -9,8 +9,11 @@
  *   - `rmdir` without `recursive` on a non-empty directory rejects with E_NOT_EMPTY.
  *   - `put` never leaves half a file under the final name: it writes `tempPath` (in the same
  *     directory) and renames it over `path`; backends without rename (S3) may ignore tempPath.
- *   - `rename` replaces an existing *file* at `to`; renaming a directory onto an existing path
- *     is not asked for by the planner.
+ *     Without `tempPath`, it writes `path` in place: the engine asks for that only inside a
+ *     staged directory, which is not visible under its final name yet.
+ *   - `rename` replaces an existing *file* at `to`. A directory renamed onto an existing path
+ *     fails (E_EXISTS or another path-level error), or replaces an empty directory as
+ *     rename(2) does; nothing at `to` is ever removed to make room for a directory.
  *   - `stat` and `list` report missing paths as `undefined` / E_NOT_FOUND respectively.
  */
 import type { Readable } from 'node:stream';
@@ -51,8 +54,11 @@ export interface PutSource {
 }
 
 export interface PutOptions {
-  /** Where to write before the final rename; the engine journals it to clean up after a crash. */
-  readonly tempPath: string;
+  /**
+   * Where to write before the final rename; the engine journals it to clean up after a crash.
+   * Absent: write `path` in place (see the header).
+   */
+  readonly tempPath?: string;
 }
 
 export interface ConnectOptions {

@@ -173,6 +173,31 @@ export function describeConformance(label: string, setup: () => Promise<Conforma
       assert.equal(existsSync(join(root, d, 'tree')), false);
     });
 
+    test('put without a temp name writes the path in place (inside a staged directory)', async (t, root) => {
+      const d = fresh('inplace');
+      await t.mkdir(d);
+      await t.put(`${d}/f`, bufferSource('in place'), {});
+      await t.put(`${d}/empty`, bufferSource(''), {});
+      assert.equal(readFileSync(join(root, d, 'f'), 'utf8'), 'in place');
+      assert.deepEqual(readdirSync(join(root, d)).sort(), ['empty', 'f'], 'no other name was used');
+    });
+
+    test('a directory renamed onto an existing file or non-empty directory fails; nothing there is removed', async (t, root) => {
+      if (!t.rename) return;
+      const d = fresh('dirover');
+      await t.mkdir(d);
+      await t.mkdir(`${d}/staged`);
+      await t.put(`${d}/staged/f`, bufferSource('new'), {});
+      await t.put(`${d}/file`, bufferSource('theirs'), {});
+      await assert.rejects(t.rename(`${d}/staged`, `${d}/file`), TargetError);
+      assert.equal(readFileSync(join(root, d, 'file'), 'utf8'), 'theirs');
+      await t.mkdir(`${d}/full`);
+      await t.put(`${d}/full/g`, bufferSource('theirs too'), {});
+      await assert.rejects(t.rename(`${d}/staged`, `${d}/full`), TargetError);
+      assert.equal(readFileSync(join(root, d, 'full/g'), 'utf8'), 'theirs too');
+      assert.equal(readFileSync(join(root, d, 'staged/f'), 'utf8'), 'new', 'the directory stays where it was');
+    });
+
     test('remove, rmdir and mkdir are idempotent', async (t) => {
       const d = fresh('idem');
       await t.mkdir(d);

@@ -258,12 +258,14 @@ export class FtpTarget implements Target {
    * STOR to a temp name, then MFMT (when offered), RNFR and RNTO onto the final name. Those
    * three are deferred: they leave with the session's next command (usually the next file's
    * EPSV and STOR), and this put resolves once their replies are in. A refused rename is
-   * then settled on a session of its own.
+   * then settled on a session of its own. Without a temp name (in a staged directory): STOR
+   * to the final name and the deferred MFMT only.
    */
   async put(path: string, source: PutSource, options: PutOptions): Promise<void> {
     const deadlineMs = this.settings.timeoutMs * 2 + Math.ceil((source.size / MIN_RATE_BYTES_PER_S) * 1000);
-    const temp = this.abs(options.tempPath);
     const final = this.abs(path);
+    const inPlace = options.tempPath === undefined;
+    const temp = options.tempPath === undefined ? final : this.abs(options.tempPath);
     const sent = await this.runOp(
       'put',
       path,
@@ -294,8 +296,9 @@ export class FtpTarget implements Target {
           throw err instanceof TargetError ? err : this.fail(err, 'put', path);
         }
         const mfmt = s.features.mfmt ? [`MFMT ${formatMfmtTime(source.mtimeMs)} ${temp}`] : [];
+        const rename = inPlace ? [] : [`RNFR ${temp}`, `RNTO ${final}`];
         // Wrapped: an async function returning a promise would wait for it here.
-        return { mfmt: mfmt.length > 0, replies: s.defer([...mfmt, `RNFR ${temp}`, `RNTO ${final}`]) };
+        return { mfmt: mfmt.length > 0, replies: mfmt.length + rename.length > 0 ? s.defer([...mfmt, ...rename]) : Promise.resolve([]) };
       },
       { deadlineMs },
     );
@@ -308,11 +311,12 @@ export class FtpTarget implements Target {
       throw this.fail(err, 'put', path);
     }
     const mfmtReply = sent.mfmt ? replies[0] : undefined;
-    const [rnfr, rnto] = replies.slice(-2) as [Reply, Reply];
-    if (rnfr instanceof FTPError || rnto instanceof FTPError) {
+    const [rnfr, rnto] = inPlace ? [undefined, undefined] : (replies.slice(-2) as [Reply, Reply]);
+    if (options.tempPath !== undefined && (rnfr instanceof FTPError || rnto instanceof FTPError)) {
+      const tempPath = options.tempPath;
       await this.runOp('put', path, async (s) => {
         try {
-          await this.settleRename(s, rnfr, rnto, temp, final, options.tempPath, path, 'put');
+          await this.settleRename(s, rnfr!, rnto!, temp, final, tempPath, path, 'put');
         } catch (err) {
           await this.removeTemp(s, temp);
           throw err;
@@ -357,6 +361,8 @@ export class FtpTarget implements Target {
     const existing = await this.statOn(s, toRel);
     if (existing === undefined) throw await this.classifyCreateFailure(s, toRel, rnto, op);
     if (existing.kind === 'dir') throw new TargetError('E_EXISTS', `${op} ${JSON.stringify(toRel)}: a directory is in the way`, { path: toRel, cause: rnto });
+    // A directory never replaces a file (the contract: nothing is removed to make room for one).
+    if ((await this.statOn(s, fromRel))?.kind === 'dir') throw new TargetError('E_EXISTS', `${op} ${JSON.stringify(toRel)}: a file is in the way`, { path: toRel, cause: rnto });
     // The server refused to replace an existing file: remove it, then rename again.
     try {
       await s.send(`DELE ${to}`);

@@ -104,7 +104,8 @@ export class LocalTarget implements Target {
   }
 
   async put(path: string, source: PutSource, options: PutOptions): Promise<void> {
-    const temp = this.abs(options.tempPath);
+    const final = this.abs(path);
+    const temp = options.tempPath === undefined ? final : this.abs(options.tempPath);
     try {
       const seconds = source.mtimeMs / 1000;
       if (source.buffer) {
@@ -113,12 +114,12 @@ export class LocalTarget implements Target {
         // for a file of a few KiB on a local disk.
         writeFileSync(temp, source.buffer, { mode: 0o644 });
         utimesSync(temp, seconds, seconds);
-        renameSync(temp, this.abs(path));
+        if (temp !== final) renameSync(temp, final);
         return;
       }
       await pipeline(source.open(), createWriteStream(temp, { flags: 'w', mode: 0o644 }));
       await fs.utimes(temp, seconds, seconds);
-      await fs.rename(temp, this.abs(path));
+      if (temp !== final) await fs.rename(temp, final);
     } catch (err) {
       await fs.rm(temp, { force: true }).catch(() => undefined);
       throw translateLocalError(err, 'put', path);

@@ -309,11 +309,14 @@ export class SftpTarget implements Target {
       return;
     }
     // Plain SFTP v3 rename refuses an existing destination: remove it, then rename. Not
-    // atomic (a reader may briefly see no file), which is the best such servers allow.
+    // atomic (a reader may briefly see no file), which is the best such servers allow. A
+    // directory never replaces a file that way (the contract: nothing is removed for one).
     try {
       await s.request('rename', (sftp, cb) => sftp.rename(from, to, cb));
     } catch (err) {
       if (!isFailure(err)) throw err;
+      const moving = await this.lstatRaw(s, from, 'rename', from).catch(() => undefined);
+      if (moving !== undefined && kindOf(moving.mode) === 'dir') throw err;
       await s.request('remove', (sftp, cb) => sftp.unlink(to, cb)).catch((e: unknown) => {
         if (!isNoSuchFile(e)) throw e;
       });
@@ -378,7 +381,7 @@ export class SftpTarget implements Target {
 
   async put(path: string, source: PutSource, options: PutOptions): Promise<void> {
     const finalAbs = this.abs(path);
-    const tempAbs = this.abs(options.tempPath);
+    const tempAbs = options.tempPath === undefined ? finalAbs : this.abs(options.tempPath);
     await this.pool.run((s) => this.upload(s, path, finalAbs, tempAbs, source));
   }
 

@@ -1,0 +1,104 @@
+/**
+ * The staged directories of one plan's execution (see core/plan-creations.ts): a new
+ * directory created under a temp name, its files written in place inside it, and one rename
+ * that publishes it whole.
+ *
+ * Contract:
+ *   - `create` journals the temp name (kind 'dir') before the directory exists on the target,
+ *     so that a crash's leftover is found at the next start (TargetSync.recoverStagedDir).
+ *   - Files sent into it are recorded under their final paths as they finish, as any upload
+ *     is, though the target shows them under the temp name until the publish. Nothing reads
+ *     those records before the publish or the discard (the next plan comes after this one),
+ *     and after a crash they tell which files inside the leftover are whole.
+ *   - `publish` renames it to its final name when none of its puts failed. A failed put may
+ *     have left part of a file inside (its removal is best effort), so then, or when the
+ *     rename is refused, the staged directory is removed instead with its records, and its
+ *     path is looked at again: the next cycle sends it the ordinary way, file by file.
+ */
+import type { MkdirOp, PublishOp, PutOp } from '../core/ops.ts';
+import { randomToken, tempPathFor } from '../core/temp-name.ts';
+import type { GroupCommit } from '../state/group-commit.ts';
+import type { Store } from '../state/store.ts';
+import { TargetError } from '../targets/errors.ts';
+import type { Target } from '../targets/target.ts';
+import type { OpOutcome } from './executor.ts';
+
+interface Staged {
+  readonly tempPath: string;
+  /** A put into it failed: it is not published. */
+  spoiled: boolean;
+}
+
+export class StagedDirs {
+  /** By final path. */
+  private readonly dirs = new Map<string, Staged>();
+
+  constructor(
+    private readonly target: Target,
+    private readonly store: Store,
+    private readonly commits: GroupCommit,
+    private readonly targetId: number,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  /** Journals a temp name for the staged mkdir `op`, then creates that directory. */
+  async create(op: MkdirOp): Promise<void> {
+    const tempPath = tempPathFor(op.path, randomToken(this.random));
+    await this.commits.write(() => this.store.addTemp(this.targetId, tempPath, op.path, 'dir'));
+    try {
+      await this.target.mkdir(tempPath);
+    } catch (err) {
+      // Nothing was created: no leftover to remember.
+      await this.commits.write(() => this.store.removeTemp(this.targetId, tempPath)).catch(() => undefined);
+      throw err;
+    }
+    this.dirs.set(op.path, { tempPath, spoiled: false });
+  }
+
+  /** Where `op` writes its file: inside the temp name of its staged directory. */
+  pathOf(op: PutOp & { stagedIn: string }): string {
+    return this.staged(op.stagedIn).tempPath + op.path.slice(op.stagedIn.length);
+  }
+
+  /** A put into `dir` failed: the directory is removed rather than published. */
+  spoil(dir: string): void {
+    const staged = this.dirs.get(dir);
+    if (staged) staged.spoiled = true;
+  }
+
+  /**
+   * Publishes the staged directory (see the header). Rejects with a TargetError when the
+   * target fails in a way that is not about this path (the caller's retry and pause apply).
+   * The store writes go after the puts' gathered records (GroupCommit keeps the order).
+   */
+  async publish(op: PublishOp, now: number): Promise<OpOutcome> {
+    const staged = this.staged(op.path);
+    const { store, targetId } = this;
+    if (!staged.spoiled) {
+      try {
+        await this.target.rename!(staged.tempPath, op.path);
+        await this.commits.write(() => {
+          store.removeTemp(targetId, staged.tempPath);
+          store.upsert(targetId, { ...op.entry, recordedAtMs: now });
+        });
+        this.dirs.delete(op.path);
+        return { status: 'done' };
+      } catch (err) {
+        if (!(err instanceof TargetError) || err.scope !== 'path') throw err;
+      }
+    }
+    await this.target.rmdir(staged.tempPath, { recursive: true });
+    await this.commits.write(() => {
+      store.removeTemp(targetId, staged.tempPath);
+      store.deleteSubtree(targetId, op.path);
+    });
+    this.dirs.delete(op.path);
+    return { status: 'retry-later', reason: staged.spoiled ? 'a file in the new directory failed: sending it file by file' : 'the new directory could not be put in place: sending it file by file' };
+  }
+
+  private staged(dir: string): Staged {
+    const staged = this.dirs.get(dir);
+    if (staged === undefined) throw new Error(`internal: ${JSON.stringify(dir)} is not a staged directory`);
+    return staged;
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * TargetSync against the local target (a real target on this machine's disk): staged
+ * directories, and uploads the source changes under. A recording wrapper counts the calls
+ * and can act in the middle of a put.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { createPathFilter } from '../core/filter.ts';
+import { createLogger } from '../log/logger.ts';
+import { SqliteStore } from '../state/sqlite-store.ts';
+import { TargetError } from '../targets/errors.ts';
+import { LocalTarget } from '../targets/local/local-target.ts';
+import type { PutOptions, PutSource, Target } from '../targets/target.ts';
+import { Scanner } from './scanner.ts';
+import { TargetSync } from './target-sync.ts';
+
+const work = mkdtempSync(join(tmpdir(), 'si-staged-'));
+after(() => rmSync(work, { recursive: true, force: true }));
+let n = 0;
+
+/** The local target, with its calls counted and an optional failing put. */
+class Recording extends LocalTarget {
+  readonly calls: string[] = [];
+  failPut: ((path: string) => boolean) | undefined;
+  /** Runs after a put has written the file (before it resolves). */
+  afterPut: ((path: string) => void) | undefined;
+
+  override async put(path: string, source: PutSource, options: PutOptions): Promise<void> {
+    this.calls.push(options.tempPath === undefined ? `put-in-place ${path}` : `put ${path}`);
+    if (this.failPut?.(path)) throw new TargetError('E_PERMISSION', `put ${path}: refused by the test`, { path });
+    await super.put(path, source, options);
+    this.afterPut?.(path);
+  }
+
+  override async rename(from: string, to: string): Promise<void> {
+    this.calls.push(`rename ${from} -> ${to}`);
+    return super.rename(from, to);
+  }
+}
+
+function setup(files: Record<string, string>) {
+  const dir = join(work, `t${++n}`);
+  const src = join(dir, 'src');
+  const dst = join(dir, 'dst');
+  mkdirSync(src, { recursive: true });
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(join(src, path, '..'), { recursive: true });
+    writeFileSync(join(src, path), content);
+  }
+  const store = new SqliteStore(join(dir, 'state.db'));
+  const target = new Recording(dst);
+  const lines: string[] = [];
+  const sync = (t: Target = target) =>
+    new TargetSync({
+      sourceRoot: src,
+      target: t,
+      store,
+      scanner: new Scanner({ root: src, filter: createPathFilter({ exclude: [], include: [], ignoreEditorFiles: true, alwaysExcluded: [] }), types: {} }),
+      logger: createLogger((_level, line) => lines.push(line), 'debug'),
+      concurrency: 8,
+      debounceMs: 10,
+      debounceMaxMs: 100,
+      recursiveRemove: true,
+    });
+  return { src, dst, store, target, sync, lines };
+}
+
+/** Every file under `root` with its content, temp names included. */
+function tree(root: string, prefix = ''): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of readdirSync(join(root, prefix), { withFileTypes: true })) {
+    const path = prefix === '' ? e.name : `${prefix}/${e.name}`;
+    if (e.isDirectory()) Object.assign(out, { [`${path}/`]: '' }, tree(root, path));
+    else out[path] = readFileSync(join(root, path), 'utf8');
+  }
+  return out;
+}
+
+const whole = [{ path: '', deep: true }];
+
+describe('staged directories (first push)', () => {
+  it('writes a new directory of small files in place under a temp name and renames it once', async () => {
+    const s = setup({ 'a/f1': 'one', 'a/f2': 'two', 'a/b/g1': 'g1', 'a/b/g2': 'g2', 'single/x': 'x', top: 't' });
+    const sync = s.sync();
+    await sync.start();
+    const result = await sync.cycle(whole);
+    assert.equal(result.failed, 0);
+    assert.deepEqual(tree(s.dst), { 'a/': '', 'a/f1': 'one', 'a/f2': 'two', 'a/b/': '', 'a/b/g1': 'g1', 'a/b/g2': 'g2', 'single/': '', 'single/x': 'x', top: 't' });
+    const renames = s.target.calls.filter((c) => c.startsWith('rename')).sort();
+    assert.equal(renames.length, 2, `one rename per staged directory: ${renames.join('; ')}`);
+    assert.match(renames[0]!, /^rename \.a\.sync-inotify-[0-9a-z]{6}\.tmp -> a$/);
+    assert.match(renames[1]!, /^rename a\/\.b\.sync-inotify-[0-9a-z]{6}\.tmp -> a\/b$/);
+    const inPlace = s.target.calls.filter((c) => c.startsWith('put-in-place')).length;
+    assert.equal(inPlace, 4, 'the files of a and a/b need no temp name of their own');
+    assert.ok(s.target.calls.includes('put single/x') && s.target.calls.includes('put top'), 'a lone file is put the ordinary way');
+    assert.equal(s.store.count(sync.targetId), 9);
+    assert.deepEqual(s.store.temps(sync.targetId), []);
+    // Nothing is sent again.
+    s.target.calls.length = 0;
+    assert.equal((await sync.cycle(whole)).ops, 0);
+    await sync.stop();
+  });
+
+  it('a put that fails inside a staged directory: the directory is not published, and is then sent file by file', async () => {
+    const s = setup({ 'd/ok1': 'ok1', 'd/ok2': 'ok2', 'd/bad': 'bad' });
+    s.target.failPut = (path) => path.endsWith('/bad');
+    const sync = s.sync();
+    await sync.start();
+    const first = await sync.cycle(whole);
+    assert.equal(first.failed, 1);
+    assert.ok(!s.target.calls.some((c) => c.startsWith('rename')), 'nothing was published');
+    assert.deepEqual(tree(s.dst), {}, 'the staged directory was removed, with the files that made it');
+    assert.deepEqual(s.store.temps(sync.targetId), []);
+    assert.equal(s.store.count(sync.targetId), 0, 'its files are not recorded');
+    await sync.cycle([{ path: 'd', deep: true }]);
+    assert.deepEqual(tree(s.dst), { 'd/': '', 'd/ok1': 'ok1', 'd/ok2': 'ok2' });
+    s.target.failPut = undefined;
+    await sync.cycle([{ path: 'd', deep: true }]);
+    assert.deepEqual(tree(s.dst), { 'd/': '', 'd/ok1': 'ok1', 'd/ok2': 'ok2', 'd/bad': 'bad' });
+    await sync.stop();
+  });
+
+  it('after a crash, a staged directory keeps the files recorded whole, loses the cut-off one, and is published', async () => {
+    const s = setup({ 'd/whole': 'whole', 'd/cut': 'cut off', 'd/never': 'never sent' });
+    const sync = s.sync();
+    // What a crash leaves: the temp name journalled, one file recorded, one written in part.
+    const temp = '.d.sync-inotify-abc123.tmp';
+    mkdirSync(join(s.dst, temp), { recursive: true });
+    writeFileSync(join(s.dst, temp, 'whole'), 'whole');
+    writeFileSync(join(s.dst, temp, 'cut'), 'cut');
+    s.store.addTemp(sync.targetId, temp, 'd', 'dir');
+    s.store.markTargetSeen(sync.targetId);
+    const st = lstatSync(join(s.src, 'd/whole'), { bigint: true });
+    s.store.upsert(sync.targetId, { path: 'd/whole', kind: 'file', size: 5, mtimeMs: Number(st.mtimeNs) / 1e6, ino: st.ino.toString(), recordedAtMs: Date.now() + 10_000 });
+    await sync.start();
+    assert.deepEqual(tree(s.dst), { 'd/': '', 'd/whole': 'whole' }, 'published without the cut-off file');
+    assert.deepEqual(s.store.temps(sync.targetId), []);
+    s.target.calls.length = 0;
+    await sync.cycle(whole);
+    assert.deepEqual(tree(s.dst), { 'd/': '', 'd/whole': 'whole', 'd/cut': 'cut off', 'd/never': 'never sent' });
+    assert.ok(!s.target.calls.some((c) => c.endsWith('d/whole')), `the whole file is not sent again: ${s.target.calls.join('; ')}`);
+    await sync.stop();
+  });
+
+  it('after a crash between the publish and its records, what the directory holds is ours: removed once the source lets go of it', async () => {
+    const s = setup({ keep: 'k' });
+    const sync = s.sync();
+    mkdirSync(join(s.dst, 'gone'), { recursive: true });
+    writeFileSync(join(s.dst, 'gone', 'f'), 'f');
+    s.store.addTemp(sync.targetId, '.gone.sync-inotify-abc123.tmp', 'gone', 'dir');
+    s.store.markTargetSeen(sync.targetId);
+    await sync.start();
+    assert.deepEqual(s.store.temps(sync.targetId), []);
+    assert.equal(s.store.get(sync.targetId, 'gone')?.kind, 'dir');
+    sync.disableRenameGrace();
+    await sync.cycle(whole);
+    assert.deepEqual(tree(s.dst), { keep: 'k' }, 'the source has no "gone": removed from the target');
+    assert.ok(!existsSync(join(s.dst, '.gone.sync-inotify-abc123.tmp')));
+    await sync.stop();
+  });
+});
+
+describe('uploads the source changes under', () => {
+  it('a file removed during its upload is removed from the target afterwards, not left behind', async () => {
+    const s = setup({ keep: 'k', doomed: 'd' });
+    s.target.afterPut = (path) => {
+      if (path === 'doomed') rmSync(join(s.src, 'doomed'));
+    };
+    const sync = s.sync();
+    sync.disableRenameGrace();
+    await sync.start();
+    const first = await sync.cycle(whole);
+    assert.equal(first.unfinished, 1, 'the upload is not counted as done');
+    assert.deepEqual(tree(s.dst), { keep: 'k', doomed: 'd' }, 'the bytes reached the target');
+    await sync.cycle([{ path: 'doomed', deep: false }]);
+    assert.deepEqual(tree(s.dst), { keep: 'k' });
+    assert.equal(s.store.get(sync.targetId, 'doomed'), undefined);
+    await sync.stop();
+  });
+
+  it('a file rewritten during its upload is sent again', async () => {
+    const s = setup({ f: 'first' });
+    s.target.afterPut = (path) => {
+      if (path === 'f' && readFileSync(join(s.src, 'f'), 'utf8') === 'first') writeFileSync(join(s.src, 'f'), 'second, longer');
+    };
+    const sync = s.sync();
+    await sync.start();
+    assert.equal((await sync.cycle(whole)).unfinished, 1);
+    await sync.cycle([{ path: 'f', deep: false }]);
+    assert.deepEqual(tree(s.dst), { f: 'second, longer' });
+    await sync.stop();
+  });
+});
