@@ -23,7 +23,7 @@ export interface Timed {
   readonly ops: Record<string, number>;
 }
 
-const OP_LINE = /^\S+ (put|rename|mkdir|remove|rmdir|rmdir -r|symlink) "/;
+const OP_LINE = /^\S+ (put|rename|mkdir|remove|rmdir|rmdir -r|symlink|publish) "/;
 
 /** Runs to completion and measures wall time from spawn to exit. */
 export function timed(cmd: Cmd, timeoutMs = 30 * 60_000): Promise<Timed> {

@@ -5,7 +5,7 @@
  *
  * Contract:
  *   - `create` journals the temp name (kind 'dir') before the directory exists on the target,
- *     so that a crash's leftover is found at the next start (TargetSync.recoverStagedDir).
+ *     so that a crash's leftover is found at the next start (recoverStagedDir).
  *   - Files sent into it are recorded under their final paths as they finish, as any upload
  *     is, though the target shows them under the temp name until the publish. Nothing reads
  *     those records before the publish or the discard (the next plan comes after this one),
@@ -15,9 +15,11 @@
  *     rename is refused, the staged directory is removed instead with its records, and its
  *     path is looked at again: the next cycle sends it the ordinary way, file by file.
  */
+import { uncertainFile, type KnownEntry } from '../core/entry.ts';
 import type { MkdirOp, PublishOp, PutOp } from '../core/ops.ts';
 import { randomToken, tempPathFor } from '../core/temp-name.ts';
 import type { GroupCommit } from '../state/group-commit.ts';
+import type { Logger } from '../log/logger.ts';
 import type { Store } from '../state/store.ts';
 import { TargetError } from '../targets/errors.ts';
 import type { Target } from '../targets/target.ts';
@@ -100,5 +102,56 @@ export class StagedDirs {
     const staged = this.dirs.get(dir);
     if (staged === undefined) throw new Error(`internal: ${JSON.stringify(dir)} is not a staged directory`);
     return staged;
+  }
+}
+
+/**
+ * A staged directory journalled before a crash (or a connection lost mid-push), at the next
+ * start:
+ *   - Still under its temp name: not published. The files inside that the store records
+ *     (by final path, same size) were sent whole; the others (cut off) are removed, and the
+ *     directory is published now, so the work done is kept. Should the rename be refused, it
+ *     is removed with its records instead.
+ *   - Gone: it was published just before the crash, maybe without the last records. Its
+ *     final name holds only files we sent (a first push's directory is new there, and its
+ *     subdirectories come after the publish); those without a record are recorded as ours,
+ *     content unknown (uncertainFile), so the next plan re-sends or removes them.
+ */
+export async function recoverStagedDir(target: Target, store: Store, targetId: number, temp: string, finalPath: string, logger: Logger): Promise<void> {
+  const dirRecord: KnownEntry = { path: finalPath, kind: 'dir', size: 0, mtimeMs: 0, ino: '', recordedAtMs: 0 };
+  if ((await target.stat(temp)) === undefined) {
+    const records: KnownEntry[] = [];
+    if ((await target.stat(finalPath))?.kind === 'dir') {
+      records.push(dirRecord);
+      for (const e of await target.list(finalPath)) if (e.kind === 'file' && store.get(targetId, e.path) === undefined) records.push(uncertainFile(e.path));
+    }
+    store.transaction(() => {
+      store.removeTemp(targetId, temp);
+      for (const r of records) store.upsert(targetId, r);
+    });
+    return;
+  }
+  const finalOf = (inside: string) => finalPath + inside.slice(temp.length);
+  for (const e of await target.list(temp)) {
+    const known = store.get(targetId, finalOf(e.path));
+    if (e.kind === 'file' && known?.kind === 'file' && known.size === e.size) continue;
+    await (e.kind === 'dir' ? target.rmdir(e.path, { recursive: true }) : target.remove(e.path));
+  }
+  try {
+    if (!target.rename) throw new TargetError('E_UNSUPPORTED', 'target cannot rename', { path: temp });
+    await target.rename(temp, finalPath);
+    store.transaction(() => {
+      store.removeTemp(targetId, temp);
+      if (store.get(targetId, finalPath) === undefined) store.upsert(targetId, dirRecord);
+    });
+    logger.debug(`published the staged directory ${JSON.stringify(finalPath)} an interrupted run left`);
+  } catch (err) {
+    if (!(err instanceof TargetError) || err.scope !== 'path') throw err;
+    await target.rmdir(temp, { recursive: true });
+    store.transaction(() => {
+      store.removeTemp(targetId, temp);
+      store.deleteSubtree(targetId, finalPath);
+    });
+    logger.debug(`removed the staged directory ${JSON.stringify(temp)} an interrupted run left (${err.message})`);
   }
 }

@@ -81,7 +81,7 @@ function tree(root: string, prefix = ''): Record<string, string> {
 
 const whole = [{ path: '', deep: true }];
 
-describe('staged directories (first push)', () => {
+describe('staged directories (first push)', { timeout: 30_000 }, () => {
   it('writes a new directory of small files in place under a temp name and renames it once', async () => {
     const s = setup({ 'a/f1': 'one', 'a/f2': 'two', 'a/b/g1': 'g1', 'a/b/g2': 'g2', 'single/x': 'x', top: 't' });
     const sync = s.sync();
@@ -120,6 +120,34 @@ describe('staged directories (first push)', () => {
     s.target.failPut = undefined;
     await sync.cycle([{ path: 'd', deep: true }]);
     assert.deepEqual(tree(s.dst), { 'd/': '', 'd/ok1': 'ok1', 'd/ok2': 'ok2', 'd/bad': 'bad' });
+    await sync.stop();
+  });
+
+  it('a file still being written is left out, and its directory is published without it', async () => {
+    const s = setup({ 'd/f1': 'one', 'd/f2': 'two', 'd/f3': 'three' });
+    const sync = s.sync();
+    await sync.start();
+    const result = await sync.cycle(whole, new Set(['d/f2']));
+    assert.equal(result.failed, 0);
+    assert.deepEqual(tree(s.dst), { 'd/': '', 'd/f1': 'one', 'd/f3': 'three' });
+    await sync.cycle([{ path: 'd/f2', deep: false }]);
+    assert.deepEqual(tree(s.dst), { 'd/': '', 'd/f1': 'one', 'd/f2': 'two', 'd/f3': 'three' });
+    await sync.stop();
+  });
+
+  it('a file in the way of a new directory: not replaced, and no staged directory is left behind', async () => {
+    const s = setup({ 'd/f1': 'one', 'd/f2': 'two' });
+    mkdirSync(s.dst, { recursive: true });
+    writeFileSync(join(s.dst, 'd'), 'theirs');
+    const sync = s.sync();
+    await sync.start();
+    const first = await sync.cycle(whole);
+    assert.equal(first.unfinished, 1, 'the directory is looked at again');
+    assert.deepEqual(tree(s.dst), { d: 'theirs' });
+    assert.deepEqual(s.store.temps(sync.targetId), []);
+    const second = await sync.cycle([{ path: 'd', deep: true }]);
+    assert.equal(second.failed, 1, 'sent the ordinary way, the mkdir fails: a file is in the way');
+    assert.deepEqual(tree(s.dst), { d: 'theirs' });
     await sync.stop();
   });
 
@@ -163,7 +191,7 @@ describe('staged directories (first push)', () => {
   });
 });
 
-describe('uploads the source changes under', () => {
+describe('uploads the source changes under', { timeout: 30_000 }, () => {
   it('a file removed during its upload is removed from the target afterwards, not left behind', async () => {
     const s = setup({ keep: 'k', doomed: 'd' });
     s.target.afterPut = (path) => {

@@ -21,11 +21,11 @@ import { needsDeepScan, normalizeScopes, widenScope, type Scope } from '../core/
 import { formatBytes, type Logger } from '../log/logger.ts';
 import { GroupCommit } from '../state/group-commit.ts';
 import type { Store } from '../state/store.ts';
-import { isTargetError, TargetError } from '../targets/errors.ts';
+import { isTargetError } from '../targets/errors.ts';
 import type { Target } from '../targets/target.ts';
 import { applyOp } from './apply-op.ts';
 import { Executor, isOpList, type OpFeed } from './executor.ts';
-import { StagedDirs } from './staged-dirs.ts';
+import { recoverStagedDir, StagedDirs } from './staged-dirs.ts';
 import { TempReservations } from './temp-journal.ts';
 import { adoptRemote } from './adopt.ts';
 import { emptyScan, type Scanner, type ScanResult } from './scanner.ts';
@@ -236,7 +236,7 @@ export class TargetSync {
     await this.o.target.connect({ bulk: firstRun });
     for (const { path: temp, finalPath, kind } of this.o.store.temps(this.targetId)) {
       if (kind === 'dir') {
-        await this.recoverStagedDir(temp, finalPath);
+        await recoverStagedDir(this.o.target, this.o.store, this.targetId, temp, finalPath, this.o.logger);
         continue;
       }
       await this.o.target.remove(temp);
@@ -262,58 +262,6 @@ export class TargetSync {
       this.initialized = true;
     }
     this.state = 'ok';
-  }
-
-  /**
-   * A staged directory journalled before a crash (staged-dirs.ts).
-   *   - Still under its temp name: not published. The files inside that the store records
-   *     (by final path, same size) were sent whole; the others (cut off by the crash) are
-   *     removed, and the directory is published now, so the work done is kept. Should the
-   *     rename be refused, it is removed with its records instead.
-   *   - Gone: it was published just before the crash, maybe without the last records. Its
-   *     final name holds only files we sent (a first push's directory is new there, and its
-   *     subdirectories come after the publish); those without a record are recorded as ours,
-   *     content unknown (uncertainFile), so the next plan re-sends or removes them.
-   */
-  private async recoverStagedDir(temp: string, finalPath: string): Promise<void> {
-    const { target, store, logger } = this.o;
-    const id = this.targetId;
-    const dirRecord: KnownEntry = { path: finalPath, kind: 'dir', size: 0, mtimeMs: 0, ino: '', recordedAtMs: 0 };
-    if ((await target.stat(temp)) === undefined) {
-      const records: KnownEntry[] = [];
-      if ((await target.stat(finalPath))?.kind === 'dir') {
-        records.push(dirRecord);
-        for (const e of await target.list(finalPath)) if (e.kind === 'file' && store.get(id, e.path) === undefined) records.push(uncertainFile(e.path));
-      }
-      store.transaction(() => {
-        store.removeTemp(id, temp);
-        for (const r of records) store.upsert(id, r);
-      });
-      return;
-    }
-    const finalOf = (inside: string) => finalPath + inside.slice(temp.length);
-    for (const e of await target.list(temp)) {
-      const known = store.get(id, finalOf(e.path));
-      if (e.kind === 'file' && known?.kind === 'file' && known.size === e.size) continue;
-      await (e.kind === 'dir' ? target.rmdir(e.path, { recursive: true }) : target.remove(e.path));
-    }
-    try {
-      if (!target.rename) throw new TargetError('E_UNSUPPORTED', 'target cannot rename', { path: temp });
-      await target.rename(temp, finalPath);
-      store.transaction(() => {
-        store.removeTemp(id, temp);
-        if (store.get(id, finalPath) === undefined) store.upsert(id, dirRecord);
-      });
-      logger.debug(`published the staged directory ${JSON.stringify(finalPath)} an interrupted run left`);
-    } catch (err) {
-      if (!(err instanceof TargetError) || err.scope !== 'path') throw err;
-      await target.rmdir(temp, { recursive: true });
-      store.transaction(() => {
-        store.removeTemp(id, temp);
-        store.deleteSubtree(id, finalPath);
-      });
-      logger.debug(`removed the staged directory ${JSON.stringify(temp)} an interrupted run left (${err.message})`);
-    }
   }
 
   /**

@@ -10,7 +10,7 @@ import { after, describe, it } from 'node:test';
 import type { FtpTestServer } from '../servers/ftp-common.ts';
 import { startPureFtpd } from '../servers/pure-ftpd.ts';
 import { startVsftpd } from '../servers/vsftpd.ts';
-import { Daemon, sleep, tempDir, waitForSame } from './harness.ts';
+import { Daemon, runCli, sleep, tempDir, treeDifference, waitForSame } from './harness.ts';
 import { describeMirrorCases, describeOnceAndCheck } from './mirror-cases.ts';
 
 const work = tempDir('ftp-e2e');
@@ -78,6 +78,30 @@ for (const [label, start] of [
     },
   });
 }
+
+describe('e2e first push: FTP', { concurrency: 1 }, () => {
+  for (const [label, start] of [
+    ['vsftpd', () => startVsftpd()],
+    ['pure-ftpd', () => startPureFtpd()],
+  ] as const) {
+    it(`${label}: each new directory of files is written under a temp name and published whole`, async (ctx) => {
+      const srv = await server(label, start);
+      if (!srv) return ctx.skip(`${label} not available`);
+      const p = prepare('staged', srv);
+      for (let i = 0; i < 4; i++) {
+        mkdirSync(join(p.src, `d${i}`, 'sub'), { recursive: true });
+        for (let j = 0; j < 10; j++) writeFileSync(join(p.src, `d${i}`, j % 2 ? 'sub' : '', `f${j}`), `file ${i}/${j}`);
+      }
+      writeFileSync(join(p.src, 'alone'), 'one file at the top');
+      const once = await runCli(['once', ...p.args]);
+      assert.equal(once.code, 0, once.stdout + once.stderr);
+      assert.equal((await treeDifference(p.src, p.dst)) ?? '', '', 'the same tree, and no temp name left');
+      const published = [...once.stdout.matchAll(/^\S+ publish "([^"]+)" \((\d+) files\)$/gm)].map((m) => `${m[1]}:${m[2]}`).sort();
+      assert.deepEqual(published, ['d0/sub:5', 'd0:5', 'd1/sub:5', 'd1:5', 'd2/sub:5', 'd2:5', 'd3/sub:5', 'd3:5'].sort());
+      assert.match(once.stdout, /mkdir "d0" \(staged\)/);
+    });
+  }
+});
 
 describeOnceAndCheck('FTP (vsftpd)', async () => {
   const srv = await server('vsftpd-faults', () => startVsftpd());

@@ -65,7 +65,7 @@ export class Daemon {
   /** Operations logged so far, by kind. */
   opCounts(): Record<string, number> {
     const counts: Record<string, number> = {};
-    for (const m of this.output.matchAll(/^\S+ (put|rename|mkdir|remove|rmdir|rmdir -r|symlink) "/gm)) counts[m[1]!] = (counts[m[1]!] ?? 0) + 1;
+    for (const m of this.output.matchAll(/^\S+ (put|rename|mkdir|remove|rmdir|rmdir -r|symlink|publish) "/gm)) counts[m[1]!] = (counts[m[1]!] ?? 0) + 1;
     return counts;
   }
 
