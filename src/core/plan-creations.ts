@@ -14,8 +14,9 @@
  * (PublishOp): one rename per directory, and no half-written file is ever visible under its
  * final name. Its subdirectories and links are created once it is published. Only directories
  * of at least STAGE_MIN_FILES files and at most `maxFiles` files and `maxBytes` bytes are
- * staged: below, nothing is saved; above, an interrupted push would have more to send again
- * (an unpublished directory is removed at the next start).
+ * staged: below, nothing is saved; above, a directory would stay out of sight for long, and
+ * one file that fails in it costs the whole directory's transfers (it is then discarded and
+ * sent file by file: engine/staged-dirs.ts).
  *
  * Contract: entries arrive parents first across batches (a directory before anything under
  * it), and a directory's direct children arrive together, in one batch (the scanner reads a

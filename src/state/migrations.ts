@@ -31,7 +31,7 @@ const MIGRATIONS: string[] = [
   // the commit, the file may be on the target without a record (see TargetSync.start).
   `ALTER TABLE temps ADD COLUMN final TEXT;`,
   // A staged directory (a first push's directory written under a temp name, then renamed)
-  // is journalled too; after a crash it is removed with everything in it.
+  // is journalled too; after a crash it is published with the files recorded whole.
   `ALTER TABLE temps ADD COLUMN kind TEXT NOT NULL DEFAULT 'file' CHECK (kind IN ('file', 'dir'));`,
 ];
 
