@@ -35,12 +35,13 @@ const MIGRATIONS: string[] = [
   `ALTER TABLE temps ADD COLUMN kind TEXT NOT NULL DEFAULT 'file' CHECK (kind IN ('file', 'dir'));`,
 ];
 
-export function migrate(db: Database.Database): void {
+/** Brings the schema up to `version` (all migrations unless a test asks for an older one). */
+export function migrate(db: Database.Database, version = MIGRATIONS.length): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > MIGRATIONS.length) {
     throw new Error(`state file was written by a newer sync-inotify (schema ${current}, this version knows ${MIGRATIONS.length}): upgrade sync-inotify or use another state file`);
   }
-  for (let v = current; v < MIGRATIONS.length; v++) {
+  for (let v = current; v < version; v++) {
     db.transaction(() => {
       db.exec(MIGRATIONS[v]!);
       db.pragma(`user_version = ${v + 1}`);

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { KnownEntry } from '../core/entry.ts';
+import Database from 'better-sqlite3';
+import { migrate } from './migrations.ts';
 import { SqliteStore } from './sqlite-store.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'si-store-'));
@@ -61,6 +63,18 @@ describe('SqliteStore', () => {
     s.removeTemp(t, 'd/.f.sync-inotify-aaaaaa.tmp');
     s.removeTemp(t, '.d.sync-inotify-bbbbbb.tmp');
     assert.deepEqual(s.temps(t), []);
+    s.close();
+  });
+
+  it('a state file of schema 2 keeps its journalled temps, as files', () => {
+    const file = join(dir, 'v2.db');
+    const old = new Database(file);
+    migrate(old, 2);
+    old.prepare('INSERT INTO targets (id, key) VALUES (1, ?)').run('k');
+    old.prepare('INSERT INTO temps (target, path, final) VALUES (1, ?, ?)').run('d/.f.sync-inotify-aaaaaa.tmp', 'd/f');
+    old.close();
+    const s = new SqliteStore(file);
+    assert.deepEqual(s.temps(s.targetId('k')), [{ path: 'd/.f.sync-inotify-aaaaaa.tmp', finalPath: 'd/f', kind: 'file' }]);
     s.close();
   });
 });
