@@ -42,10 +42,16 @@ export const STAGE_MIN_FILES = 2;
 /** A site's directories of pages and images: staged; a dump of 100,000 files: not. */
 export const DEFAULT_STAGING: StagingLimits = { maxFiles: 1000, maxBytes: 64 * 1024 * 1024 };
 
+/** Stands for the root in `readyOp`: it exists on the target, nothing to wait for. */
+const ROOT = 0;
+
 export class CreationPlanner {
   private nextId = 1;
-  /** Per planned directory, the op its contents wait for: its mkdir, or its publish when staged. */
-  private readonly readyOp = new Map<string, number>();
+  /**
+   * Per planned directory, the op its contents wait for: its mkdir, or its publish when
+   * staged. The root is there already (ROOT: nothing to wait for).
+   */
+  private readonly readyOp = new Map<string, number>([['', ROOT]]);
   /** Directories seen whose own mkdir waits for their children, in the order seen. */
   private readonly pending = new Map<string, LocalEntry>();
   private readonly staging: StagingLimits | false;
@@ -61,7 +67,6 @@ export class CreationPlanner {
     const ops: Op[] = [];
     const problems: Problem[] = [];
     for (const [dir, children] of groupByParent(batch)) {
-      if (dir === '' && !this.readyOp.has('')) this.readyOp.set('', ROOT);
       const self = this.pending.get(dir);
       this.pending.delete(dir);
       const stage = self !== undefined && this.shouldStage(children);
@@ -119,9 +124,6 @@ export class CreationPlanner {
   }
 }
 
-/** Stands for the root in `readyOp`: it exists on the target, nothing to wait for. */
-const ROOT = 0;
-
 function depsOn(id: number | undefined): number[] {
   return id === undefined || id === ROOT ? [] : [id];
 }
@@ -130,10 +132,7 @@ function depsOn(id: number | undefined): number[] {
 function groupByParent(batch: Iterable<LocalEntry>): Map<string, LocalEntry[]> {
   const groups = new Map<string, LocalEntry[]>();
   for (const e of batch) {
-    if (e.path === '') {
-      if (!groups.has('')) groups.set('', []);
-      continue;
-    }
+    if (e.path === '') continue; // the root: not created
     const parent = parentOf(e.path);
     const group = groups.get(parent);
     if (group) group.push(e);

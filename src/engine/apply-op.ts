@@ -193,8 +193,7 @@ async function sendAndRecord(ctx: ApplyContext, op: PutOp, source: PutSource, un
   let tempPath: string | undefined;
   if (op.stagedIn !== undefined) {
     // Written in place, inside a directory nobody sees under its name yet (staged-dirs.ts).
-    const staged = { ...op, stagedIn: op.stagedIn };
-    await ctx.target.put(ctx.staged.pathOf(staged), source, {});
+    await ctx.target.put(ctx.staged.pathOf(op.stagedIn, op.path), source, {});
   } else {
     tempPath = await ctx.temps.reserve(op);
     await ctx.target.put(op.path, source, { tempPath });

@@ -16,7 +16,7 @@
  *     path is looked at again: the next cycle sends it the ordinary way, file by file.
  */
 import { uncertainFile, type KnownEntry } from '../core/entry.ts';
-import type { MkdirOp, PublishOp, PutOp } from '../core/ops.ts';
+import type { MkdirOp, PublishOp } from '../core/ops.ts';
 import { randomToken, tempPathFor } from '../core/temp-name.ts';
 import type { GroupCommit } from '../state/group-commit.ts';
 import type { Logger } from '../log/logger.ts';
@@ -40,12 +40,11 @@ export class StagedDirs {
     private readonly store: Store,
     private readonly commits: GroupCommit,
     private readonly targetId: number,
-    private readonly random: () => number = Math.random,
   ) {}
 
   /** Journals a temp name for the staged mkdir `op`, then creates that directory. */
   async create(op: MkdirOp): Promise<void> {
-    const tempPath = tempPathFor(op.path, randomToken(this.random));
+    const tempPath = tempPathFor(op.path, randomToken());
     await this.commits.write(() => this.store.addTemp(this.targetId, tempPath, op.path, 'dir'));
     try {
       await this.target.mkdir(tempPath);
@@ -57,9 +56,9 @@ export class StagedDirs {
     this.dirs.set(op.path, { tempPath, spoiled: false });
   }
 
-  /** Where `op` writes its file: inside the temp name of its staged directory. */
-  pathOf(op: PutOp & { stagedIn: string }): string {
-    return this.staged(op.stagedIn).tempPath + op.path.slice(op.stagedIn.length);
+  /** Where the file `path` of the staged directory `dir` is written: inside its temp name. */
+  pathOf(dir: string, path: string): string {
+    return this.staged(dir).tempPath + path.slice(dir.length);
   }
 
   /** A put into `dir` failed: the directory is removed rather than published. */
@@ -75,26 +74,18 @@ export class StagedDirs {
    */
   async publish(op: PublishOp, now: number): Promise<OpOutcome> {
     const staged = this.staged(op.path);
-    const { store, targetId } = this;
-    if (!staged.spoiled) {
-      try {
-        await this.target.rename!(staged.tempPath, op.path);
-        await this.commits.write(() => {
-          store.removeTemp(targetId, staged.tempPath);
-          store.upsert(targetId, { ...op.entry, recordedAtMs: now });
-        });
-        this.dirs.delete(op.path);
-        return { status: 'done' };
-      } catch (err) {
-        if (!(err instanceof TargetError) || err.scope !== 'path') throw err;
-      }
+    const write = (fn: () => void) => this.commits.write(fn);
+    const published = !staged.spoiled && (await renameIntoPlace(this.target, staged.tempPath, op.path));
+    if (published) {
+      await write(() => {
+        this.store.removeTemp(this.targetId, staged.tempPath);
+        this.store.upsert(this.targetId, { ...op.entry, recordedAtMs: now });
+      });
+    } else {
+      await discard(this.target, this.store, this.targetId, staged.tempPath, op.path, write);
     }
-    await this.target.rmdir(staged.tempPath, { recursive: true });
-    await this.commits.write(() => {
-      store.removeTemp(targetId, staged.tempPath);
-      store.deleteSubtree(targetId, op.path);
-    });
     this.dirs.delete(op.path);
+    if (published) return { status: 'done' };
     return { status: 'retry-later', reason: staged.spoiled ? 'a file in the new directory failed: sending it file by file' : 'the new directory could not be put in place: sending it file by file' };
   }
 
@@ -103,6 +94,30 @@ export class StagedDirs {
     if (staged === undefined) throw new Error(`internal: ${JSON.stringify(dir)} is not a staged directory`);
     return staged;
   }
+}
+
+/**
+ * Renames a staged directory to its final name. False when the target refused it for this
+ * path (something in the way); other failures reject (the target is down: try again later).
+ */
+async function renameIntoPlace(target: Target, temp: string, finalPath: string): Promise<boolean> {
+  if (!target.rename) return false;
+  try {
+    await target.rename(temp, finalPath);
+    return true;
+  } catch (err) {
+    if (err instanceof TargetError && err.scope === 'path') return false;
+    throw err;
+  }
+}
+
+/** Removes a staged directory with what it holds, and forgets the records of what was sent into it. */
+async function discard(target: Target, store: Store, targetId: number, temp: string, finalPath: string, write: (fn: () => void) => unknown): Promise<void> {
+  await target.rmdir(temp, { recursive: true });
+  await write(() => {
+    store.removeTemp(targetId, temp);
+    store.deleteSubtree(targetId, finalPath);
+  });
 }
 
 /**
@@ -137,21 +152,14 @@ export async function recoverStagedDir(target: Target, store: Store, targetId: n
     if (e.kind === 'file' && known?.kind === 'file' && known.size === e.size) continue;
     await (e.kind === 'dir' ? target.rmdir(e.path, { recursive: true }) : target.remove(e.path));
   }
-  try {
-    if (!target.rename) throw new TargetError('E_UNSUPPORTED', 'target cannot rename', { path: temp });
-    await target.rename(temp, finalPath);
+  if (await renameIntoPlace(target, temp, finalPath)) {
     store.transaction(() => {
       store.removeTemp(targetId, temp);
       if (store.get(targetId, finalPath) === undefined) store.upsert(targetId, dirRecord);
     });
     logger.debug(`published the staged directory ${JSON.stringify(finalPath)} an interrupted run left`);
-  } catch (err) {
-    if (!(err instanceof TargetError) || err.scope !== 'path') throw err;
-    await target.rmdir(temp, { recursive: true });
-    store.transaction(() => {
-      store.removeTemp(targetId, temp);
-      store.deleteSubtree(targetId, finalPath);
-    });
-    logger.debug(`removed the staged directory ${JSON.stringify(temp)} an interrupted run left (${err.message})`);
+  } else {
+    await discard(target, store, targetId, temp, finalPath, (fn) => store.transaction(fn));
+    logger.debug(`removed the staged directory ${JSON.stringify(temp)} an interrupted run left: its name is taken`);
   }
 }

@@ -264,8 +264,8 @@ export class FtpTarget implements Target {
   async put(path: string, source: PutSource, options: PutOptions): Promise<void> {
     const deadlineMs = this.settings.timeoutMs * 2 + Math.ceil((source.size / MIN_RATE_BYTES_PER_S) * 1000);
     const final = this.abs(path);
-    const inPlace = options.tempPath === undefined;
-    const temp = options.tempPath === undefined ? final : this.abs(options.tempPath);
+    const tempPath = options.tempPath;
+    const temp = tempPath === undefined ? final : this.abs(tempPath);
     const sent = await this.runOp(
       'put',
       path,
@@ -296,7 +296,7 @@ export class FtpTarget implements Target {
           throw err instanceof TargetError ? err : this.fail(err, 'put', path);
         }
         const mfmt = s.features.mfmt ? [`MFMT ${formatMfmtTime(source.mtimeMs)} ${temp}`] : [];
-        const rename = inPlace ? [] : [`RNFR ${temp}`, `RNTO ${final}`];
+        const rename = tempPath === undefined ? [] : [`RNFR ${temp}`, `RNTO ${final}`];
         // Wrapped: an async function returning a promise would wait for it here.
         return { mfmt: mfmt.length > 0, replies: mfmt.length + rename.length > 0 ? s.defer([...mfmt, ...rename]) : Promise.resolve([]) };
       },
@@ -311,12 +311,11 @@ export class FtpTarget implements Target {
       throw this.fail(err, 'put', path);
     }
     const mfmtReply = sent.mfmt ? replies[0] : undefined;
-    const [rnfr, rnto] = inPlace ? [undefined, undefined] : (replies.slice(-2) as [Reply, Reply]);
-    if (options.tempPath !== undefined && (rnfr instanceof FTPError || rnto instanceof FTPError)) {
-      const tempPath = options.tempPath;
+    const [rnfr, rnto] = replies.slice(-2) as [Reply, Reply];
+    if (tempPath !== undefined && (rnfr instanceof FTPError || rnto instanceof FTPError)) {
       await this.runOp('put', path, async (s) => {
         try {
-          await this.settleRename(s, rnfr!, rnto!, temp, final, tempPath, path, 'put');
+          await this.settleRename(s, rnfr, rnto, temp, final, tempPath, path, 'put');
         } catch (err) {
           await this.removeTemp(s, temp);
           throw err;
