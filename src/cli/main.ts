@@ -12,6 +12,7 @@ import { SqliteStore } from '../state/sqlite-store.ts';
 import { isTargetError, redactSecrets } from '../targets/errors.ts';
 import { resolveConfig, statePathFor, type CommonOptions } from './context.ts';
 import { packageVersion } from './package-root.ts';
+import { allowDeleteCommand } from './allow-delete.ts';
 import { reloadCommand } from './reload.ts';
 import { restartCommand } from './restart.ts';
 import { runCommand } from './run.ts';
@@ -59,10 +60,14 @@ async function open(source: string | undefined, dest: string | undefined, opts: 
   }
 }
 
-async function onceCommand(source: string | undefined, dest: string | undefined, opts: CommonOptions): Promise<number> {
+interface OnceOptions extends CommonOptions {
+  allowDelete?: boolean;
+}
+
+async function onceCommand(source: string | undefined, dest: string | undefined, opts: OnceOptions): Promise<number> {
   const { logger, store, runner } = await open(source, dest, opts);
   try {
-    const { ok, results } = await runner.once();
+    const { ok, results } = await runner.once({ allowDelete: opts.allowDelete === true });
     if (ok) logger.info('in sync');
     else if (results.some((r) => r.targetError)) return EXIT.target;
     else logger.error('not in sync: see the messages above');
@@ -126,6 +131,11 @@ export async function main(argv: string[]): Promise<number> {
     .action((s: string | undefined, d: string | undefined, o: CommonOptions) => {
       result = reloadCommand(s, d, o);
     });
+  withCommon(program.command('allow-delete'))
+    .description('confirm the deletes a safety gate refused (source emptied, replaced or unmounted on purpose; more than maxDelete)')
+    .action((s: string | undefined, d: string | undefined, o: CommonOptions) => {
+      result = allowDeleteCommand(s, d, o);
+    });
   withCommon(program.command('status'))
     .description('per target: state, queued, in flight, sent, lag, last error (exit 0 running, 3 not running)')
     .option('--json', 'machine-readable output')
@@ -134,7 +144,8 @@ export async function main(argv: string[]): Promise<number> {
     });
   withCommon(program.command('once'))
     .description('one full reconcile, then exit (0 when the target matches)')
-    .action((s: string | undefined, d: string | undefined, o: CommonOptions) => {
+    .option('--allow-delete', 'carry out deletes a safety gate would refuse (the source was emptied or replaced on purpose, more than maxDelete)')
+    .action((s: string | undefined, d: string | undefined, o: OnceOptions) => {
       result = onceCommand(s, d, o);
     });
   withCommon(program.command('check'))

@@ -135,6 +135,11 @@ export async function serve(source: string | undefined, dest: string | undefined
         logger.debug(`control socket: ${cmd}`);
         if (cmd === 'status') return statusPayload();
         if (cmd === 'ping') return { pid: process.pid };
+        if (cmd === 'allow-delete') {
+          const released = runner?.allowDeletes() ?? [];
+          for (const t of released) logger.warn(`${t}: the operator confirmed the deletes a safety gate refused`);
+          return { released };
+        }
         throw new Error(`unknown command ${JSON.stringify(cmd)}`);
       });
     }

@@ -2,9 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { flushDelay, unsettledPaths } from './debounce.ts';
 import { backoffDelay, OP_RETRY } from './retry.ts';
-import { checkSafety, parseMaxDelete } from './safety.ts';
 import { needsDeepScan, normalizeScopes, widenScope } from './scope.ts';
-import type { Op } from './ops.ts';
 import { isTempName, tempPathFor } from './temp-name.ts';
 
 describe('scopes', () => {
@@ -71,32 +69,6 @@ describe('retry backoff', () => {
     assert.equal(backoffDelay(0, OP_RETRY, () => 1), 100);
     assert.equal(backoffDelay(3, OP_RETRY, () => 1), 800);
     assert.equal(backoffDelay(20, OP_RETRY, () => 1), 2000);
-  });
-});
-
-describe('safety gates', () => {
-  const removes = (n: number): Op[] => Array.from({ length: n }, (_, i) => ({ id: i + 1, kind: 'remove', path: `f${i}`, deps: [], known: { path: `f${i}`, kind: 'file', size: 1, mtimeMs: 1, ino: '1', recordedAtMs: 1 } }));
-  const base = { sourceRootPresent: true, sourceRootEmpty: false, fullScan: true, knownTotal: 100 };
-  it('allows ordinary deletes', () => assert.equal(checkSafety({ ...base, ops: removes(3) }).ok, true));
-  it('halts when the source root vanished', () => {
-    const v = checkSafety({ ...base, ops: removes(1), sourceRootPresent: false });
-    assert.equal(v.ok === false && v.code, 'SOURCE_GONE');
-  });
-  it('halts when the source became empty', () => {
-    const v = checkSafety({ ...base, ops: removes(100), sourceRootEmpty: true });
-    assert.equal(v.ok === false && v.code, 'SOURCE_EMPTY');
-  });
-  it('maxDelete as a count and as a percentage', () => {
-    assert.equal(checkSafety({ ...base, ops: removes(11), maxDelete: { count: 10 } }).ok, false);
-    assert.equal(checkSafety({ ...base, ops: removes(10), maxDelete: { count: 10 } }).ok, true);
-    assert.equal(checkSafety({ ...base, ops: removes(11), maxDelete: { percent: 10 } }).ok, false);
-    assert.equal(checkSafety({ ...base, ops: removes(10), maxDelete: { percent: 10 } }).ok, true);
-  });
-  it('parses maxDelete', () => {
-    assert.deepEqual(parseMaxDelete(5), { count: 5 });
-    assert.deepEqual(parseMaxDelete('12.5%'), { percent: 12.5 });
-    assert.deepEqual(parseMaxDelete('7'), { count: 7 });
-    assert.equal(parseMaxDelete('lots'), undefined);
   });
 });
 

@@ -4,11 +4,12 @@
  * so the planner never deletes beneath them; special files are skipped with a note.
  */
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
-import { lstat } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EntryKind, LocalEntry } from '../core/entry.ts';
 import { typeFilterActive, typeVerdict, type PathFilter, type TypeFilterOptions } from '../core/filter.ts';
 import type { Problem } from '../core/ops.ts';
+import type { SourceRootProbe } from '../core/safety.ts';
 import { ancestorsOf, joinPath } from '../core/paths.ts';
 import { extensionTopType, sniffTopType } from './sniff.ts';
 
@@ -183,12 +184,34 @@ export class Scanner {
     if (batch.length > 0) yield batch;
   }
 
-  /** Whether the source root exists and is a directory. */
-  async rootPresent(): Promise<boolean> {
+  /**
+   * What the safety gates need to know of the source root now (core/safety.ts): whether it
+   * is a directory, whether anything in it passes the filters (one listing, stopped at the
+   * first entry that does), and its `dev:ino`. A root that cannot be listed counts as not
+   * empty: the gates then leave the decision to the scan, which never deletes beneath a
+   * directory it could not read.
+   */
+  async probeRoot(): Promise<SourceRootProbe> {
+    const gone: SourceRootProbe = { present: false, hasEntries: false, identity: undefined };
+    let st;
     try {
-      return (await lstat(this.options.root)).isDirectory();
+      st = await lstat(this.options.root, { bigint: true });
     } catch {
-      return false;
+      return gone;
     }
+    if (!st.isDirectory()) return gone;
+    const identity = `${st.dev}:${st.ino}`;
+    let names: string[];
+    try {
+      names = await readdir(this.options.root);
+    } catch {
+      return { present: true, hasEntries: true, identity };
+    }
+    const probe = emptyScan();
+    for (const name of names) {
+      const e = this.lstatEntry(name, probe, true);
+      if (e && (e.kind !== 'file' || (await this.passesTypeFilter(e)))) return { present: true, hasEntries: true, identity };
+    }
+    return { present: true, hasEntries: false, identity };
   }
 }

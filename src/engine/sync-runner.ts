@@ -2,7 +2,7 @@
  * Builds and runs everything a configuration describes: per sync one scanner and one watcher,
  * per target one TargetSync. The watcher fans hints out to every target of its sync.
  */
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, lstatSync, statSync } from 'node:fs';
 import { relative, resolve, isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createPathFilter, type PathFilter } from '../core/filter.ts';
@@ -30,6 +30,8 @@ interface RunningSync {
   readonly filter: PathFilter;
   readonly targets: TargetSync[];
   watcher?: Watcher;
+  /** `dev:ino` of the source root the watcher walked (undefined: it was missing). */
+  watchedRoot?: string | undefined;
 }
 
 const FULL: Scope[] = [{ path: '', deep: true }];
@@ -37,6 +39,7 @@ const FULL: Scope[] = [{ path: '', deep: true }];
 export class SyncRunner {
   private readonly syncs: RunningSync[] = [];
   private rescanTimer: NodeJS.Timeout | undefined;
+  private rootTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly config: ConfigFile,
@@ -90,22 +93,9 @@ export class SyncRunner {
   /** Daemon mode: watch first (so nothing is missed), then reconcile everything. */
   async watch(): Promise<void> {
     for (const s of this.syncs) {
-      const hint = (scopes: Scope[]) => {
-        for (const t of s.targets) t.hint(scopes);
-      };
-      const callbacks = {
-        onHints: hint,
-        onLost: (reason: string) => {
-          this.logger.warn(`${reason}: rescanning ${s.config.source}`);
-          hint(FULL);
-        },
-      };
-      const root = resolve(s.config.source);
-      // nsfw is a native module: loaded only when configured (a `once` never watches).
-      s.watcher = this.config.watcher === 'nsfw' ? new (await import('../watch/nsfw-watcher.ts')).NsfwWatcher(root, callbacks) : new DirWatcher(root, callbacks, { filter: s.filter });
-      await s.watcher.start();
+      await this.startWatcher(s);
       this.logger.info(`watching ${s.config.source} → ${s.targets.map((t) => t.name).join(', ')}`);
-      hint(FULL);
+      this.hintAll(s, FULL);
     }
     const every = this.config.rescanIntervalSec ?? DEFAULT_RESCAN_SEC;
     if (every > 0) {
@@ -115,6 +105,60 @@ export class SyncRunner {
       }, every * 1000);
       this.rescanTimer.unref();
     }
+    // The source root itself: unmounted, removed, replaced, mounted again. A mount over the
+    // watched directory sends no inotify event, so it is looked at on a timer. The timer is
+    // not unref'd: a daemon whose source went away keeps running (halted by the safety gates)
+    // until it is back or stopped, instead of ending with nothing left to wait for.
+    this.rootTimer = setInterval(() => void this.checkRoots(), ROOT_CHECK_MS);
+  }
+
+  private hintAll(s: RunningSync, scopes: Scope[]): void {
+    for (const t of s.targets) t.hint(scopes);
+  }
+
+  private async startWatcher(s: RunningSync): Promise<void> {
+    const callbacks = {
+      onHints: (scopes: Scope[]) => this.hintAll(s, scopes),
+      onLost: (reason: string) => {
+        this.logger.warn(`${reason}: rescanning ${s.config.source}`);
+        this.hintAll(s, FULL);
+      },
+    };
+    const root = resolve(s.config.source);
+    s.watchedRoot = rootIdentity(root);
+    if (s.watchedRoot === undefined) return; // nothing to watch until it is back (checkRoots)
+    // nsfw is a native module: loaded only when configured (a `once` never watches).
+    s.watcher = this.config.watcher === 'nsfw' ? new (await import('../watch/nsfw-watcher.ts')).NsfwWatcher(root, callbacks) : new DirWatcher(root, callbacks, { filter: s.filter });
+    await s.watcher.start();
+  }
+
+  /** Watches a source root afresh when it is another directory than the one watched. */
+  private async checkRoots(): Promise<void> {
+    for (const s of this.syncs) {
+      const now = rootIdentity(resolve(s.config.source));
+      if (now === s.watchedRoot) continue;
+      await s.watcher?.stop().catch(() => undefined);
+      s.watcher = undefined;
+      if (now === undefined) {
+        this.logger.warn(`source ${s.config.source} is gone (unmounted or removed): nothing is deleted on the targets; watching for it every ${ROOT_CHECK_MS / 1000} s`);
+        s.watchedRoot = undefined;
+      } else {
+        this.logger.info(`source ${s.config.source} is ${s.watchedRoot === undefined ? 'back' : 'another folder now (mounted, or replaced)'}: watching it again`);
+        try {
+          await this.startWatcher(s);
+        } catch (err) {
+          this.logger.error(`cannot watch ${s.config.source}: ${(err as Error).message}; trying again in ${ROOT_CHECK_MS / 1000} s`);
+          s.watchedRoot = undefined;
+        }
+      }
+      // The safety gates decide what the new state of the source means for each target.
+      this.hintAll(s, FULL);
+    }
+  }
+
+  /** `allow-delete`: every target halted by a safety gate carries out its deletes once. */
+  allowDeletes(): string[] {
+    return this.targets.filter((t) => t.allowDeletes()).map((t) => t.name);
   }
 
   /**
@@ -122,10 +166,11 @@ export class SyncRunner {
    * (changed during upload, blocked by a failure). `ok`: every target converged, nothing was
    * halted or unreadable.
    */
-  async once(): Promise<{ ok: boolean; results: CycleResult[] }> {
+  async once(options: { allowDelete?: boolean } = {}): Promise<{ ok: boolean; results: CycleResult[] }> {
     const outcomes = await Promise.all(
       this.targets.map(async (t) => {
         t.disableRenameGrace();
+        if (options.allowDelete === true) t.confirmDeletesNextCycle();
         let last: CycleResult = { ops: 0, failed: 0, problems: [] };
         for (let round = 0; round < 5; round++) {
           last = await t.cycle(FULL);
@@ -151,8 +196,22 @@ export class SyncRunner {
 
   async stop(): Promise<void> {
     if (this.rescanTimer) clearInterval(this.rescanTimer);
+    if (this.rootTimer) clearInterval(this.rootTimer);
     await Promise.all(this.syncs.map((s) => s.watcher?.stop()));
     await Promise.all(this.targets.map((t) => t.stop()));
+  }
+}
+
+/** How often a watching daemon looks at each source root (see watch()). */
+const ROOT_CHECK_MS = 2_000;
+
+/** `dev:ino` of a directory, undefined when it is missing or not a directory. */
+function rootIdentity(path: string): string | undefined {
+  try {
+    const st = lstatSync(path, { bigint: true });
+    return st.isDirectory() ? `${st.dev}:${st.ino}` : undefined;
+  } catch {
+    return undefined;
   }
 }
 

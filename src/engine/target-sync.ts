@@ -11,12 +11,12 @@ import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isRacy, RACY_WINDOW_MS, sameFingerprint, uncertainFile, type KnownEntry, type LocalEntry } from '../core/entry.ts';
 import { flushDelay, unsettledPaths, type PathHintTimes } from '../core/debounce.ts';
-import { describeOp, type Op, type Problem, type PutOp } from '../core/ops.ts';
+import { countRemovals, describeOp, type Op, type Problem, type PutOp } from '../core/ops.ts';
 import { isAtOrUnder, parentOf } from '../core/paths.ts';
 import { plan } from '../core/plan.ts';
 import { CreationPlanner } from '../core/plan-creations.ts';
 import { backoffDelay, PAUSED_RETRY, TARGET_RETRY } from '../core/retry.ts';
-import { checkSafety, type MaxDelete } from '../core/safety.ts';
+import { checkSafety, probeChanged, type GateCode, type MaxDelete, type SafetyVerdict, type SourceRootProbe } from '../core/safety.ts';
 import { needsDeepScan, normalizeScopes, widenScope, type Scope } from '../core/scope.ts';
 import { formatBytes, type Logger } from '../log/logger.ts';
 import { GroupCommit } from '../state/group-commit.ts';
@@ -103,6 +103,10 @@ export class TargetSync {
   private counters = { filesSent: 0, bytesSent: 0, opsDone: 0, inFlight: 0 };
   private lastError: { message: string; at: string } | undefined;
   private problemCount = 0;
+  /** While halted by a safety gate: which gate, and the source root as it was then. */
+  private halted: { code: GateCode; probe: SourceRootProbe; hinted: boolean } | undefined;
+  /** The operator confirmed the deletes a gate refused (`allow-delete`, `once --allow-delete`). */
+  private deletesConfirmed = false;
 
   private readonly commits: GroupCommit;
 
@@ -159,6 +163,7 @@ export class TargetSync {
       this.dirty.set(s.path, { deep: (was?.deep ?? false) || s.deep, first: was?.first || now, last: now });
     }
     this.o.logger.debug(`hint: ${scopes.length} path(s), first ${JSON.stringify(scopes[0]?.path)}; ${this.dirty.size} dirty`);
+    if (this.halted) this.halted.hinted = true;
     this.schedule();
   }
 
@@ -182,6 +187,12 @@ export class TargetSync {
 
   private async flush(): Promise<void> {
     if (this.running || this.stopped) return;
+    if (this.halted && !this.deletesConfirmed && !this.halted.hinted) {
+      // Halted: plan again (a full scan) only when the source root changed since the halt;
+      // a look at the root costs one stat and one listing.
+      const now = await this.o.scanner.probeRoot();
+      if (this.halted && !probeChanged(this.halted.probe, now)) return this.flushIn(HALT_RECHECK_MS);
+    }
     // A flush forced by debounceMaxMs in the middle of a burst leaves out the paths still
     // being written; they stay dirty for the next flush (see unsettledPaths).
     const now = Date.now();
@@ -304,30 +315,39 @@ export class TargetSync {
         unreadable: [...scan.unreadable, ...keep],
       });
     let result = planFor([]);
-    const held = this.holdVanished(result.ops, scan.entries);
+    // The root gates see every removal the source implies, including those held back for a
+    // rename below: otherwise a cycle would pass with the removals held, and the cycle that
+    // releases them would be judged on a source that no longer looks unusual.
+    const everyRemoval = result.ops;
+    const confirmed = this.deletesConfirmed;
+    this.deletesConfirmed = false;
+    const held = confirmed ? [] : this.holdVanished(result.ops, scan.entries);
     if (held.length > 0) result = planFor(held);
     result = { ...result, ops: withoutUnsettledPuts(result.ops, unsettled) };
     const problems = [...scan.problems, ...result.problems];
     this.reportProblems(problems);
 
     const fullScan = widened.some((s) => s.path === '' && s.deep);
-    const verdict = checkSafety({
-      ops: result.ops,
-      sourceRootPresent: await scanner.rootPresent(),
-      sourceRootEmpty: fullScan && ![...scan.entries.keys()].some((p) => p !== ''),
-      fullScan,
-      knownTotal: store.count(this.targetId),
-      ...(this.o.maxDelete ? { maxDelete: this.o.maxDelete } : {}),
-    });
-    if (!verdict.ok) {
-      this.halt(verdict.code, verdict.reason);
-      return { ops: 0, failed: 0, problems, halted: verdict.reason };
+    const deletes = countRemovals(everyRemoval) > 0;
+    const probe = deletes || fullScan ? await scanner.probeRoot() : undefined;
+    if (deletes) {
+      const verdict = this.gate(probe!, everyRemoval, result.ops);
+      if (!verdict.ok) {
+        if (!confirmed || verdict.code === 'SOURCE_GONE') {
+          this.halt(verdict.code, verdict.reason, probe!);
+          return { ops: 0, failed: 0, problems, halted: verdict.reason };
+        }
+        logger.warn(`deleting as the operator confirmed: ${verdict.reason.replace(/refusing to delete/, 'deleting')}`);
+      }
     }
     if (this.state === 'halted') {
-      logger.info('the source is back: resuming');
+      logger.info(confirmed ? 'deletes confirmed by the operator: resuming' : 'the source is back: resuming');
       this.state = 'ok';
       this.reason = undefined;
+      this.halted = undefined;
     }
+    // This source root is the one mirrored from now on (a full look that passed the gates).
+    if (fullScan && probe?.identity !== undefined && probe.identity !== store.sourceIdentity(this.targetId)) store.setSourceIdentity(this.targetId, probe.identity);
     if (result.ops.length === 0) return { ops: 0, failed: 0, problems };
     return (await this.execute(result.ops, problems)).cycle;
   }
@@ -339,7 +359,9 @@ export class TargetSync {
    * scan goes on. Directories that vanish before the scan reaches them are looked at again.
    */
   private async firstPush(unsettled: ReadonlySet<string>): Promise<CycleResult> {
-    const { scanner, target } = this.o;
+    const { scanner, target, store } = this.o;
+    const identity = (await scanner.probeRoot()).identity;
+    if (identity !== undefined) store.setSourceIdentity(this.targetId, identity);
     const scan = emptyScan();
     const planner = new CreationPlanner({ rename: target.caps.rename, symlinks: target.caps.symlinks });
     const problems: Problem[] = [];
@@ -374,22 +396,49 @@ export class TargetSync {
   }
 
   /**
-   * A safety gate refused the plan. A missing or emptied source is often a mount that went
-   * away: re-check every few seconds and resume by itself when it is back. Too many deletes
-   * stay halted until the operator restarts with a higher maxDelete.
+   * The gates on a plan: the source root's (gone, emptied, replaced) on every removal the
+   * source implies, maxDelete on what this cycle would delete now.
    */
-  private halt(code: 'SOURCE_GONE' | 'SOURCE_EMPTY' | 'MAX_DELETE', reason: string): void {
-    const first = this.state !== 'halted' || this.reason !== reason;
+  private gate(probe: SourceRootProbe, everyRemoval: readonly Op[], ops: readonly Op[]): SafetyVerdict {
+    const { store } = this.o;
+    const knownTotal = store.count(this.targetId);
+    const root = checkSafety({ ops: everyRemoval, source: probe, recordedIdentity: store.sourceIdentity(this.targetId), knownTotal });
+    if (!root.ok) return root;
+    return checkSafety({ ops, source: probe, recordedIdentity: undefined, knownTotal, ...(this.o.maxDelete ? { maxDelete: this.o.maxDelete } : {}) });
+  }
+
+  /**
+   * A safety gate refused the plan: nothing is done on this target until it passes. The
+   * source root is looked at every few seconds, and the plan made again when it changed
+   * (remounted, refilled) or watch events came in; it resumes by itself once the plan passes.
+   * The operator can confirm the refused deletes instead (`allowDeletes`).
+   */
+  private halt(code: GateCode, reason: string, probe: SourceRootProbe): void {
+    const first = this.halted?.code !== code;
     this.state = 'halted';
     this.reason = reason;
+    this.halted = { code, probe, hinted: false };
     this.lastError = { message: reason, at: new Date().toISOString() };
-    if (code === 'MAX_DELETE') {
-      if (first) this.o.logger.error(`halted, nothing deleted: ${reason}. Raise maxDelete or fix the source, then restart sync-inotify.`);
-      return;
-    }
-    if (first) this.o.logger.error(`halted, nothing deleted: ${reason}. Re-checking every 5 s.`);
+    if (first) this.o.logger.error(`halted, nothing deleted: ${reason}. ${HALT_ADVICE[code]}`);
     this.requeue([{ path: '', deep: true }]);
-    this.flushIn(5_000);
+    this.flushIn(HALT_RECHECK_MS);
+  }
+
+  /**
+   * The operator confirms the deletes a safety gate refused (`sync-inotify allow-delete`):
+   * the next plan runs whole, deletes included, once. A missing source root cannot be
+   * confirmed (there is nothing to mirror). False when this target was not halted.
+   */
+  allowDeletes(): boolean {
+    if (!this.halted || this.halted.code === 'SOURCE_GONE') return false;
+    this.deletesConfirmed = true;
+    this.flushIn(0);
+    return true;
+  }
+
+  /** `once --allow-delete`: the next cycle may carry out deletes a gate would refuse. */
+  confirmDeletesNextCycle(): void {
+    this.deletesConfirmed = true;
   }
 
   /** Runs a plan (whole, or fed in batches); returns the cycle's result and the ops done. */
@@ -630,6 +679,17 @@ export class TargetSync {
     await this.o.target.close().catch(() => undefined);
   }
 }
+
+/** How often a target halted by a safety gate looks at the source root again. */
+const HALT_RECHECK_MS = 5_000;
+
+const CONFIRM = 'if the deletes are intended, confirm them with `sync-inotify allow-delete -c FILE` (a one-shot run: `once --allow-delete`)';
+const HALT_ADVICE: Record<GateCode, string> = {
+  SOURCE_GONE: 'Re-checking every 5 s; resumes by itself when the source folder is back',
+  SOURCE_EMPTY: `Re-checking every 5 s; resumes by itself when the source is back (mounted, restored); ${CONFIRM}`,
+  SOURCE_REPLACED: `Re-checking every 5 s; resumes by itself when the source that was mirrored is back (mounted again); ${CONFIRM}`,
+  MAX_DELETE: `Raise maxDelete and reload, or ${CONFIRM}`,
+};
 
 /** How long a vanished path's removal waits for the other half of a rename. */
 const RENAME_GRACE_MS = 150;

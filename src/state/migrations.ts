@@ -33,6 +33,10 @@ const MIGRATIONS: string[] = [
   // A staged directory (a first push's directory written under a temp name, then renamed)
   // is journalled too; after a crash it is published with the files recorded whole.
   `ALTER TABLE temps ADD COLUMN kind TEXT NOT NULL DEFAULT 'file' CHECK (kind IN ('file', 'dir'));`,
+  // The identity (dev:ino) of the source root at the last full sync that passed the safety
+  // gates: another folder there later (an unmounted file system's mount point, a replaced
+  // folder) halts deletes instead of mirroring its emptiness (core/safety.ts).
+  `ALTER TABLE targets ADD COLUMN source_id TEXT;`,
 ];
 
 /** Brings the schema up to `version` (all migrations unless a test asks for an older one). */

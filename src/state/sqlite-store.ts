@@ -59,6 +59,8 @@ export class SqliteStore implements Store {
       targetAdd: db.prepare<[string]>('INSERT INTO targets (key) VALUES (?)'),
       targetSeen: db.prepare<[number]>('UPDATE targets SET seen = 1 WHERE id = ?'),
       targetIsSeen: db.prepare<[number], { seen: number }>('SELECT seen FROM targets WHERE id = ?'),
+      sourceIdGet: db.prepare<[number], { source_id: string | null }>('SELECT source_id FROM targets WHERE id = ?'),
+      sourceIdSet: db.prepare<[string, number]>('UPDATE targets SET source_id = ? WHERE id = ?'),
       get: db.prepare<[number, string], Row>('SELECT * FROM entries WHERE target = ? AND path = ?'),
       all: db.prepare<[number], Row>('SELECT * FROM entries WHERE target = ?'),
       under: db.prepare<[number, string, string, string], Row>('SELECT * FROM entries WHERE target = ? AND (path = ? OR (path >= ? AND path < ?))'),
@@ -94,6 +96,14 @@ export class SqliteStore implements Store {
 
   markTargetSeen(target: number): void {
     this.stmts.targetSeen.run(target);
+  }
+
+  sourceIdentity(target: number): string | undefined {
+    return this.stmts.sourceIdGet.get(target)?.source_id ?? undefined;
+  }
+
+  setSourceIdentity(target: number, identity: string): void {
+    this.stmts.sourceIdSet.run(identity, target);
   }
 
   get(target: number, path: string): KnownEntry | undefined {

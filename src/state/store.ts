@@ -12,6 +12,9 @@ export interface Store {
   /** True when the target has never recorded anything (first run: adopt remote files). */
   isNewTarget(target: number): boolean;
   markTargetSeen(target: number): void;
+  /** The source root's `dev:ino` recorded at the target's last full sync (safety gates). */
+  sourceIdentity(target: number): string | undefined;
+  setSourceIdentity(target: number, identity: string): void;
   get(target: number, path: string): KnownEntry | undefined;
   /** Entries at or under `dir` ('' = all). */
   subtree(target: number, dir: string): KnownEntry[];

@@ -250,9 +250,9 @@ export class DirWatcher implements Watcher {
     this.unwatchTree(dir);
     this.hint(dir.rel, true);
     if (dir.rel === '') {
-      // The engine's safety gates halt the targets when the root vanished; we stop watching
-      // until a restart, since a new root would need a new walk anyway.
-      this.callbacks.onLost(`source root ${this.root} vanished or was replaced: no longer watching it until restart`);
+      // The engine's safety gates halt the targets' deletes; the sync runner, which looks at
+      // the root on a timer, watches it afresh (a new walk) when a directory is there again.
+      this.callbacks.onLost(`source root ${this.root} vanished or was replaced`);
     }
     return false;
   }
