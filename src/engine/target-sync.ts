@@ -236,6 +236,8 @@ export class TargetSync {
   }
 
   private initialized = false;
+  /** The temp journal holds leftovers to remove before the next plan (removeLeftovers). */
+  private hasLeftovers = false;
 
   /**
    * Connects and removes temp files that an interrupted upload left (after a crash, or a
@@ -245,21 +247,7 @@ export class TargetSync {
   async start(): Promise<void> {
     const firstRun = !this.initialized && this.o.store.isNewTarget(this.targetId);
     await this.o.target.connect({ bulk: firstRun });
-    for (const { path: temp, finalPath, kind } of this.o.store.temps(this.targetId)) {
-      if (kind === 'dir') {
-        await recoverStagedDir(this.o.target, this.o.store, this.targetId, temp, finalPath, this.o.logger);
-        continue;
-      }
-      await this.o.target.remove(temp);
-      this.o.store.transaction(() => {
-        this.o.store.removeTemp(this.targetId, temp);
-        // The upload may have reached its final name before the crash without being recorded.
-        // Record the path as "ours, content unknown": the next plan re-sends it if the source
-        // still has it and removes it if not, instead of leaving an unknown file behind.
-        if (finalPath !== '') this.o.store.upsert(this.targetId, uncertainFile(finalPath));
-      });
-      this.o.logger.debug(`removed leftover temp file ${JSON.stringify(temp)}`);
-    }
+    await this.removeLeftovers();
     if (!this.initialized) {
       if (firstRun) {
         // A first run against this target: likely a whole tree to send. The other
@@ -273,6 +261,40 @@ export class TargetSync {
       this.initialized = true;
     }
     this.state = 'ok';
+  }
+
+  /**
+   * Removes what an interrupted upload left on the target: temp files and staged directories
+   * journalled in the store (after a crash, a connection lost mid-transfer, or a removal the
+   * target refused at the time, e.g. while it was read-only). Between cycles nothing is in
+   * flight, so every journalled temp is a leftover. A path the target still refuses keeps its
+   * journal entry for the next try; a target-wide failure rejects.
+   */
+  private async removeLeftovers(): Promise<void> {
+    const { target, store, logger } = this.o;
+    for (const { path: temp, finalPath, kind } of store.temps(this.targetId)) {
+      try {
+        if (kind === 'dir') {
+          await recoverStagedDir(target, store, this.targetId, temp, finalPath, logger);
+          continue;
+        }
+        await target.remove(temp);
+      } catch (err) {
+        if (isTargetError(err) && err.scope === 'path') {
+          logger.debug(`leftover ${JSON.stringify(temp)} cannot be removed yet: ${err.message}`);
+          continue;
+        }
+        throw err;
+      }
+      store.transaction(() => {
+        store.removeTemp(this.targetId, temp);
+        // The upload may have reached its final name before the crash without being recorded.
+        // Record the path as "ours, content unknown": the next plan re-sends it if the source
+        // still has it and removes it if not, instead of leaving an unknown file behind.
+        if (finalPath !== '') store.upsert(this.targetId, uncertainFile(finalPath));
+      });
+      logger.debug(`removed leftover temp file ${JSON.stringify(temp)}`);
+    }
   }
 
   /**
@@ -294,6 +316,15 @@ export class TargetSync {
         this.onTargetDown(err, scopes);
         return { ops: 0, failed: 0, problems: [], targetError: err as Error };
       }
+    }
+    if (this.hasLeftovers) {
+      try {
+        await this.removeLeftovers();
+      } catch (err) {
+        this.onTargetDown(err, scopes);
+        return { ops: 0, failed: 0, problems: [], targetError: err as Error };
+      }
+      this.hasLeftovers = false;
     }
     // A first push (the store knows nothing this target holds): plan while scanning.
     if (this.held.size === 0 && isWholeTree(scopes) && store.count(this.targetId) === 0) return this.firstPush(unsettled);
@@ -498,6 +529,9 @@ export class TargetSync {
     progress?.finish();
     const unstarted = temps.unstarted();
     if (unstarted.length > 0) store.transaction(() => unstarted.forEach((t) => store.removeTemp(targetId, t)));
+    // A temp whose removal failed (the target refused it) stays journalled: the next cycle
+    // removes it, not only the next start.
+    this.hasLeftovers = store.temps(targetId).length > 0;
 
     for (const { op, error } of report.failed) {
       if (op.kind === 'put' || !isTargetError(error) || error.scope === 'path') {

@@ -224,3 +224,39 @@ describe('e2e: safety gates hold while watching', { concurrency: 1, skip }, () =
     }
   });
 });
+
+describe('e2e: target faults (local target on its own file system)', { concurrency: 1, skip }, () => {
+  it('the target remounted read-only in the middle of a burst: per-path errors, nothing lost, converges once writable', async () => {
+    const t = tempDir('gate-ro');
+    const src = join(t.path, 'src');
+    const mnt = join(t.path, 'mnt');
+    const dst = join(mnt, 'mirror');
+    mkdirSync(src);
+    mkdirSync(mnt);
+    mount('-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', mnt);
+    let d: Daemon | undefined;
+    try {
+      d = await Daemon.start([src, dst, '--state', join(t.path, 'state.db')]);
+      for (let i = 0; i < 10; i++) {
+        mkdirSync(join(src, `d${i}`));
+        for (let j = 0; j < 50; j++) writeFileSync(join(src, `d${i}`, `f${j}`), Buffer.alloc(4096 + j, i));
+      }
+      await d.waitFor(/put "/, 20_000);
+      // A read-only bind mount over it (a remount of the tmpfs itself is refused while files
+      // are open for writing): new writes fail with EROFS, open ones may finish.
+      mount('--bind', mnt, mnt);
+      mount('-o', 'remount,bind,ro', mnt);
+      writeFileSync(join(src, 'while-read-only'), 'queued\n');
+      await d.waitFor(/failed: .*(permission|read-only|EROFS)/i, 20_000);
+      await sleep(1_000);
+      assert.equal(d.child.exitCode, null);
+      umount(mnt); // the writable tmpfs again
+      // waitForSame compares every name, so a leftover temp file would show as a difference.
+      await waitForSame(src, dst, 90_000, d);
+    } finally {
+      await d?.stop();
+      while (mounted(mnt)) umount(mnt);
+      t.cleanup();
+    }
+  });
+});

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startSshd, SSH_KEYGEN, type SshdServer } from '../servers/sshd.ts';
@@ -112,6 +112,25 @@ describe('e2e faults: SFTP', { concurrency: 1 }, () => {
       await d.waitFor(/paused: /, 15_000);
       assert.ok(d.output.includes(srv.hostKeyFingerprint), `the offered fingerprint is shown:\n${d.output}`);
       assert.equal(existsSync(p.dst), false, 'nothing was written on the server');
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it('the source emptied while running: halted, nothing deleted on the SFTP target', async (ctx) => {
+    const srv = await sshd();
+    if (!srv) return ctx.skip('sshd not available');
+    const p = prepare('emptied', srv);
+    mkdirSync(join(p.src, 'sub'));
+    for (let i = 0; i < 10; i++) writeFileSync(join(p.src, i % 2 ? 'sub' : '', `f${i}`), `${i}`);
+    const d = await Daemon.start(p.args);
+    try {
+      await waitForSame(p.src, p.dst, 30_000, d);
+      for (const name of readdirSync(p.src)) rmSync(join(p.src, name), { recursive: true });
+      await d.waitFor(/halted, nothing deleted: the source folder is empty/, 15_000);
+      await sleep(1_500);
+      assert.equal(readdirSync(p.dst).length, 6, `entries were deleted on the target:\n${d.output.slice(-2000)}`);
+      assert.equal(readdirSync(join(p.dst, 'sub')).length, 5);
     } finally {
       await d.stop();
     }
