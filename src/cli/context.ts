@@ -10,6 +10,7 @@ import { legacyToConfig, looksLikeLegacy } from '../config/legacy.ts';
 import { DEFAULT_NAME, loadConfigFile } from '../config/load.ts';
 import type { ConfigFile } from '../config/schema.ts';
 import { defaultStatePath } from '../engine/paths-config.ts';
+import { SECRET_FILE_KEYS, SECRET_KEYS } from '../targets/registry.ts';
 import { readSecretFile } from '../targets/secrets.ts';
 
 export interface CommonOptions {
@@ -82,13 +83,11 @@ export function secretsOf(config: ConfigFile): string[] {
   if (env) out.add(env);
   for (const s of config.syncs) {
     for (const t of s.targets) {
-      if (t.password) out.add(t.password);
-      if (t.passphrase) out.add(t.passphrase);
-      for (const [file, key] of [
-        [t.passwordFile, 'passwordFile'],
-        [t.passphraseFile, 'passphraseFile'],
-      ] as const) {
-        if (file === undefined) continue;
+      const keys = t as Record<string, unknown>;
+      for (const key of SECRET_KEYS) if (typeof keys[key] === 'string') out.add(keys[key]);
+      for (const key of SECRET_FILE_KEYS) {
+        const file = keys[key];
+        if (typeof file !== 'string') continue;
         try {
           out.add(readSecretFile(file, key));
         } catch {

@@ -13,6 +13,7 @@ import { isTargetError, redactSecrets } from '../targets/errors.ts';
 import { resolveConfig, statePathFor, type CommonOptions } from './context.ts';
 import { packageVersion } from './package-root.ts';
 import { allowDeleteCommand } from './allow-delete.ts';
+import { targetsHelp } from '../targets/registry.ts';
 import { reloadCommand } from './reload.ts';
 import { restartCommand } from './restart.ts';
 import { runCommand } from './run.ts';
@@ -101,7 +102,8 @@ export async function main(argv: string[]): Promise<number> {
     .description('Watch a folder and mirror every change to local folders and remote servers')
     .version(packageVersion(), '-V, --version')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .addHelpText('after', `\n${targetsHelp()}\n`);
   let result: Promise<number> = Promise.resolve(EXIT.ok);
   withCommon(program.command('run'))
     .description('mirror now, then keep watching (foreground, e.g. under systemd; SIGTERM stops, SIGHUP reloads)')

@@ -23,6 +23,7 @@ import { AlreadyRunningError, acquirePidFile, releasePidFile } from '../service/
 import type { DaemonStatus } from '../service/status-report.ts';
 import { SqliteStore } from '../state/sqlite-store.ts';
 import { isTargetError, redactSecrets } from '../targets/errors.ts';
+import { SECRET_KEYS } from '../targets/registry.ts';
 import { resolveConfig, secretsOf, type CommonOptions } from './context.ts';
 
 /** How long SIGTERM waits for operations in flight before exiting anyway. */
@@ -127,7 +128,7 @@ export async function serve(source: string | undefined, dest: string | undefined
       if (taken.replacedStale) logger.info(`removed a stale pid file ${paths.pidFile}${taken.stalePid !== undefined ? ` (pid ${taken.stalePid} is not running)` : ''}`);
       for (const note of paths.notes) logger.info(note);
     }
-    logger.debug(`configuration ${opts.config ?? '(command line)'}: ${JSON.stringify(masked(config, secretsOf(config)), (k, v: unknown) => (k === 'password' || k === 'passphrase' ? '***' : v))}`);
+    logger.debug(`configuration ${opts.config ?? '(command line)'}: ${JSON.stringify(masked(config, secretsOf(config)), (k, v: unknown) => (SECRET_KEYS.includes(k) ? '***' : v))}`);
     store = new SqliteStore(paths.statePath);
     runner = new SyncRunner(config, store, paths.statePath, logger);
     if (managed) {

@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { redactSecrets } from '../targets/errors.ts';
+import { PATH_KEYS } from '../targets/registry.ts';
 import { ConfigError } from './errors.ts';
 import { configSchema, type ConfigFile } from './schema.ts';
 
@@ -36,15 +37,13 @@ function resolvePaths(c: ConfigFile, base: string): ConfigFile {
     syncs: c.syncs.map((s) => ({
       ...s,
       source: abs(s.source)!,
-      targets: s.targets.map((t) => ({
-        ...t,
-        url: /^[a-z][a-z0-9+.-]*:\/\//i.test(t.url) ? t.url : abs(t.url)!,
-        ...(t.passwordFile !== undefined ? { passwordFile: abs(t.passwordFile)! } : {}),
-        ...(t.identityFile !== undefined ? { identityFile: abs(t.identityFile)! } : {}),
-        ...(t.passphraseFile !== undefined ? { passphraseFile: abs(t.passphraseFile)! } : {}),
-        ...(t.knownHosts !== undefined ? { knownHosts: abs(t.knownHosts)! } : {}),
-        ...(t.ca !== undefined ? { ca: abs(t.ca)! } : {}),
-      })),
+      targets: s.targets.map((t) => {
+        const paths = PATH_KEYS.flatMap((k) => {
+          const v = (t as Record<string, unknown>)[k];
+          return typeof v === 'string' ? [[k, abs(v)!]] : [];
+        });
+        return { ...t, url: /^[a-z][a-z0-9+.-]*:\/\//i.test(t.url) ? t.url : abs(t.url)!, ...Object.fromEntries(paths) };
+      }),
     })),
   };
 }

@@ -4,24 +4,9 @@
  */
 import { z } from 'zod';
 import { parseMaxDelete } from '../core/safety.ts';
+import { targetSchema } from '../targets/registry.ts';
 
 const positiveInt = z.number().int().positive();
-
-export const targetSchema = z.strictObject({
-  url: z.string().min(1, 'must not be empty'),
-  password: z.string().optional(),
-  passwordFile: z.string().optional(),
-  tls: z.enum(['none', 'explicit', 'implicit']).optional(),
-  ca: z.string().optional(),
-  insecure: z.boolean().optional(),
-  connections: positiveInt.max(64).optional(),
-  identityFile: z.string().optional(),
-  passphrase: z.string().optional(),
-  passphraseFile: z.string().optional(),
-  knownHosts: z.string().optional(),
-  hostKey: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, 'must look like SHA256:<43 base64 characters> (ssh-keygen -lf)').optional(),
-  timeoutMs: positiveInt.optional(),
-});
 
 export const TOP_TYPES = ['application', 'audio', 'example', 'font', 'image', 'message', 'model', 'multipart', 'text', 'video'] as const;
 
@@ -58,6 +43,5 @@ export const configSchema = z.strictObject({
   syncs: z.array(syncSchema).min(1, 'list at least one sync'),
 });
 
-export type TargetConfig = z.infer<typeof targetSchema>;
 export type SyncConfig = z.infer<typeof syncSchema>;
 export type ConfigFile = z.infer<typeof configSchema>;

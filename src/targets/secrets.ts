@@ -1,13 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { TargetError } from './errors.ts';
-import type { TargetSpec } from './spec.ts';
 
 /**
  * The password for a target, from (in order) `password`, `passwordFile`, the URL's
  * `user:password@`, or the environment variable SYNC_INOTIFY_PASSWORD. Undefined when none.
  * The value is never logged; errors name the source, not the secret.
  */
-export function resolvePassword(spec: TargetSpec, url: URL): string | undefined {
+export function resolvePassword(spec: { readonly password?: string | undefined; readonly passwordFile?: string | undefined }, url: URL): string | undefined {
   if (spec.password !== undefined) return spec.password;
   if (spec.passwordFile !== undefined) return readSecretFile(spec.passwordFile, 'passwordFile');
   if (url.password !== '') return decodeURIComponent(url.password);
@@ -15,7 +14,7 @@ export function resolvePassword(spec: TargetSpec, url: URL): string | undefined 
   return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
 }
 
-export function resolvePassphrase(spec: TargetSpec): string | undefined {
+export function resolvePassphrase(spec: { readonly passphrase?: string | undefined; readonly passphraseFile?: string | undefined }): string | undefined {
   if (spec.passphrase !== undefined) return spec.passphrase;
   if (spec.passphraseFile !== undefined) return readSecretFile(spec.passphraseFile, 'passphraseFile');
   return undefined;

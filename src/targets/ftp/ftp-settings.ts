@@ -1,12 +1,12 @@
 /**
- * FTP target settings: the URL and TargetSpec keys, validated once, turned into what a
+ * FTP target settings: the URL and FtpSpec keys, validated once, turned into what a
  * connection needs. Errors are E_CONFIG and name the key to fix; the password is never in them.
  */
 import { readFileSync } from 'node:fs';
 import { createSecureContext, rootCertificates, type ConnectionOptions } from 'node:tls';
 import { TargetError } from '../errors.ts';
 import { resolvePassword } from '../secrets.ts';
-import type { TargetSpec } from '../spec.ts';
+import type { FtpSpec } from './options.ts';
 
 export type FtpTlsMode = 'none' | 'explicit' | 'implicit';
 
@@ -31,10 +31,6 @@ export interface FtpSettings {
 
 export const DEFAULT_CONNECTIONS = 4;
 export const DEFAULT_TIMEOUT_MS = 30_000;
-const MAX_CONNECTIONS = 64;
-
-/** Keys of TargetSpec that have no meaning for FTP. */
-const SSH_ONLY_KEYS = ['identityFile', 'passphrase', 'passphraseFile', 'knownHosts', 'hostKey'] as const;
 
 function configError(url: URL, message: string): TargetError {
   return new TargetError('E_CONFIG', `target ${displayUrl(url, '/')}: ${message}`);
@@ -69,10 +65,7 @@ export function rootFromUrl(url: URL): string {
   return '/' + segments.join('/');
 }
 
-export function ftpSettings(spec: TargetSpec, url: URL): FtpSettings {
-  for (const key of SSH_ONLY_KEYS) {
-    if (spec[key] !== undefined) throw configError(url, `key "${key}" does not apply to FTP: remove it`);
-  }
+export function ftpSettings(spec: FtpSpec, url: URL): FtpSettings {
   if (url.hostname === '') throw configError(url, 'no host: write ftp://user@host[:port]/path');
   if (url.search !== '' || url.hash !== '') throw configError(url, 'query strings and fragments are not allowed in an FTP URL');
 
@@ -82,12 +75,9 @@ export function ftpSettings(spec: TargetSpec, url: URL): FtpSettings {
   if (tls === 'none' && (spec.ca !== undefined || spec.insecure !== undefined)) {
     throw configError(url, '`ca` and `insecure` apply only with TLS: use ftps:// or set `tls: explicit`');
   }
+  // Validated (and defaulted) by the registry from the declaration in backend.ts.
   const connections = spec.connections ?? DEFAULT_CONNECTIONS;
-  if (!Number.isInteger(connections) || connections < 1 || connections > MAX_CONNECTIONS) {
-    throw configError(url, `connections must be an integer from 1 to ${MAX_CONNECTIONS}, got ${String(spec.connections)}`);
-  }
   const timeoutMs = spec.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  if (!Number.isFinite(timeoutMs) || timeoutMs < 100) throw configError(url, `timeoutMs must be at least 100, got ${String(spec.timeoutMs)}`);
 
   const root = rootFromUrl(url);
   const user = url.username === '' ? 'anonymous' : decodeSegment(url, url.username);

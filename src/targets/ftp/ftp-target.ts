@@ -20,7 +20,7 @@ import { FTPError } from 'basic-ftp';
 import type { Reply } from './deferred-commands.ts';
 import { parentOf } from '../../core/paths.ts';
 import { TargetError, type TargetErrorCode } from '../errors.ts';
-import type { TargetSpec } from '../spec.ts';
+import type { FtpSpec } from './options.ts';
 import type { ConnectOptions, PutOptions, PutSource, RemoteEntry, Target, TargetCapabilities } from '../target.ts';
 import { FtpPool } from './ftp-pool.ts';
 import { FtpSession, assertSendable, type FtpFeatures } from './ftp-session.ts';
@@ -42,7 +42,7 @@ export interface FtpTargetOptions {
   readonly coolDownMs?: number;
 }
 
-export function createFtpTarget(spec: TargetSpec, url: URL, options: FtpTargetOptions = {}): Target {
+export function createFtpTarget(spec: FtpSpec, url: URL, options: FtpTargetOptions = {}): Target {
   return new FtpTarget(ftpSettings(spec, url), options);
 }
 

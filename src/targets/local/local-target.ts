@@ -10,19 +10,12 @@ import { fileURLToPath } from 'node:url';
 import { joinPath } from '../../core/paths.ts';
 import type { EntryKind } from '../../core/entry.ts';
 import { TargetError } from '../errors.ts';
-import type { TargetSpec } from '../spec.ts';
+import type { LocalSpec } from './options.ts';
 import type { PutOptions, PutSource, RemoteEntry, Target, TargetCapabilities } from '../target.ts';
 import { translateLocalError } from './translate-error.ts';
 import { hashFile } from '../../io/hash-file.ts';
 
-const UNSUPPORTED_KEYS = ['password', 'passwordFile', 'tls', 'ca', 'insecure', 'identityFile', 'passphrase', 'passphraseFile', 'knownHosts', 'hostKey'] as const;
-
-export function createLocalTarget(spec: TargetSpec, url: URL): Target {
-  for (const key of UNSUPPORTED_KEYS) {
-    if (spec[key] !== undefined) {
-      throw new TargetError('E_CONFIG', `target ${spec.url}: key "${key}" does not apply to a local folder: remove it`);
-    }
-  }
+export function createLocalTarget(spec: LocalSpec, url: URL): Target {
   if (url.host !== '' && url.host !== 'localhost') {
     throw new TargetError('E_CONFIG', `target ${spec.url}: file:// URLs name a local folder, not host "${url.host}": write file:///absolute/path`);
   }

@@ -25,14 +25,12 @@ import type { EntryKind } from '../../core/entry.ts';
 import { isSafeRelativePath, joinPath } from '../../core/paths.ts';
 import { TargetError } from '../errors.ts';
 import { resolvePassphrase, resolvePassword } from '../secrets.ts';
-import type { TargetSpec } from '../spec.ts';
+import type { SftpSpec } from './options.ts';
 import type { PutOptions, PutSource, RemoteEntry, Target, TargetCapabilities } from '../target.ts';
 import { HostKeyPolicy } from './known-hosts.ts';
 import { SftpPool, type Connector, type SftpSession } from './pool.ts';
 import { loadSsh2, ssh2 } from './ssh2-module.ts';
 import { SFTP_STATUS, isFailure, isNoSuchFile, sftpStatusOf, translateSftpError } from './translate-error.ts';
-
-const UNSUPPORTED_KEYS = ['tls', 'ca', 'insecure'] as const;
 
 export const SFTP_DEFAULTS = {
   connections: 4,
@@ -65,21 +63,13 @@ function kindOf(mode: number): EntryKind | undefined {
   }
 }
 
-export function createSftpTarget(spec: TargetSpec, url: URL): Target {
-  for (const key of UNSUPPORTED_KEYS) {
-    if (spec[key] !== undefined) {
-      throw new TargetError('E_CONFIG', `target ${redactUrl(url)}: key "${key}" does not apply to SFTP: remove it`);
-    }
-  }
+export function createSftpTarget(spec: SftpSpec, url: URL): Target {
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   if (host === '') throw new TargetError('E_CONFIG', `target ${redactUrl(url)}: no host: write sftp://user@host[:port]/path`);
   const port = url.port === '' ? 22 : Number(url.port);
+  // Validated (and defaulted) by the registry from the declaration in backend.ts.
   const connections = spec.connections ?? SFTP_DEFAULTS.connections;
-  if (!Number.isInteger(connections) || connections < 1 || connections > 64) {
-    throw new TargetError('E_CONFIG', `target ${redactUrl(url)}: connections must be an integer from 1 to 64, not ${connections}`);
-  }
   const timeoutMs = spec.timeoutMs ?? SFTP_DEFAULTS.timeoutMs;
-  if (!(timeoutMs > 0)) throw new TargetError('E_CONFIG', `target ${redactUrl(url)}: timeoutMs must be a positive number of milliseconds`);
   return new SftpTarget({
     spec,
     url,
@@ -106,7 +96,7 @@ function redactUrl(url: URL): string {
 }
 
 export interface SftpTargetOptions {
-  readonly spec: TargetSpec;
+  readonly spec: SftpSpec;
   readonly url: URL;
   readonly host: string;
   readonly port: number;
