@@ -2,6 +2,8 @@
  * Reads the source tree: lstat (never following links) with bigint times, filters applied on
  * the way down (an excluded directory is not descended). Unreadable directories are reported
  * so the planner never deletes beneath them; special files are skipped with a note.
+ * Names are kept exactly, valid UTF-8 or not (core/names.ts): paths go to fs calls through
+ * `toFsPath`, and a directory listing with a U+FFFD in it is read again as bytes.
  */
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { lstat } from 'node:fs/promises';
@@ -9,6 +11,7 @@ import { join } from 'node:path';
 import type { EntryKind, LocalEntry } from '../core/entry.ts';
 import { typeFilterActive, typeVerdict, type PathFilter, type TypeFilterOptions } from '../core/filter.ts';
 import type { Problem } from '../core/ops.ts';
+import { decodeName, decodeNames, toFsPath } from '../core/names.ts';
 import { ancestorsOf, joinPath } from '../core/paths.ts';
 import { extensionTopType, sniffTopType } from './sniff.ts';
 
@@ -67,7 +70,7 @@ export class Scanner {
    * component needs the path filter.
    */
   private lstatEntry(path: string, into: ScanResult, parentAccepted: boolean): LocalEntry | undefined {
-    const abs = this.abs(path);
+    const abs = toFsPath(this.abs(path));
     let st;
     try {
       st = lstatSync(abs, { bigint: true });
@@ -88,7 +91,7 @@ export class Scanner {
     let linkTarget = '';
     if (kind === 'symlink') {
       try {
-        linkTarget = readlinkSync(abs);
+        linkTarget = decodeName(readlinkSync(abs, { encoding: 'buffer' }));
       } catch {
         // Replaced between lstat and readlink: the next event looks again.
       }
@@ -148,7 +151,8 @@ export class Scanner {
       const d = queue.pop()!;
       let names: string[];
       try {
-        names = readdirSync(this.abs(d));
+        const abs = toFsPath(this.abs(d));
+        names = decodeNames(readdirSync(abs), () => readdirSync(abs, { encoding: 'buffer' }));
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENOENT' || code === 'ENOTDIR') {
