@@ -344,7 +344,7 @@ export class TargetSync {
   private async firstPush(unsettled: ReadonlySet<string>): Promise<CycleResult> {
     const { scanner, target } = this.o;
     const scan = emptyScan();
-    const planner = new CreationPlanner({ rename: target.caps.rename, symlinks: target.caps.symlinks });
+    const planner = new CreationPlanner({ rename: target.caps.rename, symlinks: target.caps.symlinks, byteNames: target.caps.byteNames });
     const problems: Problem[] = [];
     const report = (found: readonly Problem[]) => {
       this.reportProblems(found);
