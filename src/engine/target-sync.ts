@@ -8,7 +8,7 @@
  * failed), so nothing is lost while a burst is in flight or a server is down.
  */
 import { lstat } from 'node:fs/promises';
-import { quotePath } from '../core/names.ts';
+import { quotePath, toFsPath } from '../core/names.ts';
 import { join } from 'node:path';
 import { isRacy, RACY_WINDOW_MS, sameFingerprint, uncertainFile, type KnownEntry, type LocalEntry } from '../core/entry.ts';
 import { flushDelay, unsettledPaths, type PathHintTimes } from '../core/debounce.ts';
@@ -549,7 +549,7 @@ export class TargetSync {
   private async topVanishedAncestor(path: string): Promise<string> {
     let top = path;
     for (let p = parentOf(path); p !== ''; p = parentOf(p)) {
-      const exists = await lstat(join(this.o.sourceRoot, p)).then(
+      const exists = await lstat(toFsPath(join(this.o.sourceRoot, p))).then(
         () => true,
         () => false,
       );

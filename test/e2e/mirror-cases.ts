@@ -190,6 +190,11 @@ export function describeMirrorCases(fx: MirrorFixture): void {
         if (fx.byteNames) {
           await waitForSame(s.src, s.dst, CONVERGE_MS, d);
           assert.match(d.output, /put "bad\\xffname"/, 'logged with the byte as \\xff');
+          // Changes inside such a directory: a removal and a new file.
+          rmSync(bytePath(s.src, 'dir', 0xff, '/inner.txt'));
+          writeFileSync(bytePath(s.src, 'dir', 0xff, '/new', 0xfe), 'new');
+          rmSync(bytePath(s.src, 'bad', 0xff, 'name'));
+          await waitForSame(s.src, s.dst, CONVERGE_MS, d);
           return;
         }
         // Refused per path, said in the log, and everything else mirrored.
