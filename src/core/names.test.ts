@@ -86,7 +86,8 @@ describe('decodeNames', () => {
       rereads++;
       return [Buffer.from('ok'), Buffer.of(0x62, 0xff)];
     };
-    assert.deepEqual(decodeNames(['ok', 'é'], reread), ['ok', 'é']);
+    const plain = ['ok', 'é'];
+    assert.equal(decodeNames(plain, reread), plain, 'the same array: the scanner relies on it to skip toFsPath');
     assert.equal(rereads, 0);
     assert.deepEqual(decodeNames(['ok', 'b\ufffd'], reread), ['ok', `b${esc(0xff)}`]);
     assert.equal(rereads, 1);

@@ -24,10 +24,12 @@
 /** A lone surrogate standing for one raw byte (u flag: surrogate pairs do not match). */
 const ESCAPED_BYTE = /[\udc80-\udcff]/u;
 const ESCAPED_BYTES = /[\udc80-\udcff]/gu;
+/** Any such low surrogate, paired or not: a cheaper first test (half the time on plain paths). */
+const LOW_SURROGATE = /[\udc80-\udcff]/;
 
 /** True when `s` holds a byte that is not valid UTF-8 (an escaped byte). */
 export function hasEscapedBytes(s: string): boolean {
-  return ESCAPED_BYTE.test(s);
+  return LOW_SURROGATE.test(s) && ESCAPED_BYTE.test(s);
 }
 
 /**
@@ -120,8 +122,9 @@ export function toFsPath(path: string): string | Buffer {
 }
 
 /**
- * `readdirSync` that keeps names exactly: names are read as strings (fast), and only a
- * directory with a U+FFFD among them is read again as bytes and decoded with the mapping.
+ * Keeps the names of a listing exactly: `names` were read as strings (fast); only a listing
+ * with a U+FFFD among them is read again as bytes (`reread`) and decoded with the mapping.
+ * Returns `names` itself when nothing was read again.
  */
 export function decodeNames(names: string[], reread: () => Buffer[]): string[] {
   for (const name of names) if (name.includes('\ufffd')) return reread().map(decodeName);

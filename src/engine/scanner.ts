@@ -67,10 +67,11 @@ export class Scanner {
    * cached inode is a microsecond or two, a trip through libuv's thread pool and a promise
    * cost ten times that, and a scan is nearly all lstats (100,000 of them on restart).
    * `parentAccepted`: the caller descended from an accepted directory, so only the last
-   * component needs the path filter.
+   * component needs the path filter. `plainUtf8`: the caller knows the path is valid UTF-8
+   * (read from a listing without U+FFFD, under such a directory), so it skips toFsPath.
    */
-  private lstatEntry(path: string, into: ScanResult, parentAccepted: boolean): LocalEntry | undefined {
-    const abs = toFsPath(this.abs(path));
+  private lstatEntry(path: string, into: ScanResult, parentAccepted: boolean, plainUtf8 = false): LocalEntry | undefined {
+    const abs = plainUtf8 ? this.abs(path) : toFsPath(this.abs(path));
     let st;
     try {
       st = lstatSync(abs, { bigint: true });
@@ -150,9 +151,13 @@ export class Scanner {
     while (queue.length > 0) {
       const d = queue.pop()!;
       let names: string[];
+      /** Every child path is valid UTF-8: the common case, no per-entry toFsPath. */
+      let plainUtf8: boolean;
       try {
         const abs = toFsPath(this.abs(d));
-        names = decodeNames(readdirSync(abs), () => readdirSync(abs, { encoding: 'buffer' }));
+        const read = readdirSync(abs);
+        names = decodeNames(read, () => readdirSync(abs, { encoding: 'buffer' }));
+        plainUtf8 = names === read && typeof abs === 'string';
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENOENT' || code === 'ENOTDIR') {
@@ -167,7 +172,7 @@ export class Scanner {
       const subdirs: string[] = [];
       for (const name of names) {
         const child = joinPath(d, name);
-        const e = this.lstatEntry(child, into, true);
+        const e = this.lstatEntry(child, into, true, plainUtf8);
         if (!e) continue;
         if (typeFiltered && e.kind === 'file' && !(await this.passesTypeFilter(e))) continue;
         into.entries.set(child, e);
