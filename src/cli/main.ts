@@ -3,6 +3,7 @@
  * (usage, configuration, missing source), 3 a target could not be reached or refused us.
  */
 import { Command, CommanderError, Option } from 'commander';
+import { quotePath } from '../core/names.ts';
 import { ConfigError } from '../config/errors.ts';
 import { AlreadyRunningError } from '../service/pid-file.ts';
 import { SyncRunner } from '../engine/sync-runner.ts';
@@ -71,7 +72,12 @@ async function onceCommand(source: string | undefined, dest: string | undefined,
     const { ok, results } = await runner.once({ allowDelete: opts.allowDelete === true });
     if (ok) logger.info('in sync');
     else if (results.some((r) => r.targetError)) return EXIT.target;
-    else logger.error('not in sync: see the messages above');
+    else {
+      // Which paths are not on the target, and why: the last round's failures and unreadable paths.
+      const lines = results.flatMap((r) => [...(r.failures ?? []).map((f) => f.message), ...r.problems.filter((p) => p.code === 'UNREADABLE').map((p) => `${quotePath(p.path)}: ${p.message}`)]);
+      logger.error(`not in sync${lines.length > 0 ? `: ${lines.length} path${lines.length === 1 ? '' : 's'} not mirrored` : ': see the messages above'}`);
+      for (const line of lines) logger.error(`  not mirrored: ${line}`);
+    }
     return ok ? EXIT.ok : EXIT.differences;
   } finally {
     await runner.stop();
@@ -86,7 +92,7 @@ async function checkCommand(source: string | undefined, dest: string | undefined
     for (const t of runner.targets) {
       await t.target.connect();
       const diffs = await checkTarget(t.sourceRoot, t.scanner, t.target);
-      for (const d of diffs) process.stdout.write(`${d.kind.padEnd(7)} ${JSON.stringify(d.path)}: ${d.detail}\n`);
+      for (const d of diffs) process.stdout.write(`${d.kind.padEnd(7)} ${quotePath(d.path)}: ${d.detail}\n`);
       differences += diffs.length;
       process.stdout.write(`${t.name}: ${diffs.length === 0 ? 'in sync' : `${diffs.length} difference${diffs.length === 1 ? '' : 's'}`}\n`);
     }

@@ -4,6 +4,7 @@
  * must finish first.
  */
 import type { KnownEntry, LocalEntry } from './entry.ts';
+import { quotePath } from './names.ts';
 
 interface OpBase {
   readonly id: number;
@@ -64,14 +65,14 @@ export function countRemovals(ops: readonly Op[]): number {
 export function describeOp(op: Op): string {
   switch (op.kind) {
     case 'rename':
-      return `rename ${JSON.stringify(op.from)} -> ${JSON.stringify(op.path)}`;
+      return `rename ${quotePath(op.from)} -> ${quotePath(op.path)}`;
     case 'rmdir':
-      return `rmdir${op.recursive ? ' -r' : ''} ${JSON.stringify(op.path)}`;
+      return `rmdir${op.recursive ? ' -r' : ''} ${quotePath(op.path)}`;
     case 'mkdir':
-      return `mkdir ${JSON.stringify(op.path)}${op.staged ? ' (staged)' : ''}`;
+      return `mkdir ${quotePath(op.path)}${op.staged ? ' (staged)' : ''}`;
     case 'publish':
-      return `publish ${JSON.stringify(op.path)} (${op.after.length} files)`;
+      return `publish ${quotePath(op.path)} (${op.after.length} files)`;
     default:
-      return `${op.kind} ${JSON.stringify(op.path)}`;
+      return `${op.kind} ${quotePath(op.path)}`;
   }
 }

@@ -70,6 +70,14 @@ describe('CreationPlanner', () => {
     ]);
   });
 
+  it('does not stage a directory whose name the target cannot carry (not valid UTF-8)', () => {
+    const bad = `a${String.fromCharCode(0xdcff)}`;
+    const plan = (byteNames: boolean) =>
+      described(planAll(new CreationPlanner({ rename: true, symlinks: true, byteNames }, { maxFiles: 3, maxBytes: 100 }), [[entry('', 'dir'), entry(bad, 'dir')], [entry(`${bad}/f`, 'file'), entry(`${bad}/g`, 'file')]]));
+    assert.ok(plan(true).includes(`mkdir ${bad} (staged)`));
+    assert.deepEqual(plan(false), [`mkdir ${bad}`, `put ${bad}/f <- mkdir ${bad}`, `put ${bad}/g <- mkdir ${bad}`]);
+  });
+
   const stagedDirs = (limits: { maxFiles: number; maxBytes: number } | false, rename: boolean, files: LocalEntry[]) =>
     planAll(new CreationPlanner({ rename, symlinks: true }, limits), [[entry('', 'dir'), entry('d', 'dir')], files])
       .filter((op) => op.kind === 'publish')

@@ -29,6 +29,7 @@
 import type { LocalEntry } from './entry.ts';
 import type { Op, Problem } from './ops.ts';
 import { symlinkUnsupported, type Plan, type PlanCapabilities } from './plan.ts';
+import { hasEscapedBytes } from './names.ts';
 import { parentOf } from './paths.ts';
 
 /** Which directories are staged; `false` stages none. */
@@ -69,7 +70,7 @@ export class CreationPlanner {
     for (const [dir, children] of groupByParent(batch)) {
       const self = this.pending.get(dir);
       this.pending.delete(dir);
-      const stage = self !== undefined && this.shouldStage(children);
+      const stage = self !== undefined && (this.caps.byteNames !== false || !hasEscapedBytes(dir)) && this.shouldStage(children);
       // What this directory's children wait for: its mkdir, once planned here.
       const made = self === undefined ? this.readyOp.get(dir) : this.mkdir(self, stage, ops);
       const puts: number[] = [];

@@ -27,6 +27,11 @@ import { ancestorsOf, compareParentsFirst, isAtOrUnder, isStrictlyUnder, parentO
 export interface PlanCapabilities {
   readonly rename: boolean;
   readonly symlinks: boolean;
+  /**
+   * The target carries names that are not valid UTF-8 (default true). When false, such a
+   * directory is not staged: its refusal (E_NAME) then names it, not its temp name.
+   */
+  readonly byteNames?: boolean;
 }
 
 export interface PlanInput {

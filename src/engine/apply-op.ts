@@ -8,6 +8,7 @@ import { closeSync, lstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
+import { quotePath, toFsPath } from '../core/names.ts';
 import { needsContentHash, uncertainFile, type KnownEntry, type LocalEntry } from '../core/entry.ts';
 import type { Op, PutOp } from '../core/ops.ts';
 import { backoffDelay, OP_RETRY } from '../core/retry.ts';
@@ -133,7 +134,7 @@ const WHOLE_FILE_LIMIT = 1024 * 1024;
  * trip through the thread pool.
  */
 async function putFile(ctx: ApplyContext, op: PutOp): Promise<OpOutcome> {
-  const abs = join(ctx.sourceRoot, op.path);
+  const abs = toFsPath(join(ctx.sourceRoot, op.path));
   if (op.entry.size <= WHOLE_FILE_LIMIT) {
     const read = readSmallFile(abs, op.entry);
     if ('status' in read) return read;
@@ -229,7 +230,7 @@ function unreadable(err: unknown): OpOutcome {
 }
 
 /** Reads a small file whole; a file shorter than planned is looked at again. */
-function readSmallFile(abs: string, planned: LocalEntry): { buffer: Buffer } | OpOutcome {
+function readSmallFile(abs: string | Buffer, planned: LocalEntry): { buffer: Buffer } | OpOutcome {
   let fd: number;
   try {
     fd = openSync(abs, 'r');
@@ -253,7 +254,7 @@ function readSmallFile(abs: string, planned: LocalEntry): { buffer: Buffer } | O
 }
 
 /** lstat of the path after the transfer: the same inode, size and mtime as planned. */
-function stillAsPlanned(abs: string, planned: LocalEntry): boolean {
+function stillAsPlanned(abs: string | Buffer, planned: LocalEntry): boolean {
   try {
     const after = lstatSync(abs, { bigint: true, throwIfNoEntry: false });
     return after !== undefined && sameAsPlanned(planned, after);
@@ -287,7 +288,7 @@ function pathErrorOutcome(ctx: ApplyContext, op: Op, err: TargetError): OpOutcom
   if (err.code === 'E_NOT_EMPTY' && op.kind === 'rmdir') {
     // Files we did not put there: leave them (deletes remove only what we sent) and forget the dir.
     store.delete(targetId, op.path);
-    return { status: 'failed', error: new TargetError('E_NOT_EMPTY', `directory ${JSON.stringify(op.path)} kept on the target: it holds files sync-inotify did not put there`, { path: op.path }) };
+    return { status: 'failed', error: new TargetError('E_NOT_EMPTY', `directory ${quotePath(op.path)} kept on the target: it holds files sync-inotify did not put there`, { path: op.path }) };
   }
   return { status: 'failed', error: err };
 }

@@ -1,10 +1,12 @@
 /**
  * `check`: list the target and compare it with the filtered source, entry by entry. Truthful
  * by construction: it reads both sides now and trusts no store. Files are compared by size,
- * then by content hash where the target can hash, else by mtime where it keeps mtimes.
+ * then by content hash where the target can hash, else by mtime where it keeps mtimes. Names
+ * are compared exactly (bytes, see core/names.ts) on both sides.
  */
 import { join } from 'node:path';
 import type { LocalEntry } from '../core/entry.ts';
+import { hasEscapedBytes } from '../core/names.ts';
 import { compareParentsFirst } from '../core/paths.ts';
 import type { RemoteEntry, Target } from '../targets/target.ts';
 import { walkTarget } from '../targets/walk.ts';
@@ -31,7 +33,9 @@ export async function checkTarget(sourceRoot: string, scanner: Scanner, target: 
     const l = scan.entries.get(path);
     const r = remote.get(path);
     if (!r) {
-      diffs.push({ path, kind: 'missing', detail: `${l!.kind} missing on the target` });
+      // Why, when we know: this target refuses a name that is not valid UTF-8 (E_NAME).
+      const why = !target.caps.byteNames && hasEscapedBytes(path) ? ': its name is not valid UTF-8, which this target cannot carry' : '';
+      diffs.push({ path, kind: 'missing', detail: `${l!.kind} missing on the target${why}` });
       continue;
     }
     if (!l) {

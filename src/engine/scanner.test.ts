@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -54,6 +54,29 @@ describe('Scanner.batches', () => {
     const tops = readdirSync(root).filter((n) => ['a', 'b', 'c'].includes(n));
     for (let i = 1; i < tops.length; i++) {
       assert.ok(lastUnder(tops[i - 1]!) < firstUnder(tops[i]!), `${tops[i - 1]} (read first) is finished before ${tops[i]} begins: ${order.join(' ')}`);
+    }
+  });
+});
+
+describe('Scanner: names that are not valid UTF-8', () => {
+  it('are scanned under their exact names (escaped bytes), subtrees and link texts included', async () => {
+    const x = (byte: number) => String.fromCharCode(0xdc00 + byte);
+    const base = mkdtempSync(join(tmpdir(), 'scanner-names-'));
+    try {
+      const b = (...parts: (string | number)[]) => Buffer.concat([Buffer.from(`${base}/`), ...parts.map((p) => (typeof p === 'number' ? Buffer.of(p) : Buffer.from(p)))]);
+      mkdirSync(b('dir', 0xff));
+      writeFileSync(b('dir', 0xff, '/inner'), 'in');
+      writeFileSync(b('bad', 0xff, 'name'), 'bad');
+      writeFileSync(b('real\ufffd'), 'a real U+FFFD');
+      symlinkSync(Buffer.concat([Buffer.from('bad'), Buffer.of(0xff), Buffer.from('name')]), b('link', 0xfe));
+      const into = emptyScan();
+      await new Scanner({ root: base, filter: createPathFilter({ exclude: [], include: [], ignoreEditorFiles: true, alwaysExcluded: [] }), types: {} }).scanTree('', into);
+      assert.deepEqual([...into.entries.keys()].sort(), ['', `bad${x(0xff)}name`, `dir${x(0xff)}`, `dir${x(0xff)}/inner`, `link${x(0xfe)}`, 'real\ufffd'].sort());
+      assert.equal(into.entries.get(`bad${x(0xff)}name`)?.size, 3);
+      assert.equal(into.entries.get(`link${x(0xfe)}`)?.linkTarget, `bad${x(0xff)}name`);
+      assert.deepEqual(into.problems, []);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
     }
   });
 });

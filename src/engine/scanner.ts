@@ -2,6 +2,8 @@
  * Reads the source tree: lstat (never following links) with bigint times, filters applied on
  * the way down (an excluded directory is not descended). Unreadable directories are reported
  * so the planner never deletes beneath them; special files are skipped with a note.
+ * Names are kept exactly, valid UTF-8 or not (core/names.ts): paths go to fs calls through
+ * `toFsPath`, and a directory listing with a U+FFFD in it is read again as bytes.
  */
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
@@ -10,6 +12,7 @@ import type { EntryKind, LocalEntry } from '../core/entry.ts';
 import { typeFilterActive, typeVerdict, type PathFilter, type TypeFilterOptions } from '../core/filter.ts';
 import type { Problem } from '../core/ops.ts';
 import type { SourceRootProbe } from '../core/safety.ts';
+import { decodeName, decodeNames, toFsPath } from '../core/names.ts';
 import { ancestorsOf, joinPath } from '../core/paths.ts';
 import { extensionTopType, sniffTopType } from './sniff.ts';
 
@@ -65,10 +68,11 @@ export class Scanner {
    * cached inode is a microsecond or two, a trip through libuv's thread pool and a promise
    * cost ten times that, and a scan is nearly all lstats (100,000 of them on restart).
    * `parentAccepted`: the caller descended from an accepted directory, so only the last
-   * component needs the path filter.
+   * component needs the path filter. `plainUtf8`: the caller knows the path is valid UTF-8
+   * (read from a listing without U+FFFD, under such a directory), so it skips toFsPath.
    */
-  private lstatEntry(path: string, into: ScanResult, parentAccepted: boolean): LocalEntry | undefined {
-    const abs = this.abs(path);
+  private lstatEntry(path: string, into: ScanResult, parentAccepted: boolean, plainUtf8 = false): LocalEntry | undefined {
+    const abs = plainUtf8 ? this.abs(path) : toFsPath(this.abs(path));
     let st;
     try {
       st = lstatSync(abs, { bigint: true });
@@ -89,7 +93,7 @@ export class Scanner {
     let linkTarget = '';
     if (kind === 'symlink') {
       try {
-        linkTarget = readlinkSync(abs);
+        linkTarget = decodeName(readlinkSync(abs, { encoding: 'buffer' }));
       } catch {
         // Replaced between lstat and readlink: the next event looks again.
       }
@@ -148,8 +152,13 @@ export class Scanner {
     while (queue.length > 0) {
       const d = queue.pop()!;
       let names: string[];
+      /** Every child path is valid UTF-8: the common case, no per-entry toFsPath. */
+      let plainUtf8: boolean;
       try {
-        names = readdirSync(this.abs(d));
+        const abs = toFsPath(this.abs(d));
+        const read = readdirSync(abs);
+        names = decodeNames(read, () => readdirSync(abs, { encoding: 'buffer' }));
+        plainUtf8 = names === read && typeof abs === 'string';
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENOENT' || code === 'ENOTDIR') {
@@ -164,7 +173,7 @@ export class Scanner {
       const subdirs: string[] = [];
       for (const name of names) {
         const child = joinPath(d, name);
-        const e = this.lstatEntry(child, into, true);
+        const e = this.lstatEntry(child, into, true, plainUtf8);
         if (!e) continue;
         if (typeFiltered && e.kind === 'file' && !(await this.passesTypeFilter(e))) continue;
         into.entries.set(child, e);
@@ -203,7 +212,8 @@ export class Scanner {
     const identity = `${st.dev}:${st.ino}`;
     let names: string[];
     try {
-      names = await readdir(this.options.root);
+      const root = toFsPath(this.options.root);
+      names = decodeNames(await readdir(root), () => readdirSync(root, { encoding: 'buffer' }));
     } catch {
       return { present: true, hasEntries: true, identity };
     }

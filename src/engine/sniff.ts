@@ -6,11 +6,12 @@
 import { open } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { extensionOf } from '../core/filter.ts';
+import { toFsPath } from '../core/names.ts';
 
 const HEAD_BYTES = 4100;
 
 export async function sniffTopType(absPath: string): Promise<string | undefined> {
-  const fh = await open(absPath, 'r');
+  const fh = await open(toFsPath(absPath), 'r');
   let head: Buffer;
   try {
     const buf = Buffer.alloc(HEAD_BYTES);

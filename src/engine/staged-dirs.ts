@@ -16,6 +16,7 @@
  *     path is looked at again: the next cycle sends it the ordinary way, file by file.
  */
 import { uncertainFile, type KnownEntry } from '../core/entry.ts';
+import { quotePath } from '../core/names.ts';
 import type { MkdirOp, PublishOp } from '../core/ops.ts';
 import { randomToken, tempPathFor } from '../core/temp-name.ts';
 import type { GroupCommit } from '../state/group-commit.ts';
@@ -91,7 +92,7 @@ export class StagedDirs {
 
   private staged(dir: string): Staged {
     const staged = this.dirs.get(dir);
-    if (staged === undefined) throw new Error(`internal: ${JSON.stringify(dir)} is not a staged directory`);
+    if (staged === undefined) throw new Error(`internal: ${quotePath(dir)} is not a staged directory`);
     return staged;
   }
 }
@@ -157,9 +158,9 @@ export async function recoverStagedDir(target: Target, store: Store, targetId: n
       store.removeTemp(targetId, temp);
       if (store.get(targetId, finalPath) === undefined) store.upsert(targetId, dirRecord);
     });
-    logger.debug(`published the staged directory ${JSON.stringify(finalPath)} an interrupted run left`);
+    logger.debug(`published the staged directory ${quotePath(finalPath)} an interrupted run left`);
   } else {
     await discard(target, store, targetId, temp, finalPath, (fn) => store.transaction(fn));
-    logger.debug(`removed the staged directory ${JSON.stringify(temp)} an interrupted run left: its name is taken`);
+    logger.debug(`removed the staged directory ${quotePath(temp)} an interrupted run left: its name is taken`);
   }
 }

@@ -163,8 +163,9 @@ export class SyncRunner {
 
   /**
    * One full reconcile per target; repeats (up to 5 rounds) while operations did not finish
-   * (changed during upload, blocked by a failure). `ok`: every target converged, nothing was
-   * halted or unreadable.
+   * (changed during upload, blocked by a failure). `ok`: every target converged: no operation
+   * failed (a name the target refused, a permission denied, …), nothing was halted or
+   * unreadable. A round that leaves only failures nothing retries (E_NAME) is the last.
    */
   async once(options: { allowDelete?: boolean } = {}): Promise<{ ok: boolean; results: CycleResult[] }> {
     const outcomes = await Promise.all(
@@ -178,6 +179,7 @@ export class SyncRunner {
           // Every planned operation finished: the target now matches what was scanned, and
           // another full scan would only confirm it (doubling the time of a push).
           if (last.failed === 0 && (last.unfinished ?? 0) === 0) return { last, converged: true };
+          if ((last.unfinished ?? 0) === 0) break; // only refusals left: another round is refused too
         }
         return { last, converged: false };
       }),

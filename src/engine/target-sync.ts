@@ -8,6 +8,7 @@
  * failed), so nothing is lost while a burst is in flight or a server is down.
  */
 import { lstat } from 'node:fs/promises';
+import { quotePath, toFsPath } from '../core/names.ts';
 import { join } from 'node:path';
 import { isRacy, RACY_WINDOW_MS, sameFingerprint, uncertainFile, type KnownEntry, type LocalEntry } from '../core/entry.ts';
 import { flushDelay, unsettledPaths, type PathHintTimes } from '../core/debounce.ts';
@@ -69,6 +70,8 @@ export interface CycleResult {
   /** Operations not finished and queued again (changed during upload, blocked by a failure). */
   readonly unfinished?: number;
   readonly problems: Problem[];
+  /** Operations that failed in this cycle, each with its path and why (for `once`'s summary). */
+  readonly failures?: readonly { readonly path: string; readonly message: string }[];
   readonly halted?: string;
   readonly targetError?: Error;
 }
@@ -162,7 +165,7 @@ export class TargetSync {
       const was = this.dirty.get(s.path);
       this.dirty.set(s.path, { deep: (was?.deep ?? false) || s.deep, first: was?.first || now, last: now });
     }
-    this.o.logger.debug(`hint: ${scopes.length} path(s), first ${JSON.stringify(scopes[0]?.path)}; ${this.dirty.size} dirty`);
+    this.o.logger.debug(`hint: ${scopes.length} path(s), first ${quotePath(scopes[0]?.path ?? '')}; ${this.dirty.size} dirty`);
     if (this.halted) this.halted.hinted = true;
     this.schedule();
   }
@@ -281,7 +284,7 @@ export class TargetSync {
         await target.remove(temp);
       } catch (err) {
         if (isTargetError(err) && err.scope === 'path') {
-          logger.debug(`leftover ${JSON.stringify(temp)} cannot be removed yet: ${err.message}`);
+          logger.debug(`leftover ${quotePath(temp)} cannot be removed yet: ${err.message}`);
           continue;
         }
         throw err;
@@ -293,7 +296,7 @@ export class TargetSync {
         // still has it and removes it if not, instead of leaving an unknown file behind.
         if (finalPath !== '') store.upsert(this.targetId, uncertainFile(finalPath));
       });
-      logger.debug(`removed leftover temp file ${JSON.stringify(temp)}`);
+      logger.debug(`removed leftover temp file ${quotePath(temp)}`);
     }
   }
 
@@ -394,7 +397,7 @@ export class TargetSync {
     const identity = (await scanner.probeRoot()).identity;
     if (identity !== undefined) store.setSourceIdentity(this.targetId, identity);
     const scan = emptyScan();
-    const planner = new CreationPlanner({ rename: target.caps.rename, symlinks: target.caps.symlinks });
+    const planner = new CreationPlanner({ rename: target.caps.rename, symlinks: target.caps.symlinks, byteNames: target.caps.byteNames });
     const problems: Problem[] = [];
     const report = (found: readonly Problem[]) => {
       this.reportProblems(found);
@@ -422,7 +425,7 @@ export class TargetSync {
 
   /** Paths the plan could not handle: a warning each, counted for the status. */
   private reportProblems(found: readonly Problem[]): void {
-    for (const p of found) this.o.logger.warn(`${JSON.stringify(p.path)}: ${p.message}`);
+    for (const p of found) this.o.logger.warn(`${quotePath(p.path)}: ${p.message}`);
     this.problemCount += found.length;
   }
 
@@ -511,7 +514,7 @@ export class TargetSync {
               if (done.kind === 'put') {
                 this.counters.filesSent++;
                 this.counters.bytesSent += bytes;
-                opLine(`put ${JSON.stringify(done.path)} ${formatBytes(bytes)}`);
+                opLine(`put ${quotePath(done.path)} ${formatBytes(bytes)}`);
               } else {
                 opLine(describeOp(done));
               }
@@ -540,9 +543,13 @@ export class TargetSync {
       }
     }
     // Everything not finished is looked at again: the ops' paths go back into the dirty set.
-    // A name the target cannot carry stays refused until the path changes (a new event).
+    // A name the target cannot carry stays refused until the path changes (a new event), and
+    // so does what was skipped beneath it (the files of a refused directory): looking again
+    // at once would only be refused again, in a loop.
+    const refused = report.failed.filter((f) => isTargetError(f.error) && f.error.code === 'E_NAME').map((f) => f.op.path);
     const retriable = report.failed.filter((f) => f.error !== report.targetError && !(isTargetError(f.error) && f.error.code === 'E_NAME'));
-    const unfinished = [...report.retryLater, ...retriable.map((f) => f.op), ...report.skipped];
+    const skipped = refused.length === 0 ? report.skipped : report.skipped.filter((op) => !refused.some((p) => isAtOrUnder(op.path, p)));
+    const unfinished = [...report.retryLater, ...retriable.map((f) => f.op), ...skipped];
     const again: Scope[] = unfinished.flatMap((op) => rescanScopesFor(op));
     if (report.targetError) {
       this.onTargetDown(report.targetError, [...again, ...report.failed.flatMap((f) => rescanScopesFor(f.op))]);
@@ -559,7 +566,14 @@ export class TargetSync {
       if (again.length > 0) this.requeue(again);
     }
     return {
-      cycle: { ops: report.done.length, failed: report.failed.length, unfinished: unfinished.length, problems, ...(report.targetError ? { targetError: report.targetError } : {}) },
+      cycle: {
+        ops: report.done.length,
+        failed: report.failed.length,
+        unfinished: unfinished.length,
+        problems,
+        failures: report.failed.map(({ op, error }) => ({ path: op.path, message: `${describeOp(op)}: ${error.message}` })),
+        ...(report.targetError ? { targetError: report.targetError } : {}),
+      },
       done: report.done,
     };
   }
@@ -618,7 +632,7 @@ export class TargetSync {
   private async topVanishedAncestor(path: string): Promise<string> {
     let top = path;
     for (let p = parentOf(path); p !== ''; p = parentOf(p)) {
-      const exists = await lstat(join(this.o.sourceRoot, p)).then(
+      const exists = await lstat(toFsPath(join(this.o.sourceRoot, p))).then(
         () => true,
         () => false,
       );

@@ -6,11 +6,12 @@ import { after, describe, it } from 'node:test';
 import type { KnownEntry } from '../core/entry.ts';
 import Database from 'better-sqlite3';
 import { migrate } from './migrations.ts';
-import { SqliteStore } from './sqlite-store.ts';
+import { fromDb, SqliteStore, toDb } from './sqlite-store.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'si-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+const x = (byte: number) => String.fromCharCode(0xdc00 + byte);
 const e = (path: string, kind: KnownEntry['kind'] = 'file'): KnownEntry => ({ path, kind, size: 3, mtimeMs: 1.5, ino: '42', recordedAtMs: 9 });
 
 describe('SqliteStore', () => {
@@ -32,6 +33,44 @@ describe('SqliteStore', () => {
     assert.equal(s.get(t1, 'x'), undefined);
     assert.equal(s.count(t2), 1);
     s.close();
+  });
+
+  it('names that are not valid UTF-8 round trip, in entries, link texts and temps', () => {
+    const s = new SqliteStore(join(dir, 'names.db'));
+    const t = s.targetId('k');
+    const names = [`bad${x(0xff)}name`, `dir${x(0xff)}/f`, `${x(0x80)}${x(0xe9)}`, 'real\ufffd', `real\ufffd${x(0xff)}`, '😀\ud83d\udc80'];
+    for (const p of names) s.upsert(t, { ...e(p), linkTarget: `../${p}` });
+    assert.equal(s.count(t), names.length, 'no two names collapsed into one');
+    for (const p of names) assert.deepEqual(s.get(t, p), { ...e(p), linkTarget: `../${p}` });
+    assert.equal(s.get(t, 'bad\ufffdname'), undefined, 'U+FFFD is not the escaped byte');
+    s.addTemp(t, `dir${x(0xff)}/.f.sync-inotify-abc.tmp`, `dir${x(0xff)}/f`);
+    assert.deepEqual(s.temps(t), [{ path: `dir${x(0xff)}/.f.sync-inotify-abc.tmp`, finalPath: `dir${x(0xff)}/f`, kind: 'file' }]);
+    s.close();
+  });
+
+  it('subtree, moveSubtree and deleteSubtree on escaped and astral directory names', () => {
+    const s = new SqliteStore(join(dir, 'names-move.db'));
+    const t = s.targetId('k');
+    const docs = 'docs';
+    const bad = `docs${x(0xe9)}`;
+    for (const p of [docs, `${docs}/a`, `${docs}/sub/b`, `${docs}${x(0xe9)}x`, 'docs0', 'docsé']) s.upsert(t, e(p, p.includes('/') ? 'file' : 'dir'));
+    s.moveSubtree(t, docs, bad);
+    assert.deepEqual(s.subtree(t, bad).map((y) => y.path).sort(), [bad, `${bad}/a`, `${bad}/sub/b`]);
+    assert.deepEqual(s.subtree(t, docs), []);
+    // Back to a name with a character of 4 UTF-8 bytes (two JS units, one SQLite character).
+    s.moveSubtree(t, bad, '😀');
+    assert.deepEqual(s.subtree(t, '😀').map((y) => y.path).sort(), ['😀', '😀/a', '😀/sub/b']);
+    s.moveSubtree(t, '😀', `${x(0xff)}${x(0xfe)}/in`);
+    assert.deepEqual(s.subtree(t, `${x(0xff)}${x(0xfe)}`).map((y) => y.path).sort(), [`${x(0xff)}${x(0xfe)}/in`, `${x(0xff)}${x(0xfe)}/in/a`, `${x(0xff)}${x(0xfe)}/in/sub/b`]);
+    s.deleteSubtree(t, `${x(0xff)}${x(0xfe)}/in`);
+    assert.deepEqual(s.subtree(t, '').map((y) => y.path).sort(), [`${docs}${x(0xe9)}x`, 'docs0', 'docsé'].sort());
+    s.close();
+  });
+
+  it('toDb / fromDb: plain paths unchanged, escapes reversible', () => {
+    assert.equal(toDb('a/é/😀'), 'a/é/😀');
+    assert.equal(toDb(`a${x(0xff)}`), 'a\0ff');
+    for (const p of [`a${x(0x80)}b${x(0xff)}`, 'a\ufffd', '\ud83d\udc80']) assert.equal(fromDb(toDb(p)), p);
   });
 
   it('subtree, deleteSubtree and moveSubtree respect path boundaries', () => {

@@ -2,11 +2,18 @@
  * The SQLite store (better-sqlite3 12.x; 13 crashes on Node 20). WAL with synchronous=NORMAL:
  * a crash of the process loses nothing committed; a power cut may lose the last moments,
  * which the startup reconcile then re-sends (never a wrong state: at worst a re-upload).
+ *
+ * Paths are stored escaped (`toDb`): better-sqlite3 writes JS strings as UTF-8 and turns a
+ * lone surrogate (a byte of a name that is not valid UTF-8, core/names.ts) into U+FFFD, which
+ * would lose the name. Such a byte is stored as NUL and two hex digits instead: NUL is never
+ * part of a path, the escape is a prefix code (so `dir/…` ranges still select exactly the
+ * subtree), and plain paths are stored unchanged.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { EntryKind, KnownEntry } from '../core/entry.ts';
+import { hasEscapedBytes } from '../core/names.ts';
 import type { JournalledTemp, Store, TempKind } from './store.ts';
 import { migrate } from './migrations.ts';
 
@@ -21,20 +28,35 @@ interface Row {
   recorded_at: number;
 }
 
+/** A path (or link text) as stored: each escaped byte U+DC80-U+DCFF as NUL + 2 hex digits. */
+export function toDb(path: string): string {
+  if (!hasEscapedBytes(path)) return path;
+  return path.replace(/[\udc80-\udcff]/gu, (c) => `\0${(c.charCodeAt(0) - 0xdc00).toString(16)}`);
+}
+
+/** The inverse of toDb. */
+export function fromDb(stored: string): string {
+  if (!stored.includes('\0')) return stored;
+  return stored.replace(/\0([0-9a-f]{2})/g, (_m, hex: string) => String.fromCharCode(0xdc00 + parseInt(hex, 16)));
+}
+
 function toEntry(r: Row): KnownEntry {
   return {
-    path: r.path,
+    path: fromDb(r.path),
     kind: r.kind,
     size: r.size,
     mtimeMs: r.mtime_ms,
     ino: r.ino,
     recordedAtMs: r.recorded_at,
-    ...(r.link_target !== null ? { linkTarget: r.link_target } : {}),
+    ...(r.link_target !== null ? { linkTarget: fromDb(r.link_target) } : {}),
     ...(r.hash !== null ? { hash: r.hash } : {}),
   };
 }
 
-/** Upper bound for paths under `dir`: '/' is 0x2F, so every 'dir/…' sorts below 'dir0'. */
+/**
+ * Bounds of the paths under `dir` (stored form): '/' is 0x2F, so every 'dir/…' sorts below
+ * 'dir0'.
+ */
 function rangeOf(dir: string): [string, string] {
   return [`${dir}/`, `${dir}0`];
 }
@@ -75,8 +97,10 @@ export class SqliteStore implements Store {
       del: db.prepare<[number, string]>('DELETE FROM entries WHERE target = ? AND path = ?'),
       delUnder: db.prepare<[number, string, string, string]>('DELETE FROM entries WHERE target = ? AND (path = ? OR (path >= ? AND path < ?))'),
       delAll: db.prepare<[number]>('DELETE FROM entries WHERE target = ?'),
+      // substr on the bytes: SQLite's text substr counts characters (not JS's UTF-16 units)
+      // and stops at a NUL, which stored escapes contain.
       move: db.prepare<[string, number, number, string, string, string]>(
-        'UPDATE entries SET path = ? || substr(path, ?) WHERE target = ? AND (path = ? OR (path >= ? AND path < ?))',
+        'UPDATE entries SET path = ? || CAST(substr(CAST(path AS BLOB), ?) AS TEXT) WHERE target = ? AND (path = ? OR (path >= ? AND path < ?))',
       ),
       tempAdd: db.prepare<[number, string, string, TempKind]>('INSERT OR IGNORE INTO temps (target, path, final, kind) VALUES (?, ?, ?, ?)'),
       tempDel: db.prepare<[number, string]>('DELETE FROM temps WHERE target = ? AND path = ?'),
@@ -107,12 +131,13 @@ export class SqliteStore implements Store {
   }
 
   get(target: number, path: string): KnownEntry | undefined {
-    const row = this.stmts.get.get(target, path);
+    const row = this.stmts.get.get(target, toDb(path));
     return row ? toEntry(row) : undefined;
   }
 
   subtree(target: number, dir: string): KnownEntry[] {
-    const rows = dir === '' ? this.stmts.all.all(target) : this.stmts.under.all(target, dir, ...rangeOf(dir));
+    const d = toDb(dir);
+    const rows = dir === '' ? this.stmts.all.all(target) : this.stmts.under.all(target, d, ...rangeOf(d));
     return rows.map(toEntry);
   }
 
@@ -122,23 +147,27 @@ export class SqliteStore implements Store {
 
   upsert(target: number, e: KnownEntry): void {
     // Positional parameters: binding a named-parameter object costs a third of the insert.
-    this.stmts.upsert.run(target, e.path, e.kind, e.size, e.mtimeMs, e.ino, e.linkTarget ?? null, e.hash ?? null, e.recordedAtMs);
+    this.stmts.upsert.run(target, toDb(e.path), e.kind, e.size, e.mtimeMs, e.ino, e.linkTarget === undefined ? null : toDb(e.linkTarget), e.hash ?? null, e.recordedAtMs);
   }
 
   delete(target: number, path: string): void {
-    this.stmts.del.run(target, path);
+    this.stmts.del.run(target, toDb(path));
   }
 
   deleteSubtree(target: number, dir: string): void {
     if (dir === '') this.stmts.delAll.run(target);
-    else this.stmts.delUnder.run(target, dir, ...rangeOf(dir));
+    else {
+      const d = toDb(dir);
+      this.stmts.delUnder.run(target, d, ...rangeOf(d));
+    }
   }
 
   moveSubtree(target: number, from: string, to: string): void {
     this.transaction(() => {
       this.deleteSubtree(target, to);
-      // substr is 1-based: keep everything after the old prefix.
-      this.stmts.move.run(to, from.length + 1, target, from, ...rangeOf(from));
+      // substr is 1-based: keep every byte after the old prefix.
+      const f = toDb(from);
+      this.stmts.move.run(toDb(to), Buffer.byteLength(f) + 1, target, f, ...rangeOf(f));
     });
   }
 
@@ -157,15 +186,15 @@ export class SqliteStore implements Store {
   }
 
   addTemp(target: number, path: string, finalPath: string, kind: TempKind = 'file'): void {
-    this.stmts.tempAdd.run(target, path, finalPath, kind);
+    this.stmts.tempAdd.run(target, toDb(path), toDb(finalPath), kind);
   }
 
   removeTemp(target: number, path: string): void {
-    this.stmts.tempDel.run(target, path);
+    this.stmts.tempDel.run(target, toDb(path));
   }
 
   temps(target: number): JournalledTemp[] {
-    return this.stmts.temps.all(target).map((r) => ({ path: r.path, finalPath: r.final ?? '', kind: r.kind }));
+    return this.stmts.temps.all(target).map((r) => ({ path: fromDb(r.path), finalPath: fromDb(r.final ?? ''), kind: r.kind }));
   }
 
   close(): void {

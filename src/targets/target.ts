@@ -30,6 +30,11 @@ export interface TargetCapabilities {
   readonly fastRecursiveRemove: boolean;
   /** `hash` returns the SHA-256 of a remote file. */
   readonly hash: boolean;
+  /**
+   * Names that are not valid UTF-8 (escaped bytes, core/names.ts) are carried byte for byte.
+   * Without it, every call on such a path rejects with E_NAME.
+   */
+  readonly byteNames: boolean;
 }
 
 export interface RemoteEntry {

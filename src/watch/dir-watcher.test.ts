@@ -124,6 +124,24 @@ describe('DirWatcher', () => {
     assert.deepEqual(stale, [], 'no hint names an old path');
   });
 
+  it('names that are not valid UTF-8 are kept exactly: watched, hinted and renamed by their bytes', async () => {
+    const x = (byte: number) => String.fromCharCode(0xdc00 + byte);
+    const bytes = (...parts: (string | number)[]) => Buffer.concat(parts.map((p) => (typeof p === 'number' ? Buffer.of(p) : Buffer.from(p))));
+    const rootBytes = Buffer.from(`${root}/`);
+    mkdirSync(Buffer.concat([rootBytes, bytes('dir', 0xff)]));
+    const w = await start();
+    assert.deepEqual(w.watchedDirs(), ['', `dir${x(0xff)}`]);
+    writeFileSync(Buffer.concat([rootBytes, bytes('dir', 0xff, '/in', 0xfe)]), 'x');
+    writeFileSync(Buffer.concat([rootBytes, bytes('bad', 0xff, 'name')]), 'y');
+    await rec.waitFor('both files hinted by their exact names', () => rec.hinted(`dir${x(0xff)}/in${x(0xfe)}`, false) && rec.hinted(`bad${x(0xff)}name`, false));
+    mkdirSync(join(root, 'docs'));
+    await rec.waitFor('docs watched', () => w.watchedDirs().includes('docs'));
+    renameSync(join(root, 'docs'), Buffer.concat([rootBytes, bytes('docs', 0xe9)]));
+    await rec.waitFor('the rename hinted under the new name', () => rec.hinted('docs', true) && rec.hinted(`docs${x(0xe9)}`));
+    assert.deepEqual(w.watchedDirs(), ['', `dir${x(0xff)}`, `docs${x(0xe9)}`]);
+    assert.ok(!rec.hints.some((h) => h.path.includes('\ufffd')), 'no name decoded lossily');
+  });
+
   it('a watched directory deleted: deep hint, unwatched; one recreated at the same path is watched again', async () => {
     mkdirSync(join(root, 'd', 'e'), { recursive: true });
     writeFileSync(join(root, 'd', 'e', 'f'), 'x');

@@ -23,8 +23,8 @@
  * What it cannot see: libuv reads IN_Q_OVERFLOW (the kernel queue, fs.inotify.max_queued_events,
  * overflowed) but drops it silently (its wd is -1, no watcher matches). Events lost that way
  * are found by SyncRunner's periodic full rescan (`rescanIntervalSec`), the backstop for every
- * watcher here (DESIGN §2, §4). Names that are not valid UTF-8 arrive mangled (fs.watch decodes
- * them as UTF-8), as everywhere else in the engine's string paths.
+ * watcher here (DESIGN §2, §4). Names are kept exactly, valid UTF-8 or not: watches deliver
+ * them as bytes (`encoding: 'buffer'`), decoded with the engine's mapping (core/names.ts).
  *
  * The walk is synchronous on purpose: events of one inotify read are handled in kernel order
  * without interleaving with a half-done walk (a rename's MOVED_FROM is handled before its
@@ -34,6 +34,7 @@
 import { lstatSync, readdirSync, readFileSync, watch as fsWatch, type BigIntStats, type FSWatcher } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { PathFilter } from '../core/filter.ts';
+import { decodeName, toFsPath } from '../core/names.ts';
 import type { Scope } from '../core/scope.ts';
 import { isTempName } from '../core/temp-name.ts';
 import type { Watcher, WatcherCallbacks } from './watcher.ts';
@@ -61,7 +62,8 @@ interface WatchedDir {
 /** Why a directory could not be watched, when that is worth telling and retrying. */
 type Unwatched = 'limit' | 'denied' | 'error';
 
-const defaultWatch: WatchFn = (path, listener) => fsWatch(path, { persistent: true }, listener);
+// Names as bytes: a name that is not valid UTF-8 would otherwise arrive with U+FFFD in it.
+const defaultWatch: WatchFn = (path, listener) => fsWatch(toFsPath(path), { persistent: true, encoding: 'buffer' }, listener);
 
 export class DirWatcher implements Watcher {
   private readonly dirs = new Map<string, WatchedDir>();
@@ -120,18 +122,17 @@ export class DirWatcher implements Watcher {
       if (this.dirs.has(next.rel)) continue;
       const dir = this.watchOne(next.rel, next.parent);
       if (!dir) continue;
-      let entries;
+      let subdirs;
       try {
-        entries = readdirSync(this.abs(dir.rel), { withFileTypes: true });
+        subdirs = listSubdirs(this.abs(dir.rel));
       } catch {
         // Watched but not listable (EACCES) or gone already: its events still come, and the
         // engine's scan reports an unreadable directory as a per-path problem.
         continue;
       }
-      for (const e of entries) {
-        // Dirent types come from lstat semantics: a symlink to a directory is not a directory.
-        if (!e.isDirectory() || isTempName(e.name)) continue;
-        const childRel = dir.rel === '' ? e.name : `${dir.rel}/${e.name}`;
+      for (const name of subdirs) {
+        if (isTempName(name)) continue;
+        const childRel = dir.rel === '' ? name : `${dir.rel}/${name}`;
         if (this.filter && !this.filter.accepts(childRel, true)) continue;
         stack.push({ rel: childRel, parent: dir });
       }
@@ -204,7 +205,7 @@ export class DirWatcher implements Watcher {
       this.verifyDir(dir);
       this.hint(rel, true);
     } else {
-      const n = name.toString();
+      const n = typeof name === 'string' ? name : decodeName(name);
       // Events on the directory itself (deleted, moved, or its own IN_IGNORED) carry the
       // basename libuv knew it by, which is also the name of a possible child: check both.
       if (event === 'rename' && n === basename(this.abs(rel)) && !this.verifyDir(dir)) return this.scheduleFlush();
@@ -314,9 +315,22 @@ function parentRel(rel: string): string {
   return i < 0 ? '' : rel.slice(0, i);
 }
 
+/**
+ * Names of the subdirectories of `abs` (lstat semantics: a symlink to a directory is not one),
+ * read as strings, and again as bytes only when a name has U+FFFD in it (core/names.ts).
+ */
+function listSubdirs(abs: string): string[] {
+  const fsPath = toFsPath(abs);
+  const entries = readdirSync(fsPath, { withFileTypes: true });
+  if (!entries.some((e) => e.name.includes('\ufffd'))) return entries.filter((e) => e.isDirectory()).map((e) => e.name);
+  return readdirSync(fsPath, { withFileTypes: true, encoding: 'buffer' })
+    .filter((e) => e.isDirectory())
+    .map((e) => decodeName(e.name));
+}
+
 function lstatOrUndefined(abs: string): BigIntStats | undefined {
   try {
-    return lstatSync(abs, { bigint: true });
+    return lstatSync(toFsPath(abs), { bigint: true });
   } catch {
     return undefined;
   }

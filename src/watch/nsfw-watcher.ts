@@ -3,6 +3,10 @@
  * `mkdir -p`, moves into the tree and large untars). Events become hints: deletes and rename
  * sources are deep (their subtree went with them); creations are shallow and the engine
  * deepens them when it finds a new directory, scanning it itself (watches are added late).
+ * nsfw hands names over as strings decoded from UTF-8, so a name that is not valid UTF-8
+ * arrives with U+FFFD in place of its bytes and cannot be found under that name: such a hint
+ * becomes a deep hint of the directory above the mangled name, whose scan reads names as bytes
+ * (core/names.ts). A real U+FFFD in a name costs the same wider scan, nothing else.
  */
 import nsfw from 'nsfw';
 import { isAbsolute, join, relative, sep } from 'node:path';
@@ -38,19 +42,20 @@ export class NsfwWatcher implements Watcher {
       this.root,
       (events) => {
         const hints: Scope[] = [];
+        const push = (hint: Scope) => hints.push(hint.path.includes('\ufffd') ? { path: aboveMangled(hint.path), deep: true } : hint);
         for (const ev of events) {
           const action = ev.action as number;
           if (action === RENAMED) {
             const e = ev as nsfw.RenamedFileEvent;
             const from = this.rel(e.directory, e.oldFile);
             const to = this.rel(e.newDirectory, e.newFile);
-            if (from !== undefined) hints.push({ path: from, deep: true });
-            if (to !== undefined) hints.push({ path: to, deep: false });
+            if (from !== undefined) push({ path: from, deep: true });
+            if (to !== undefined) push({ path: to, deep: false });
           } else {
             const e = ev as nsfw.GenericFileEvent<nsfw.ActionType>;
             const path = this.rel(e.directory, e.file);
             if (path === undefined) continue;
-            hints.push({ path, deep: action === DELETED });
+            push({ path, deep: action === DELETED });
           }
         }
         if (hints.length > 0) this.callbacks.onHints(hints);
@@ -68,4 +73,10 @@ export class NsfwWatcher implements Watcher {
     this.handle = undefined;
     await h?.stop();
   }
+}
+
+/** The parent of the first segment of `path` that holds U+FFFD ('' for the root). */
+function aboveMangled(path: string): string {
+  const segments = path.split('/');
+  return segments.slice(0, segments.findIndex((seg) => seg.includes('\ufffd'))).join('/');
 }

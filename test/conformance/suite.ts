@@ -139,6 +139,42 @@ export function describeConformance(label: string, setup: () => Promise<Conforma
       assert.deepEqual(listed, names.map((n) => `${d}/${n}.d`).sort());
     });
 
+    test('names that are not valid UTF-8: carried byte for byte when caps.byteNames, else refused as E_NAME', async (t, root) => {
+      const d = fresh('bytes');
+      await t.mkdir(d);
+      const esc = (byte: number) => String.fromCharCode(0xdc00 + byte);
+      const onDisk = (...parts: (string | number)[]) => Buffer.concat([Buffer.from(`${join(root, d)}/`), ...parts.map((p) => (typeof p === 'number' ? Buffer.of(p) : Buffer.from(p)))]);
+      const dir = `${d}/dir${esc(0xff)}`;
+      const file = `${dir}/bad${esc(0xfe)}name`;
+      if (!t.caps.byteNames) {
+        await expectCode(t.mkdir(dir), 'E_NAME');
+        await expectCode(t.put(`${d}/bad${esc(0xfe)}name`, bufferSource('x'), { tempPath: `${d}/.bad.tmp` }), 'E_NAME');
+        assert.deepEqual(readdirSync(join(root, d)), [], 'nothing written under a mangled name');
+        return;
+      }
+      await t.mkdir(dir);
+      await t.put(file, bufferSource('bytes'), { tempPath: `${dir}/.tmp${esc(0xe9)}` });
+      assert.equal(readFileSync(onDisk('dir', 0xff, '/bad', 0xfe, 'name'), 'utf8'), 'bytes');
+      assert.deepEqual((await t.list(d)).map((e) => e.path), [dir]);
+      assert.deepEqual((await t.list(dir)).map((e) => e.path), [file]);
+      assert.equal((await t.stat(file))?.size, 5);
+      // A real U+FFFD is a different name from the byte it replaces when decoded lossily.
+      assert.equal(await t.stat(`${d}/dir\ufffd`), undefined);
+      if (t.rename) {
+        await t.rename(dir, `${d}/docs${esc(0xe9)}`);
+        assert.equal(readFileSync(onDisk('docs', 0xe9, '/bad', 0xfe, 'name'), 'utf8'), 'bytes');
+      }
+      if (t.caps.symlinks && t.symlink) {
+        await t.symlink(`${d}/link${esc(0xfd)}`, `docs${esc(0xe9)}`);
+        assert.deepEqual(readlinkSync(onDisk('link', 0xfd), { encoding: 'buffer' }), Buffer.concat([Buffer.from('docs'), Buffer.of(0xe9)]));
+        assert.equal((await t.stat(`${d}/link${esc(0xfd)}`))?.linkTarget, `docs${esc(0xe9)}`);
+      }
+      if (t.caps.hash && t.hash) assert.equal(await t.hash(`${d}/docs${esc(0xe9)}/bad${esc(0xfe)}name`), sha256(Buffer.from('bytes')));
+      await t.rmdir(`${d}/docs${esc(0xe9)}`, { recursive: true });
+      await t.remove(`${d}/link${esc(0xfd)}`);
+      assert.deepEqual(readdirSync(join(root, d)), []);
+    });
+
     test('a newline in a name works or is refused as E_NAME', async (t, root) => {
       const d = fresh('newline');
       await t.mkdir(d);

@@ -2,11 +2,12 @@
  * Drives the real CLI as a separate process and compares trees byte for byte.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { lstat as lstatPath, readdir as readdirBytes, readFile as readFilePath, readlink as readlinkPath } from 'node:fs/promises';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { decodeName, quotePath, toFsPath } from '../../src/core/names.ts';
 
 export const BIN = resolve(fileURLToPath(import.meta.url), '../../../bin/sync-inotify.js');
 
@@ -87,8 +88,16 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** The first difference between two trees (kinds, bytes, link texts), or undefined. */
+/**
+ * The first difference between two trees (kinds, bytes, link texts), or undefined. Names are
+ * compared as bytes (decoded with the engine's mapping, so a name that is not valid UTF-8
+ * shows as \xff in messages): Node's default decoding would make distinct names look alike.
+ */
 export async function treeDifference(a: string, b: string, skip: (name: string) => boolean = () => false): Promise<string | undefined> {
+  const readdir = async (dir: string) => (await readdirBytes(toFsPath(dir), { encoding: 'buffer' })).map(decodeName);
+  const lstat = (p: string) => lstatPath(toFsPath(p));
+  const readlink = async (p: string) => decodeName(await readlinkPath(toFsPath(p), { encoding: 'buffer' }));
+  const readFile = (p: string) => readFilePath(toFsPath(p));
   const walk = async (rel: string): Promise<string | undefined> => {
     const [na, nb] = await Promise.all([readdir(join(a, rel)).catch(() => null), readdir(join(b, rel)).catch(() => null)]);
     if (na === null || nb === null) return `${rel || '.'}: ${na === null ? 'missing in source' : 'missing in mirror'}`;
@@ -97,7 +106,7 @@ export async function treeDifference(a: string, b: string, skip: (name: string) 
     if (la.join('\0') !== lb.join('\0')) {
       const onlyA = la.filter((n) => !lb.includes(n)).slice(0, 5);
       const onlyB = lb.filter((n) => !la.includes(n)).slice(0, 5);
-      return `${rel || '.'}: only in source ${JSON.stringify(onlyA)}, only in mirror ${JSON.stringify(onlyB)}`;
+      return `${rel || '.'}: only in source [${onlyA.map(quotePath).join(', ')}], only in mirror [${onlyB.map(quotePath).join(', ')}]`;
     }
     for (const name of la) {
       const p = rel ? `${rel}/${name}` : name;
@@ -127,14 +136,15 @@ export async function treeDifference(a: string, b: string, skip: (name: string) 
 const LOG_BATCH_SETTLE_MS = 120;
 
 /**
- * Polls until the trees are identical; throws with the last difference on timeout. With a
- * daemon, also lets its batched log lines arrive, so op counts read next are complete.
+ * Polls until the trees are identical (but for names `skip` accepts); throws with the last
+ * difference on timeout. With a daemon, also lets its batched log lines arrive, so op counts
+ * read next are complete.
  */
-export async function waitForSame(a: string, b: string, timeoutMs: number, daemon?: Daemon): Promise<number> {
+export async function waitForSame(a: string, b: string, timeoutMs: number, daemon?: Daemon, skip?: (name: string) => boolean): Promise<number> {
   const start = Date.now();
   let last: string | undefined;
   while (Date.now() - start < timeoutMs) {
-    last = await treeDifference(a, b).catch((e: Error) => e.message);
+    last = await treeDifference(a, b, skip).catch((e: Error) => e.message);
     if (last === undefined) {
       const took = Date.now() - start;
       if (daemon) await sleep(LOG_BATCH_SETTLE_MS);

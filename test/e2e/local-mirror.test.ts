@@ -7,7 +7,7 @@ import { chmodSync, chownSync, mkdirSync, readdirSync, rmSync, writeFileSync } f
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Daemon, runCli, sleep, tempDir, treeDifference, waitForSame } from './harness.ts';
-import { describeMirrorCases } from './mirror-cases.ts';
+import { describeMirrorCases, describeOnceAndCheck } from './mirror-cases.ts';
 
 
 interface Setup {
@@ -29,12 +29,23 @@ function setup(name: string): Setup {
 describeMirrorCases({
   label: 'local folder',
   symlinks: true,
+  byteNames: true,
   async open(name) {
     const s = setup(name);
     const daemon = await Daemon.start([s.src, s.dst, '--state', s.db]);
     return { env: s, daemon, close: async () => s.cleanup() };
   },
 });
+
+describeOnceAndCheck(
+  'local folder',
+  async () => {
+    const s = setup('check');
+    after(() => s.cleanup());
+    return { src: s.src, dst: s.dst, args: [s.src, s.dst, '--state', s.db] };
+  },
+  { byteNames: true },
+);
 
 describe('e2e: restart and durability', { concurrency: 1 }, () => {
   it('kill -9 in the middle of a burst, then restart: nothing lost, no temp files, nothing sent twice', async () => {

@@ -4,7 +4,7 @@
  * folder that holds the target's files, byte for byte.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -28,7 +28,20 @@ export interface MirrorFixture {
   readonly symlinks: boolean;
   /** Names the target refuses by design (per-path E_NAME), left out of the hostile-names case. */
   readonly refusedNames?: RegExp;
+  /**
+   * The target carries names that are not valid UTF-8 byte for byte; otherwise it refuses them
+   * per path (E_NAME), logged, and keeps everything else.
+   */
+  readonly byteNames: boolean;
 }
+
+/** A path under `dir` made of string parts and raw bytes (a name that is not valid UTF-8). */
+export function bytePath(dir: string, ...parts: (string | number)[]): Buffer {
+  return Buffer.concat([Buffer.from(`${dir}/`), ...parts.map((p) => (typeof p === 'number' ? Buffer.of(p) : Buffer.from(p)))]);
+}
+
+/** True for a name holding a byte that is not valid UTF-8 (as the harness decodes names). */
+const escapedByte = (name: string) => /[\udc80-\udcff]/u.test(name);
 
 export function describeMirrorCases(fx: MirrorFixture): void {
   const withDaemon = (name: string, body: (s: MirrorEnv, d: Daemon) => Promise<void>) => async (ctx: { skip(msg: string): void }) => {
@@ -168,6 +181,59 @@ export function describeMirrorCases(fx: MirrorFixture): void {
         await waitForSame(s.src, s.dst, CONVERGE_MS, d);
       }));
 
+    it('names that are not valid UTF-8: a file bad\\xffname and a directory dir\\xff with files', withDaemon('bytenames', async (s, d) => {
+        writeFileSync(join(s.src, 'plain.txt'), 'plain');
+        writeFileSync(bytePath(s.src, 'bad', 0xff, 'name'), 'bad name');
+        mkdirSync(bytePath(s.src, 'dir', 0xff));
+        writeFileSync(bytePath(s.src, 'dir', 0xff, '/inner.txt'), 'inner');
+        writeFileSync(bytePath(s.src, 'dir', 0xff, '/', 0xe9, 't', 0xe9), 'latin-1 name');
+        if (fx.byteNames) {
+          await waitForSame(s.src, s.dst, CONVERGE_MS, d);
+          assert.match(d.output, /put "bad\\xffname"/, 'logged with the byte as \\xff');
+          // Changes inside such a directory: a removal and a new file.
+          rmSync(bytePath(s.src, 'dir', 0xff, '/inner.txt'));
+          writeFileSync(bytePath(s.src, 'dir', 0xff, '/new', 0xfe), 'new');
+          rmSync(bytePath(s.src, 'bad', 0xff, 'name'));
+          await waitForSame(s.src, s.dst, CONVERGE_MS, d);
+          return;
+        }
+        // Refused per path, said in the log, and everything else mirrored.
+        await waitForSame(s.src, s.dst, CONVERGE_MS, d, escapedByte);
+        await d.waitFor(/put "bad\\xffname" failed: .*not valid UTF-8/, CONVERGE_MS);
+        await d.waitFor(/mkdir "dir\\xff".* failed: .*not valid UTF-8/, CONVERGE_MS);
+        // Refused, not in a loop: no new attempt without a new change.
+        const refusals = () => [...d.output.matchAll(/(put "bad\\xffname"|mkdir "dir\\xff") failed/g)].length;
+        await sleep(500);
+        const settled = refusals();
+        await sleep(1_500);
+        assert.equal(refusals(), settled, d.output.slice(-3000));
+      }));
+
+    it('a directory renamed to docs\\xe9 while watched keeps its data on the target', withDaemon('renamebytes', async (s, d) => {
+        mkdirSync(join(s.src, 'docs', 'sub'), { recursive: true });
+        for (let i = 0; i < 5; i++) writeFileSync(join(s.src, 'docs', `f${i}.txt`), `file ${i}`);
+        writeFileSync(join(s.src, 'docs', 'sub', 'deep.txt'), 'deep');
+        await waitForSame(s.src, s.dst, CONVERGE_MS, d);
+        const before = d.opCounts();
+        renameSync(join(s.src, 'docs'), bytePath(s.src, 'docs', 0xe9));
+        if (fx.byteNames) {
+          await waitForSame(s.src, s.dst, CONVERGE_MS, d);
+          const afterCounts = d.opCounts();
+          assert.equal((afterCounts['rename'] ?? 0) - (before['rename'] ?? 0), 1, 'one rename');
+          assert.equal(afterCounts['put'], before['put'], 'nothing sent again');
+          assert.match(d.output, /rename "docs" -> "docs\\xe9"/);
+          return;
+        }
+        // The target cannot take the new name: the rename is refused, and the data stays where
+        // it was, whole (never removed because the new name could not be sent).
+        await d.waitFor(/rename "docs" -> "docs\\xe9" failed: .*not valid UTF-8/, CONVERGE_MS);
+        await sleep(500);
+        assert.deepEqual(readdirSync(join(s.dst, 'docs')).sort(), ['f0.txt', 'f1.txt', 'f2.txt', 'f3.txt', 'f4.txt', 'sub']);
+        assert.equal(readFileSync(join(s.dst, 'docs', 'sub', 'deep.txt'), 'utf8'), 'deep');
+        assert.equal(d.opCounts()['remove'] ?? 0, before['remove'] ?? 0, 'nothing removed');
+        assert.equal(d.opCounts()['rmdir'] ?? 0, before['rmdir'] ?? 0, 'nothing removed');
+      }));
+
     it('type changes: a directory replaced by a file and back', withDaemon('types', async (s, d) => {
         mkdirSync(join(s.src, 'x'));
         writeFileSync(join(s.src, 'x', 'inner'), 'inner');
@@ -252,10 +318,46 @@ export interface PreparedTarget {
 
 /**
  * `once` then `check` through the CLI: clean after a mirror, and truthful about drift made on
- * the target behind our back (a file changed, one added, one removed).
+ * the target behind our back (a file changed, one added, one removed); and about names that
+ * are not valid UTF-8 (mirrored where the target carries bytes, else refused and said).
  */
-export function describeOnceAndCheck(label: string, prepare: () => Promise<PreparedTarget | undefined>): void {
+export function describeOnceAndCheck(label: string, prepare: () => Promise<PreparedTarget | undefined>, options: { byteNames: boolean }): void {
   describe(`e2e once and check: ${label}`, { concurrency: 1 }, () => {
+    it('names that are not valid UTF-8: once and check see them, and exit 1 while one is not mirrored', async (ctx) => {
+      const p = await prepare();
+      if (!p) return ctx.skip('server not available');
+      writeFileSync(join(p.src, 'ok.txt'), 'ok');
+      writeFileSync(bytePath(p.src, 'bad', 0xff, 'name'), 'bad');
+      mkdirSync(bytePath(p.src, 'dir', 0xff));
+      writeFileSync(bytePath(p.src, 'dir', 0xff, '/inner.txt'), 'inner');
+      const once = await runCli(['once', ...p.args]);
+      const onceOut = once.stdout + once.stderr;
+      const check = await runCli(['check', ...p.args]);
+      if (options.byteNames) {
+        assert.equal(once.code, 0, onceOut);
+        assert.equal(check.code, 0, check.stdout + check.stderr);
+        assert.match(check.stdout, /in sync/);
+        // check reads names as bytes on both sides: drift under such names is seen.
+        rmSync(bytePath(p.dst, 'bad', 0xff, 'name'));
+        writeFileSync(bytePath(p.dst, 'dir', 0xff, '/extra', 0xfe), 'not ours');
+        const drift = await runCli(['check', ...p.args]);
+        assert.equal(drift.code, 1, drift.stdout + drift.stderr);
+        assert.match(drift.stdout, /missing "bad\\xffname": file missing on the target\n/);
+        assert.match(drift.stdout, /extra +"dir\\xff\/extra\\xfe"/);
+        return;
+      }
+      assert.equal(once.code, 1, onceOut);
+      assert.match(onceOut, /not in sync: 2 paths not mirrored/);
+      assert.match(onceOut, /not mirrored: put "bad\\xffname": .*not valid UTF-8/);
+      assert.match(onceOut, /not mirrored: mkdir "dir\\xff".*: .*not valid UTF-8/);
+      assert.equal(readFileSync(join(p.dst, 'ok.txt'), 'utf8'), 'ok', 'the rest is mirrored');
+      assert.equal(check.code, 1, check.stdout + check.stderr);
+      assert.match(check.stdout, /missing "bad\\xffname": file missing on the target: its name is not valid UTF-8/);
+      assert.match(check.stdout, /missing "dir\\xff": dir missing on the target: its name is not valid UTF-8/);
+      assert.match(check.stdout, /missing "dir\\xff\/inner.txt"/);
+      assert.doesNotMatch(check.stdout, /ok\.txt/);
+    });
+
     it('once mirrors and exits 0; check is clean, then lists drift made behind our back and exits 1', async (ctx) => {
       const p = await prepare();
       if (!p) return ctx.skip('server not available');

@@ -39,6 +39,7 @@ function inotifyWatches(pid: number): number {
 describeMirrorCases({
   label: 'local folder, nsfw watcher',
   symlinks: true,
+  byteNames: true,
   async open(name) {
     const s = setup(name, '', 'nsfw');
     const daemon = await Daemon.start(s.args);

@@ -20,6 +20,7 @@
  *     accepted and tries to grow again later, instead of failing operations.
  */
 import { TargetError } from '../errors.ts';
+import { quotePath } from '../../core/names.ts';
 import type { FtpSession } from './ftp-session.ts';
 import { isConnectionLoss } from './translate-error.ts';
 
@@ -121,7 +122,7 @@ export class FtpPool {
       try {
         return await this.withDeadline(session, fn, options);
       } catch (err) {
-        const te = err instanceof TargetError ? err : new TargetError('E_PROTOCOL', `${options.label} ${JSON.stringify(options.path)}: ${String(err)}`, { path: options.path, cause: err });
+        const te = err instanceof TargetError ? err : new TargetError('E_PROTOCOL', `${options.label} ${quotePath(options.path)}: ${String(err)}`, { path: options.path, cause: err });
         lost = session.closed || isConnectionLoss(te);
         if (lost && options.idempotent && attempt === 0 && !this.closed) continue;
         throw te;
@@ -138,7 +139,7 @@ export class FtpPool {
       timer = setTimeout(() => {
         // Closing makes basic-ftp reject the pending task; its rejection is ours to swallow.
         session.close();
-        reject(new TargetError('E_TIMEOUT', `${options.label} ${JSON.stringify(options.path)}: no result within ${options.deadlineMs} ms`, { path: options.path }));
+        reject(new TargetError('E_TIMEOUT', `${options.label} ${quotePath(options.path)}: no result within ${options.deadlineMs} ms`, { path: options.path }));
       }, options.deadlineMs);
     });
     work.catch(() => undefined);

@@ -16,6 +16,7 @@
  *     (before that, the conservative default: no mtime preservation).
  */
 import { Readable } from 'node:stream';
+import { quotePath } from '../../core/names.ts';
 import { FTPError } from 'basic-ftp';
 import type { Reply } from './deferred-commands.ts';
 import { parentOf } from '../../core/paths.ts';
@@ -86,6 +87,7 @@ export class FtpTarget implements Target {
       preservesMtime: this.features?.mfmt ?? false,
       symlinks: false,
       fastRecursiveRemove: false,
+      byteNames: false,
       hash: false,
     };
   }
@@ -168,9 +170,9 @@ export class FtpTarget implements Target {
     if (!isReply(err) || s.closed) return this.fail(err, op, path);
     const parent = await this.statOn(s, parentOf(path)).catch(() => undefined);
     if (parent === undefined) {
-      return new TargetError('E_NOT_FOUND', `${op} ${JSON.stringify(path)}: the parent directory does not exist (${err.message.trim()})`, { path, cause: err });
+      return new TargetError('E_NOT_FOUND', `${op} ${quotePath(path)}: the parent directory does not exist (${err.message.trim()})`, { path, cause: err });
     }
-    if (parent.kind !== 'dir') return new TargetError('E_EXISTS', `${op} ${JSON.stringify(path)}: the parent is not a directory`, { path, cause: err });
+    if (parent.kind !== 'dir') return new TargetError('E_EXISTS', `${op} ${quotePath(path)}: the parent is not a directory`, { path, cause: err });
     return this.fail(err, op, path);
   }
 
@@ -236,7 +238,7 @@ export class FtpTarget implements Target {
         // there is E_EXISTS, as ENOTDIR is for the local target).
         const there = await this.statOn(s, dir);
         if (there === undefined) throw this.fail(err, 'list', dir, 'E_NOT_FOUND');
-        if (there.kind !== 'dir') throw new TargetError('E_EXISTS', `list ${JSON.stringify(dir)}: not a directory`, { path: dir, cause: err });
+        if (there.kind !== 'dir') throw new TargetError('E_EXISTS', `list ${quotePath(dir)}: not a directory`, { path: dir, cause: err });
         throw this.fail(err, 'list', dir, 'E_PERMISSION');
       }
       this.known.add(dir);
@@ -286,7 +288,7 @@ export class FtpTarget implements Target {
             await s.upload(upload, temp);
           } catch (err) {
             if (sourceError) {
-              throw new TargetError('E_PROTOCOL', `put ${JSON.stringify(path)}: reading the source failed: ${sourceError.message}`, { path, cause: sourceError });
+              throw new TargetError('E_PROTOCOL', `put ${quotePath(path)}: reading the source failed: ${sourceError.message}`, { path, cause: sourceError });
             }
             throw isReply(err, 550, 553, 450) ? await this.classifyCreateFailure(s, path, err, 'put') : this.fail(err, 'put', path);
           }
@@ -350,7 +352,7 @@ export class FtpTarget implements Target {
       // RNTO was answered 503 (no RNFR before it): nothing was renamed.
       if (isReply(rnfr, 550, 450, 553)) {
         const there = await this.statOn(s, fromRel).catch(() => undefined);
-        if (there === undefined) throw new TargetError('E_NOT_FOUND', `${op} ${JSON.stringify(fromRel)}: no such file or directory`, { path: fromRel, cause: rnfr });
+        if (there === undefined) throw new TargetError('E_NOT_FOUND', `${op} ${quotePath(fromRel)}: no such file or directory`, { path: fromRel, cause: rnfr });
       }
       throw this.fail(rnfr, op, fromRel);
     }
@@ -359,9 +361,9 @@ export class FtpTarget implements Target {
     if (!isReply(rnto, 550, 553, 450, 451)) throw this.fail(rnto, op, toRel);
     const existing = await this.statOn(s, toRel);
     if (existing === undefined) throw await this.classifyCreateFailure(s, toRel, rnto, op);
-    if (existing.kind === 'dir') throw new TargetError('E_EXISTS', `${op} ${JSON.stringify(toRel)}: a directory is in the way`, { path: toRel, cause: rnto });
+    if (existing.kind === 'dir') throw new TargetError('E_EXISTS', `${op} ${quotePath(toRel)}: a directory is in the way`, { path: toRel, cause: rnto });
     // A directory never replaces a file (the contract: nothing is removed to make room for one).
-    if ((await this.statOn(s, fromRel))?.kind === 'dir') throw new TargetError('E_EXISTS', `${op} ${JSON.stringify(toRel)}: a file is in the way`, { path: toRel, cause: rnto });
+    if ((await this.statOn(s, fromRel))?.kind === 'dir') throw new TargetError('E_EXISTS', `${op} ${quotePath(toRel)}: a file is in the way`, { path: toRel, cause: rnto });
     // The server refused to replace an existing file: remove it, then rename again.
     try {
       await s.send(`DELE ${to}`);
@@ -387,7 +389,7 @@ export class FtpTarget implements Target {
           this.known.add(path); // idempotent: it was already there
           return;
         }
-        if (there !== undefined) throw new TargetError('E_EXISTS', `mkdir ${JSON.stringify(path)}: a file is in the way`, { path, cause: err });
+        if (there !== undefined) throw new TargetError('E_EXISTS', `mkdir ${quotePath(path)}: a file is in the way`, { path, cause: err });
         throw await this.classifyCreateFailure(s, path, err, 'mkdir');
       }
     });
@@ -401,7 +403,7 @@ export class FtpTarget implements Target {
         if (!isReply(err) || s.closed) throw this.fail(err, 'remove', path);
         const there = await this.statOn(s, path);
         if (there === undefined) return; // idempotent: already gone
-        if (there.kind === 'dir') throw new TargetError('E_EXISTS', `remove ${JSON.stringify(path)}: it is a directory`, { path, cause: err });
+        if (there.kind === 'dir') throw new TargetError('E_EXISTS', `remove ${quotePath(path)}: it is a directory`, { path, cause: err });
         throw this.fail(err, 'remove', path, 'E_PERMISSION');
       }
     });
@@ -419,7 +421,7 @@ export class FtpTarget implements Target {
             throw this.fail(err, 'rmdir', path);
           });
           if (there === undefined) return;
-          if (there.kind !== 'dir') throw new TargetError('E_EXISTS', `rmdir ${JSON.stringify(path)}: not a directory`, { path });
+          if (there.kind !== 'dir') throw new TargetError('E_EXISTS', `rmdir ${quotePath(path)}: not a directory`, { path });
           await this.removeTree(s, path);
           return;
         }
@@ -441,9 +443,9 @@ export class FtpTarget implements Target {
       if (!isReply(err) || s.closed) throw this.fail(err, 'rmdir', path);
       const there = await this.statOn(s, path);
       if (there === undefined) return; // idempotent: already gone
-      if (there.kind !== 'dir') throw new TargetError('E_EXISTS', `rmdir ${JSON.stringify(path)}: not a directory`, { path, cause: err });
+      if (there.kind !== 'dir') throw new TargetError('E_EXISTS', `rmdir ${quotePath(path)}: not a directory`, { path, cause: err });
       const children = await this.listOn(s, path).catch(() => []);
-      if (children.length > 0) throw new TargetError('E_NOT_EMPTY', `rmdir ${JSON.stringify(path)}: directory not empty`, { path, cause: err });
+      if (children.length > 0) throw new TargetError('E_NOT_EMPTY', `rmdir ${quotePath(path)}: directory not empty`, { path, cause: err });
       throw this.fail(err, 'rmdir', path, 'E_PERMISSION');
     }
   }
@@ -495,7 +497,7 @@ export class FtpTarget implements Target {
    */
   async setMtime(path: string, mtimeMs: number): Promise<void> {
     return this.runOp('set mtime', path, async (s) => {
-      if (!s.features.mfmt) throw new TargetError('E_UNSUPPORTED', `set mtime ${JSON.stringify(path)}: ${this.displayName} does not offer MFMT`, { path });
+      if (!s.features.mfmt) throw new TargetError('E_UNSUPPORTED', `set mtime ${quotePath(path)}: ${this.displayName} does not offer MFMT`, { path });
       try {
         await s.send(`MFMT ${formatMfmtTime(mtimeMs)} ${this.abs(path)}`);
       } catch (err) {

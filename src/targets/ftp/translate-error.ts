@@ -8,6 +8,7 @@
  * reply, a library message or a cause.
  */
 import { FTPError } from 'basic-ftp';
+import { quotePath } from '../../core/names.ts';
 import { SOCKET_ERROR_CODES, TargetError, redactSecrets, type TargetErrorCode } from '../errors.ts';
 
 /** What was being done: shapes the message and decides 530 (login) vs 530 (later). */
@@ -139,7 +140,7 @@ export function translateFtpError(err: unknown, op: FtpOperation, path: string, 
     detail = String(err);
   }
   detail = scrub(detail.split('\n')[0] ?? '', secret);
-  return new TargetError(code, `${op} ${JSON.stringify(path)}: ${detail}${hintFor(code, op)}`, { path, cause: scrubbedCause(err, secret) });
+  return new TargetError(code, `${op} ${quotePath(path)}: ${detail}${hintFor(code, op)}`, { path, cause: scrubbedCause(err, secret) });
 }
 
 function hintFor(code: TargetErrorCode, op: FtpOperation): string {

@@ -1,12 +1,14 @@
 /**
  * A folder on a mounted file system as a target. Atomic puts (temp file in the final
- * directory, then rename), mtime kept, renames and symlinks native.
+ * directory, then rename), mtime kept, renames and symlinks native. Names are carried byte for
+ * byte: internal paths (and link texts) go to fs calls through `toFsPath` (core/names.ts).
  */
-import { createWriteStream, renameSync, utimesSync, writeFileSync } from 'node:fs';
+import { createWriteStream, readdirSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
+import { decodeName, decodeNames, toFsPath } from '../../core/names.ts';
 import { joinPath } from '../../core/paths.ts';
 import type { EntryKind } from '../../core/entry.ts';
 import { TargetError } from '../errors.ts';
@@ -31,6 +33,7 @@ export class LocalTarget implements Target {
     preservesMtime: true,
     symlinks: true,
     fastRecursiveRemove: true,
+    byteNames: true,
     hash: true,
   };
   readonly displayName: string;
@@ -42,8 +45,9 @@ export class LocalTarget implements Target {
     this.displayName = root;
   }
 
-  private abs(path: string): string {
-    return path === '' ? this.root : join(this.root, path);
+  /** The path for fs calls: a string, or the bytes of a name that is not valid UTF-8. */
+  private abs(path: string, suffix = ''): string | Buffer {
+    return toFsPath((path === '' ? this.root : join(this.root, path)) + suffix);
   }
 
   async connect(): Promise<void> {
@@ -73,13 +77,14 @@ export class LocalTarget implements Target {
       kind,
       size: kind === 'file' ? st.size : 0,
       mtimeMs: st.mtimeMs,
-      ...(kind === 'symlink' ? { linkTarget: await fs.readlink(this.abs(path)) } : {}),
+      ...(kind === 'symlink' ? { linkTarget: decodeName(await fs.readlink(this.abs(path), { encoding: 'buffer' })) } : {}),
     };
   }
 
   async list(dir: string): Promise<RemoteEntry[]> {
     try {
-      const names = await fs.readdir(this.abs(dir));
+      const abs = this.abs(dir);
+      const names = decodeNames(await fs.readdir(abs), () => readdirSync(abs, { encoding: 'buffer' }));
       const out: RemoteEntry[] = [];
       for (const name of names) {
         try {
@@ -160,10 +165,10 @@ export class LocalTarget implements Target {
 
   async symlink(path: string, linkTarget: string): Promise<void> {
     // Create under a side name and rename over, so an existing entry is replaced atomically.
-    const side = this.abs(path) + '.sync-inotify-link.tmp';
+    const side = this.abs(path, '.sync-inotify-link.tmp');
     try {
       await fs.rm(side, { force: true });
-      await fs.symlink(linkTarget, side);
+      await fs.symlink(toFsPath(linkTarget), side);
       await fs.rename(side, this.abs(path));
     } catch (err) {
       await fs.rm(side, { force: true }).catch(() => undefined);
@@ -181,7 +186,7 @@ export class LocalTarget implements Target {
 
   async hash(path: string): Promise<string> {
     try {
-      return await hashFile(this.abs(path));
+      return await hashFile(path === '' ? this.root : join(this.root, path));
     } catch (err) {
       throw translateLocalError(err, 'hash', path);
     }

@@ -1,4 +1,5 @@
 import { TargetError, type TargetErrorCode } from '../errors.ts';
+import { quotePath } from '../../core/names.ts';
 
 /** errno → target error code, the local backend's one translation table. */
 const TABLE: Record<string, TargetErrorCode> = {
@@ -24,5 +25,5 @@ export function translateLocalError(err: unknown, op: string, path: string): Tar
   if (err instanceof TargetError) return err;
   const errno = (err as NodeJS.ErrnoException).code ?? 'UNKNOWN';
   const code = TABLE[errno] ?? 'E_PROTOCOL';
-  return new TargetError(code, `${op} ${JSON.stringify(path)}: ${errno}`, { path, cause: err });
+  return new TargetError(code, `${op} ${quotePath(path)}: ${errno}`, { path, cause: err });
 }

@@ -17,6 +17,7 @@
  * WRITEs at increasing offsets (fastPut's method, fed from the source stream).
  */
 import { readFileSync } from 'node:fs';
+import { hasEscapedBytes, quotePath } from '../../core/names.ts';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -119,6 +120,7 @@ export class SftpTarget implements Target {
     preservesMtime: true,
     symlinks: true,
     fastRecursiveRemove: false,
+    byteNames: false,
     hash: false,
   };
   readonly displayName: string;
@@ -255,7 +257,8 @@ export class SftpTarget implements Target {
   // ---------------------------------------------------------------- paths and helpers
 
   private abs(path: string): string {
-    if (!isSafeRelativePath(path)) throw new TargetError('E_NAME', `refusing path ${JSON.stringify(path)}: not a safe relative path`, { path });
+    if (!isSafeRelativePath(path)) throw new TargetError('E_NAME', `refusing path ${quotePath(path)}: not a safe relative path`, { path });
+    if (hasEscapedBytes(path)) throw notUtf8(path);
     const root = this.o.root;
     if (path === '') return root === '' ? '.' : root;
     if (root === '') return path;
@@ -412,7 +415,7 @@ export class SftpTarget implements Target {
         } catch (err) {
           // The local source failed (vanished, unreadable): not the server's fault.
           const code = (err as NodeJS.ErrnoException).code ?? 'error';
-          throw new TargetError('E_NOT_FOUND', `put ${JSON.stringify(path)}: reading the local source failed (${code}); the path will be looked at again`, { path, cause: err });
+          throw new TargetError('E_NOT_FOUND', `put ${quotePath(path)}: reading the local source failed (${code}); the path will be looked at again`, { path, cause: err });
         }
         if (next.done) break;
         const buf = typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
@@ -533,7 +536,7 @@ export class SftpTarget implements Target {
       if (options.recursive) {
         const st = await this.lstatRaw(s, remote, 'rmdir', path);
         if (st === undefined) return;
-        if (kindOf(st.mode) !== 'dir') throw new TargetError('E_EXISTS', `rmdir ${JSON.stringify(path)}: not a directory`, { path });
+        if (kindOf(st.mode) !== 'dir') throw new TargetError('E_EXISTS', `rmdir ${quotePath(path)}: not a directory`, { path });
         await this.removeTree(s, remote, path);
         return;
       }
@@ -607,13 +610,14 @@ export class SftpTarget implements Target {
       } catch (err) {
         if (!isFailure(err)) throw translateSftpError(err, 'rename', from);
         const st = await this.lstatRaw(s, toAbs, 'rename', to);
-        throw translateSftpError(err, `rename to ${JSON.stringify(to)}`, from, st === undefined ? 'E_PROTOCOL' : 'E_EXISTS');
+        throw translateSftpError(err, `rename to ${quotePath(to)}`, from, st === undefined ? 'E_PROTOCOL' : 'E_EXISTS');
       }
     });
   }
 
   async symlink(path: string, linkTarget: string): Promise<void> {
     const remote = this.abs(path);
+    if (hasEscapedBytes(linkTarget)) throw notUtf8(path, 'its link text is');
     // Create under a side name and rename over, so an existing entry is replaced atomically.
     const side = `${remote}.sync-inotify-link.tmp`;
     await this.pool.run(async (s) => {
@@ -641,8 +645,8 @@ export class SftpTarget implements Target {
         }
         // Plain SETSTAT follows symlinks: never touch what a link points at.
         const st = await this.lstatRaw(s, remote, 'set mtime', path);
-        if (st === undefined) throw new TargetError('E_NOT_FOUND', `set mtime ${JSON.stringify(path)}: no such file`, { path });
-        if (kindOf(st.mode) === 'symlink') throw new TargetError('E_UNSUPPORTED', `set mtime ${JSON.stringify(path)}: the server cannot set a symlink's own time`, { path });
+        if (st === undefined) throw new TargetError('E_NOT_FOUND', `set mtime ${quotePath(path)}: no such file`, { path });
+        if (kindOf(st.mode) === 'symlink') throw new TargetError('E_UNSUPPORTED', `set mtime ${quotePath(path)}: the server cannot set a symlink's own time`, { path });
         await s.request('utimes', (sftp, cb) => sftp.utimes(remote, seconds, seconds, cb));
       } catch (err) {
         throw translateSftpError(err, 'set mtime', path);
@@ -702,4 +706,13 @@ function oneChunk(buffer: Buffer): AsyncIterator<Buffer> {
       return { done: false, value: buffer };
     },
   };
+}
+
+/**
+ * ssh2 writes every path of a request as UTF-8 text and decodes names it reads as UTF-8
+ * (lib/protocol/SFTP.js: `utf8Write`, `readString(true)`): a name that is not valid UTF-8 can
+ * be neither sent nor listed byte for byte, so it is refused per path instead of mangled.
+ */
+function notUtf8(path: string, what = 'its name is'): TargetError {
+  return new TargetError('E_NAME', `${quotePath(path)}: ${what} not valid UTF-8, and the SFTP client sends names as UTF-8 text only: not mirrored (rename it to valid UTF-8)`, { path });
 }

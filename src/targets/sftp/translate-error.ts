@@ -13,6 +13,7 @@
  * we only ever quote their `message` plus our own text.
  */
 import { SOCKET_ERROR_CODES, TargetError, type TargetErrorCode } from '../errors.ts';
+import { quotePath } from '../../core/names.ts';
 
 /** SFTP v3 status codes (draft-ietf-secsh-filexfer-02 §7). */
 export const SFTP_STATUS = {
@@ -81,9 +82,9 @@ export function translateSftpError(err: unknown, op: string, path: string, overr
     code = 'E_CONNECTION';
     detail = `connection lost: ${e.message}`;
   } else {
-    return translateSessionError(err, `${op} ${JSON.stringify(path)}`, path);
+    return translateSessionError(err, `${op} ${quotePath(path)}`, path);
   }
-  return new TargetError(code, `${op} ${JSON.stringify(path)}: ${detail}`, { path, cause: err });
+  return new TargetError(code, `${op} ${quotePath(path)}: ${detail}`, { path, cause: err });
 }
 
 /**
