@@ -1,19 +1,30 @@
 /**
  * A folder on a mounted file system as a target. Atomic puts (temp file in the final
  * directory, then rename), mtime kept, renames and symlinks native.
+ *
+ * The root is a jail (see ../jail.ts): before each operation realpath(3) of the directory it
+ * acts in must be that directory below the root as resolved at connect, so a symbolic link
+ * planted on the way is refused (E_LINK_IN_PATH). realpath is one synchronous call that walks
+ * the chain in C: a few microseconds, no thread-pool hop, so it runs for every operation
+ * instead of trusting a cache of directories verified earlier. Files are created and read
+ * with O_NOFOLLOW; unlink, rename, mkdir, rmdir, lstat and lutimes never follow the last
+ * component.
  */
-import { createWriteStream, renameSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, constants as fsc, futimesSync, lstatSync, openSync, realpathSync, renameSync, writeSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
-import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { joinPath } from '../../core/paths.ts';
+import { joinPath, parentOf } from '../../core/paths.ts';
 import type { EntryKind } from '../../core/entry.ts';
 import { TargetError } from '../errors.ts';
+import { assertSafePath, linkInPathError, underRoot } from '../jail.ts';
 import type { TargetSpec } from '../spec.ts';
 import type { PutOptions, PutSource, RemoteEntry, Target, TargetCapabilities } from '../target.ts';
 import { translateLocalError } from './translate-error.ts';
 import { hashFile } from '../../io/hash-file.ts';
+
+/** New files: never through a link planted at the name (ELOOP instead, see translate-error.ts). */
+const CREATE_FLAGS = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_NOFOLLOW;
 
 const UNSUPPORTED_KEYS = ['password', 'passwordFile', 'tls', 'ca', 'insecure', 'identityFile', 'passphrase', 'passphraseFile', 'knownHosts', 'hostKey'] as const;
 
@@ -41,22 +52,63 @@ export class LocalTarget implements Target {
     hash: true,
   };
   readonly displayName: string;
+  /** The root with any link in it resolved (at connect): every path is built on it. */
+  private realRoot: string;
 
   constructor(
     readonly root: string,
     readonly maxInFlight = LOCAL_DEFAULT_IN_FLIGHT,
   ) {
     this.displayName = root;
+    this.realRoot = root;
   }
 
   private abs(path: string): string {
-    return path === '' ? this.root : join(this.root, path);
+    assertSafePath(path);
+    return underRoot(this.realRoot, path);
+  }
+
+  /**
+   * Throws E_LINK_IN_PATH unless `dir` and every directory between it and the root are real
+   * directories. A missing directory passes: the operation itself then fails (or, for a
+   * remove, succeeds) as it would without the check, and cannot create anything through a
+   * link that is not there.
+   */
+  private checkDir(dir: string, op: string, path: string): void {
+    if (dir === '') return;
+    const expected = this.abs(dir);
+    let resolved: string;
+    try {
+      resolved = realpathSync.native(expected);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw translateLocalError(err, op, path);
+      // Missing, or a file on the way: a dangling link is neither, so name it if there is one.
+      const link = this.firstLinkIn(dir);
+      if (link !== undefined) throw linkInPathError(op, path, link);
+      return;
+    }
+    if (resolved !== expected) throw linkInPathError(op, path, this.firstLinkIn(dir), resolved);
+  }
+
+  /** The topmost segment of `dir` that is a symbolic link, for the message (rare path). */
+  private firstLinkIn(dir: string): string | undefined {
+    const parts = dir.split('/');
+    for (let i = 1; i <= parts.length; i++) {
+      const prefix = parts.slice(0, i).join('/');
+      const st = lstatSync(underRoot(this.realRoot, prefix), { throwIfNoEntry: false });
+      if (st === undefined) return undefined;
+      if (st.isSymbolicLink()) return prefix;
+    }
+    return undefined;
   }
 
   async connect(): Promise<void> {
     try {
       await fs.mkdir(this.root, { recursive: true });
       await fs.access(this.root, fs.constants.W_OK);
+      // The root may be a link the operator set up: resolved once, then trusted.
+      this.realRoot = await fs.realpath(this.root);
     } catch (err) {
       throw translateLocalError(err, 'open target folder', '');
     }
@@ -64,6 +116,7 @@ export class LocalTarget implements Target {
 
   async stat(path: string): Promise<RemoteEntry | undefined> {
     try {
+      this.checkDir(parentOf(path), 'stat', path);
       return await this.entryAt(path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
@@ -86,6 +139,7 @@ export class LocalTarget implements Target {
 
   async list(dir: string): Promise<RemoteEntry[]> {
     try {
+      this.checkDir(dir, 'list', dir);
       const names = await fs.readdir(this.abs(dir));
       const out: RemoteEntry[] = [];
       for (const name of names) {
@@ -106,33 +160,45 @@ export class LocalTarget implements Target {
   async put(path: string, source: PutSource, options: PutOptions): Promise<void> {
     const final = this.abs(path);
     const temp = options.tempPath === undefined ? final : this.abs(options.tempPath);
+    // Checked before the temp file exists, so a refusal leaves nothing to clean up.
+    this.checkDir(parentOf(path), 'put', path);
+    if (options.tempPath !== undefined && parentOf(options.tempPath) !== parentOf(path)) this.checkDir(parentOf(options.tempPath), 'put', path);
     try {
       const seconds = source.mtimeMs / 1000;
       if (source.buffer) {
         // Small file already in memory: plain syscalls on this thread. Going through the
         // libuv pool costs two thread hand-offs per call, several times the work itself
         // for a file of a few KiB on a local disk.
-        writeFileSync(temp, source.buffer, { mode: 0o644 });
-        utimesSync(temp, seconds, seconds);
+        const fd = openSync(temp, CREATE_FLAGS, 0o644);
+        try {
+          for (let off = 0; off < source.buffer.length; ) off += writeSync(fd, source.buffer, off);
+          futimesSync(fd, seconds, seconds);
+        } finally {
+          closeSync(fd);
+        }
         if (temp !== final) renameSync(temp, final);
         return;
       }
-      await pipeline(source.open(), createWriteStream(temp, { flags: 'w', mode: 0o644 }));
-      await fs.utimes(temp, seconds, seconds);
+      const fh = await fs.open(temp, CREATE_FLAGS, 0o644);
+      await pipeline(source.open(), fh.createWriteStream()); // closes fh
+      await fs.lutimes(temp, seconds, seconds);
       if (temp !== final) await fs.rename(temp, final);
     } catch (err) {
-      await fs.rm(temp, { force: true }).catch(() => undefined);
+      // Never a link: the temp name was opened with O_NOFOLLOW, or failed to.
+      if ((err as NodeJS.ErrnoException).code !== 'ELOOP') await fs.rm(temp, { force: true }).catch(() => undefined);
       throw translateLocalError(err, 'put', path);
     }
   }
 
   async mkdir(path: string): Promise<void> {
     try {
+      this.checkDir(parentOf(path), 'mkdir', path);
       await fs.mkdir(this.abs(path));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
         const st = await fs.lstat(this.abs(path)).catch(() => undefined);
         if (st?.isDirectory()) return;
+        if (st?.isSymbolicLink()) throw linkInPathError('mkdir', path, path);
       }
       throw translateLocalError(err, 'mkdir', path);
     }
@@ -140,6 +206,7 @@ export class LocalTarget implements Target {
 
   async remove(path: string): Promise<void> {
     try {
+      this.checkDir(parentOf(path), 'remove', path);
       await fs.unlink(this.abs(path));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
@@ -149,6 +216,10 @@ export class LocalTarget implements Target {
 
   async rmdir(path: string, options: { recursive?: boolean } = {}): Promise<void> {
     try {
+      this.checkDir(parentOf(path), 'rmdir', path);
+      const st = await fs.lstat(this.abs(path));
+      if (st.isSymbolicLink()) throw linkInPathError('rmdir', path, path);
+      // fs.rm works as rm -rf: it lstats each entry and unlinks a link without descending.
       if (options.recursive) await fs.rm(this.abs(path), { recursive: true, force: true });
       else await fs.rmdir(this.abs(path));
     } catch (err) {
@@ -159,6 +230,8 @@ export class LocalTarget implements Target {
 
   async rename(from: string, to: string): Promise<void> {
     try {
+      this.checkDir(parentOf(from), 'rename', from);
+      this.checkDir(parentOf(to), 'rename', to);
       await fs.rename(this.abs(from), this.abs(to));
     } catch (err) {
       throw translateLocalError(err, 'rename', from);
@@ -169,6 +242,7 @@ export class LocalTarget implements Target {
     // Create under a side name and rename over, so an existing entry is replaced atomically.
     const side = this.abs(path) + '.sync-inotify-link.tmp';
     try {
+      this.checkDir(parentOf(path), 'symlink', path);
       await fs.rm(side, { force: true });
       await fs.symlink(linkTarget, side);
       await fs.rename(side, this.abs(path));
@@ -180,6 +254,7 @@ export class LocalTarget implements Target {
 
   async setMtime(path: string, mtimeMs: number): Promise<void> {
     try {
+      this.checkDir(parentOf(path), 'set mtime', path);
       await fs.lutimes(this.abs(path), mtimeMs / 1000, mtimeMs / 1000);
     } catch (err) {
       throw translateLocalError(err, 'set mtime', path);
@@ -188,7 +263,8 @@ export class LocalTarget implements Target {
 
   async hash(path: string): Promise<string> {
     try {
-      return await hashFile(this.abs(path));
+      this.checkDir(parentOf(path), 'hash', path);
+      return await hashFile(this.abs(path), undefined, { noFollow: true });
     } catch (err) {
       throw translateLocalError(err, 'hash', path);
     }
