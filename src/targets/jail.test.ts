@@ -35,6 +35,7 @@ describe('jail: E_LINK_IN_PATH', () => {
   });
   it('says "a directory on its way" when the link could not be named', () => {
     assert.match(linkInPathError('mkdir', 'x/y', undefined).message, /^mkdir "x\/y": a directory on its way is a symbolic link/);
+    assert.match(linkInPathError('put', 'x/y/f', undefined, '/elsewhere', 'x/y').message, /^put "x\/y\/f": "x\/y" or a directory above it is a symbolic link on the target \(it leads to "\/elsewhere"\)/);
   });
 });
 

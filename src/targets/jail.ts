@@ -40,12 +40,13 @@ export function underRoot(root: string, path: string): string {
 }
 
 /**
- * The error for an operation on `path` when `dir` (the path's parent or one of its ancestors,
- * or the path itself for a directory operation) is a symbolic link on the target. `resolved`
- * is where the server or kernel says the chain leads, when known.
+ * The error for an operation on `path` when `link` (the path's parent or one of its ancestors,
+ * or the path itself for a directory operation) is a symbolic link on the target. When the
+ * backend cannot tell which segment is the link, `link` is undefined and `checked` is the
+ * directory whose resolution led elsewhere. `resolved` is where it leads, when known.
  */
-export function linkInPathError(op: string, path: string, dir: string | undefined, resolved?: string): TargetError {
-  const where = dir === undefined || dir === '' ? 'a directory on its way' : JSON.stringify(dir);
+export function linkInPathError(op: string, path: string, link: string | undefined, resolved?: string, checked?: string): TargetError {
+  const where = link !== undefined && link !== '' ? JSON.stringify(link) : checked !== undefined && checked !== '' ? `${JSON.stringify(checked)} or a directory above it` : 'a directory on its way';
   const leads = resolved === undefined ? '' : ` (it leads to ${JSON.stringify(resolved)})`;
   return new TargetError(
     'E_LINK_IN_PATH',

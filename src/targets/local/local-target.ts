@@ -88,7 +88,7 @@ export class LocalTarget implements Target {
       if (link !== undefined) throw linkInPathError(op, path, link);
       return;
     }
-    if (resolved !== expected) throw linkInPathError(op, path, this.firstLinkIn(dir), resolved);
+    if (resolved !== expected) throw linkInPathError(op, path, this.firstLinkIn(dir), resolved, dir);
   }
 
   /** The topmost segment of `dir` that is a symbolic link, for the message (rare path). */

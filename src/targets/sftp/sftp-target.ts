@@ -324,7 +324,7 @@ export class SftpTarget implements Target {
       if (link !== undefined) throw linkInPathError(op, path, link);
       return;
     }
-    if (resolved !== expected) throw linkInPathError(op, path, await this.firstLinkIn(s, dir, op, path).catch(() => undefined), resolved);
+    if (resolved !== expected) throw linkInPathError(op, path, await this.firstLinkIn(s, dir, op, path).catch(() => undefined), resolved, dir);
   }
 
   /** The topmost segment of `dir` that is a symbolic link (lstat of each, in one round trip). */
