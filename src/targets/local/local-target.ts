@@ -12,6 +12,7 @@
  */
 import { closeSync, constants as fsc, futimesSync, lstatSync, openSync, realpathSync, renameSync, writeSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { joinPath, parentOf } from '../../core/paths.ts';
@@ -53,19 +54,30 @@ export class LocalTarget implements Target {
   };
   readonly displayName: string;
   /** The root with any link in it resolved (at connect): every path is built on it. */
-  private realRoot: string;
+  private realRoot: string | undefined;
 
   constructor(
     readonly root: string,
     readonly maxInFlight = LOCAL_DEFAULT_IN_FLIGHT,
   ) {
     this.displayName = root;
-    this.realRoot = root;
+  }
+
+  /** The resolved root; resolved on first use when connect() was not called (a missing root stays as given). */
+  private get base(): string {
+    if (this.realRoot === undefined) {
+      try {
+        this.realRoot = realpathSync.native(this.root);
+      } catch {
+        return resolve(this.root);
+      }
+    }
+    return this.realRoot;
   }
 
   private abs(path: string): string {
     assertSafePath(path);
-    return underRoot(this.realRoot, path);
+    return underRoot(this.base, path);
   }
 
   /**
@@ -96,7 +108,7 @@ export class LocalTarget implements Target {
     const parts = dir.split('/');
     for (let i = 1; i <= parts.length; i++) {
       const prefix = parts.slice(0, i).join('/');
-      const st = lstatSync(underRoot(this.realRoot, prefix), { throwIfNoEntry: false });
+      const st = lstatSync(underRoot(this.base, prefix), { throwIfNoEntry: false });
       if (st === undefined) return undefined;
       if (st.isSymbolicLink()) return prefix;
     }

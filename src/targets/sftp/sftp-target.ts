@@ -279,6 +279,11 @@ export class SftpTarget implements Target {
     const existing = await this.lstatRaw(s, dir, 'open target root');
     if (existing !== undefined) {
       if (kindOf(existing.mode) === 'dir') return;
+      // The root (unlike anything below it) may be a link the operator set up to a directory.
+      if (kindOf(existing.mode) === 'symlink') {
+        const target = await s.request<Attributes>('stat', (sftp, cb) => sftp.stat(dir, cb)).catch(() => undefined);
+        if (target !== undefined && kindOf(target.mode) === 'dir') return;
+      }
       throw new TargetError('E_CONFIG', `${this.displayName}: the target root ${dir} exists but is not a directory`);
     }
     const parts = dir.split('/');
