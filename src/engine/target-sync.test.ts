@@ -4,7 +4,7 @@
  * and can act in the middle of a put.
  */
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -187,6 +187,29 @@ describe('staged directories (first push)', { timeout: 30_000 }, () => {
     await sync.cycle(whole);
     assert.deepEqual(tree(s.dst), { keep: 'k' }, 'the source has no "gone": removed from the target');
     assert.ok(!existsSync(join(s.dst, '.gone.sync-inotify-abc123.tmp')));
+    await sync.stop();
+  });
+});
+
+describe('the target root is a jail', () => {
+  it('a leftover temp behind a directory that is a link now: start warns and goes on, nothing outside is touched', async () => {
+    const s = setup({ 'd/f': 'f', top: 'top' });
+    const sync = s.sync();
+    const outside = join(s.dst, '..', 'outside');
+    mkdirSync(outside);
+    writeFileSync(join(outside, '.f.sync-inotify-abc123.tmp'), 'theirs');
+    mkdirSync(s.dst);
+    symlinkSync(outside, join(s.dst, 'd'));
+    s.store.addTemp(sync.targetId, 'd/.f.sync-inotify-abc123.tmp', 'd/f');
+    s.store.markTargetSeen(sync.targetId);
+    await sync.start();
+    assert.equal(readFileSync(join(outside, '.f.sync-inotify-abc123.tmp'), 'utf8'), 'theirs');
+    assert.equal(s.store.temps(sync.targetId).length, 1, 'still journalled');
+    assert.ok(s.lines.some((l) => /leftover temp .* is a symbolic link on the target/.test(l)), s.lines.join('\n'));
+    const result = await sync.cycle(whole);
+    assert.equal(readFileSync(join(s.dst, 'top'), 'utf8'), 'top', 'the rest is sent');
+    assert.ok(result.failed > 0, 'the path behind the link fails');
+    assert.deepEqual(readdirSync(outside), ['.f.sync-inotify-abc123.tmp']);
     await sync.stop();
   });
 });

@@ -284,7 +284,11 @@ export class TargetSync {
         await target.remove(temp);
       } catch (err) {
         if (isTargetError(err) && err.scope === 'path') {
-          logger.debug(`leftover ${quotePath(temp)} cannot be removed yet: ${err.message}`);
+          // A directory on the way that is a link now (targets/jail.ts) is worth a warning;
+          // a refusal of the moment (read-only, permission) is retried quietly.
+          const line = `leftover temp ${quotePath(temp)} left in place for now: ${err.message}`;
+          if (err.code === 'E_LINK_IN_PATH') logger.warn(line);
+          else logger.debug(line);
           continue;
         }
         throw err;

@@ -7,17 +7,24 @@
  * path: a name that is not valid UTF-8 is opened by its bytes (core/names.ts).
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { closeSync, constants as fsc, createReadStream, fstatSync, openSync, readFileSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { toFsPath } from '../core/names.ts';
 
 const SYNC_READ_LIMIT = 1024 * 1024;
 
-export async function hashFile(path: string, sizeHint?: number): Promise<string> {
-  const abs = toFsPath(path);
-  const size = sizeHint ?? statSync(abs).size;
-  if (size <= SYNC_READ_LIMIT) return createHash('sha256').update(readFileSync(abs)).digest('hex');
-  const h = createHash('sha256');
-  await pipeline(createReadStream(abs), h);
-  return h.digest('hex');
+/** `noFollow`: a symbolic link at `abs` is refused (ELOOP) rather than read through. */
+export async function hashFile(abs: string, sizeHint?: number, options: { noFollow?: boolean } = {}): Promise<string> {
+  const fd = openSync(toFsPath(abs), fsc.O_RDONLY | (options.noFollow ? fsc.O_NOFOLLOW : 0));
+  let streamed = false;
+  try {
+    const size = sizeHint ?? fstatSync(fd).size;
+    if (size <= SYNC_READ_LIMIT) return createHash('sha256').update(readFileSync(fd)).digest('hex');
+    const h = createHash('sha256');
+    streamed = true; // the stream closes the descriptor
+    await pipeline(createReadStream('', { fd }), h);
+    return h.digest('hex');
+  } finally {
+    if (!streamed) closeSync(fd);
+  }
 }

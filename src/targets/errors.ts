@@ -8,7 +8,7 @@
  *     any failure to connect, e.g. a destination folder we may not write).
  *   - pause: the target stops until the operator acts (login rejected, host key unknown).
  *   - path: only this path fails; it is reported and retried later with growing backoff
- *     (permission denied, name not allowed).
+ *     (permission denied, name not allowed, a symbolic link where we recorded a directory).
  */
 export type TargetErrorCode =
   | 'E_NOT_FOUND' // the path (or its parent) does not exist on the target
@@ -16,6 +16,7 @@ export type TargetErrorCode =
   | 'E_NOT_EMPTY' // rmdir of a non-empty directory without recursive
   | 'E_PERMISSION' // the server refused this path
   | 'E_NAME' // the protocol or server cannot carry this name
+  | 'E_LINK_IN_PATH' // a directory on the way below the target root is a symbolic link now (see jail.ts)
   | 'E_NO_SPACE' // disk or quota full
   | 'E_CONNECTION' // connection refused, reset, closed
   | 'E_TIMEOUT' // no answer within the deadline
@@ -33,6 +34,7 @@ const SCOPE: Record<TargetErrorCode, ErrorScope> = {
   E_NOT_EMPTY: 'path',
   E_PERMISSION: 'path',
   E_NAME: 'path',
+  E_LINK_IN_PATH: 'path',
   E_NO_SPACE: 'target',
   E_CONNECTION: 'transient',
   E_TIMEOUT: 'transient',

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, lstatSync, readlinkSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, lstatSync, readlinkSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { TargetError } from '../../src/targets/errors.ts';
@@ -48,6 +48,44 @@ async function expectCode(promise: Promise<unknown>, code: string): Promise<void
     assert.equal(err.code, code);
     return true;
   });
+}
+
+/**
+ * A folder beside the target root, outside it but reachable by the server (a chrooting FTP
+ * server sees it too: the FTP roots live below the server's root), owned like the root so
+ * that a server which follows a link could write there. `snapshot()` is its whole content.
+ */
+function outsideFolder(root: string): { path: string; snapshot(): string; cleanup(): void } {
+  const path = mkdtempSync(join(dirname(root), 'outside-'));
+  const owner = lstatSync(root);
+  mkdirSync(join(path, 'deeper'));
+  writeFileSync(join(path, 'f'), 'theirs');
+  writeFileSync(join(path, 'keep'), 'theirs too');
+  writeFileSync(join(path, 'deeper', 'g'), 'deep and theirs');
+  for (const p of [path, join(path, 'deeper'), join(path, 'f'), join(path, 'keep'), join(path, 'deeper', 'g')]) {
+    chownSync(p, owner.uid, owner.gid);
+    chmodSync(p, lstatSync(p).isDirectory() ? 0o777 : 0o666);
+  }
+  const snapshot = (): string => {
+    const walk = (rel: string): string[] =>
+      readdirSync(join(path, rel))
+        .sort()
+        .flatMap((name) => {
+          const p = rel === '' ? name : `${rel}/${name}`;
+          const st = lstatSync(join(path, p));
+          if (st.isDirectory()) return [`${p}/`, ...walk(p)];
+          return [`${p}: ${st.isSymbolicLink() ? `-> ${readlinkSync(join(path, p))}` : readFileSync(join(path, p), 'utf8')} (mode ${(st.mode & 0o7777).toString(8)}, mtime ${st.mtimeMs})`];
+        });
+    return walk('').join('\n');
+  };
+  return { path, snapshot, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** Replace the directory `rel` on disk by a (relative) symbolic link to `to`; the directory is moved aside. */
+function plantLink(root: string, rel: string, to: string): void {
+  const at = join(root, rel);
+  renameSync(at, `${at}.moved-aside`);
+  symlinkSync(relative(dirname(at), to), at);
 }
 
 /** `setup` returns undefined when the server is missing (already reported by serverMissing). */
@@ -298,6 +336,108 @@ export function describeConformance(label: string, setup: () => Promise<Conforma
       if (t.caps.hash) {
         assert.ok(t.hash);
         assert.equal(await t.hash(`${d}/m`), sha256(Buffer.from('mtime')));
+      }
+    });
+
+    /** Runs `body` with a fresh directory holding `sub/` (f, deeper/g) whose `sub` is then a link to a folder outside the root. */
+    const withPlantedLink = async (t: Target, root: string, body: (d: string) => Promise<void>): Promise<void> => {
+      const d = fresh('jail');
+      await t.mkdir(d);
+      await t.mkdir(`${d}/sub`);
+      await t.mkdir(`${d}/sub/deeper`);
+      await t.put(`${d}/sub/f`, bufferSource('ours'), { tempPath: `${d}/sub/.f.tmp` });
+      await t.put(`${d}/sub/deeper/g`, bufferSource('ours too'), { tempPath: `${d}/sub/deeper/.g.tmp` });
+      // The directories were used (listed) first: a check done once and cached would miss the link.
+      assert.equal((await t.list(`${d}/sub`)).length, 2);
+      const outside = outsideFolder(root);
+      try {
+        const before = outside.snapshot();
+        plantLink(root, `${d}/sub`, outside.path);
+        await body(d);
+        assert.equal(outside.snapshot(), before, 'the folder outside the target root changed');
+      } finally {
+        outside.cleanup();
+      }
+    };
+
+    test('the root is a jail: put, mkdir, symlink, set mtime through a directory now a link fail with E_LINK_IN_PATH', async (t, root) => {
+      await withPlantedLink(t, root, async (d) => {
+        await expectCode(t.put(`${d}/sub/f`, bufferSource('overwritten?'), { tempPath: `${d}/sub/.f.tmp` }), 'E_LINK_IN_PATH');
+        await expectCode(t.put(`${d}/sub/new`, bufferSource('created?'), { tempPath: `${d}/sub/.new.tmp` }), 'E_LINK_IN_PATH');
+        await expectCode(t.put(`${d}/sub/in-place`, bufferSource('created?'), {}), 'E_LINK_IN_PATH');
+        await expectCode(t.put(`${d}/sub/deeper/g`, bufferSource('overwritten?'), { tempPath: `${d}/sub/deeper/.g.tmp` }), 'E_LINK_IN_PATH');
+        await expectCode(t.mkdir(`${d}/sub/made`), 'E_LINK_IN_PATH');
+        await expectCode(t.mkdir(`${d}/sub/deeper/made`), 'E_LINK_IN_PATH');
+        if (t.symlink) await expectCode(t.symlink(`${d}/sub/l`, 'f'), 'E_LINK_IN_PATH');
+        if (t.setMtime && t.caps.preservesMtime) await expectCode(t.setMtime(`${d}/sub/f`, Date.UTC(2001, 0, 1)), 'E_LINK_IN_PATH');
+      });
+    });
+
+    test('the root is a jail: list, stat and hash do not look through a directory now a link', async (t, root) => {
+      await withPlantedLink(t, root, async (d) => {
+        await expectCode(t.list(`${d}/sub`), 'E_LINK_IN_PATH');
+        await expectCode(t.list(`${d}/sub/deeper`), 'E_LINK_IN_PATH');
+        await expectCode(t.stat(`${d}/sub/f`), 'E_LINK_IN_PATH');
+        if (t.hash) await expectCode(t.hash(`${d}/sub/f`), 'E_LINK_IN_PATH');
+      });
+    });
+
+    test('the root is a jail: remove, rmdir and recursive rmdir never act through a link', async (t, root) => {
+      await withPlantedLink(t, root, async (d) => {
+        await expectCode(t.remove(`${d}/sub/f`), 'E_LINK_IN_PATH');
+        await expectCode(t.rmdir(`${d}/sub/deeper`), 'E_LINK_IN_PATH');
+        await expectCode(t.rmdir(`${d}/sub/deeper`, { recursive: true }), 'E_LINK_IN_PATH');
+        await expectCode(t.rmdir(`${d}/sub`, { recursive: true }), 'E_LINK_IN_PATH');
+        await expectCode(t.rmdir(`${d}/sub`), 'E_LINK_IN_PATH');
+        assert.ok(lstatSync(join(root, d, 'sub')).isSymbolicLink(), 'the link itself stays');
+        // The directory holding the link: the link itself may go, never what it points at.
+        try {
+          await t.rmdir(d, { recursive: true });
+          assert.equal(existsSync(join(root, d, 'sub')), false);
+        } catch (err) {
+          assert.ok(err instanceof TargetError && err.code === 'E_LINK_IN_PATH', `expected success or E_LINK_IN_PATH, got ${String(err)}`);
+        }
+      });
+    });
+
+    test('the root is a jail: rename into and out of a directory now a link fails with E_LINK_IN_PATH', async (t, root) => {
+      if (!t.rename) return;
+      await withPlantedLink(t, root, async (d) => {
+        await t.put(`${d}/keep`, bufferSource('mine'), { tempPath: `${d}/.keep.tmp` });
+        await t.mkdir(`${d}/tree`);
+        await expectCode(t.rename!(`${d}/keep`, `${d}/sub/keep`), 'E_LINK_IN_PATH');
+        await expectCode(t.rename!(`${d}/tree`, `${d}/sub/tree`), 'E_LINK_IN_PATH');
+        await expectCode(t.rename!(`${d}/sub/f`, `${d}/taken`), 'E_LINK_IN_PATH');
+        await expectCode(t.rename!(`${d}/sub/deeper`, `${d}/taken-dir`), 'E_LINK_IN_PATH');
+        assert.equal(readFileSync(join(root, d, 'keep'), 'utf8'), 'mine');
+        assert.equal(existsSync(join(root, d, 'taken')), false);
+      });
+    });
+
+    test("the root is a jail: '..' and other unsafe paths are refused with E_NAME before anything is sent", async (t, root) => {
+      const d = fresh('dots');
+      await t.mkdir(d);
+      const outside = outsideFolder(root);
+      try {
+        const before = outside.snapshot();
+        const up = `${d}/../../${relative(dirname(root), outside.path)}`;
+        await expectCode(t.put(`${up}/f`, bufferSource('escaped?'), { tempPath: `${d}/.f.tmp` }), 'E_NAME');
+        await expectCode(t.put(`${d}/f`, bufferSource('escaped?'), { tempPath: `${up}/.f.tmp` }), 'E_NAME');
+        await expectCode(t.mkdir(`${up}/made`), 'E_NAME');
+        await expectCode(t.remove(`${up}/keep`), 'E_NAME');
+        await expectCode(t.rmdir(`${up}/deeper`, { recursive: true }), 'E_NAME');
+        await expectCode(t.list(up), 'E_NAME');
+        await expectCode(t.stat(`${up}/f`), 'E_NAME');
+        await expectCode(t.mkdir(`${d}//x`), 'E_NAME');
+        await expectCode(t.mkdir(`./${d}`), 'E_NAME');
+        if (t.rename) {
+          await t.put(`${d}/mine`, bufferSource('mine'), { tempPath: `${d}/.mine.tmp` });
+          await expectCode(t.rename(`${d}/mine`, `${up}/keep`), 'E_NAME');
+          await expectCode(t.rename(`${up}/keep`, `${d}/theirs`), 'E_NAME');
+        }
+        assert.equal(outside.snapshot(), before, 'the folder outside the target root changed');
+      } finally {
+        outside.cleanup();
       }
     });
 

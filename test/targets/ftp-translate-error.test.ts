@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FTPError } from 'basic-ftp';
 import type { TargetErrorCode } from '../../src/targets/errors.ts';
-import { entryFromMlst, formatMfmtTime, parseMlsxTime } from '../../src/targets/ftp/ftp-listing.ts';
+import { directoriesFromPwd, entryFromMlst, formatMfmtTime, parseMlsxTime } from '../../src/targets/ftp/ftp-listing.ts';
 import { translateFtpError, type FtpOperation } from '../../src/targets/ftp/translate-error.ts';
 
 const reply = (code: number, message: string) => new FTPError({ code, message: `${code} ${message}` });
@@ -83,4 +83,20 @@ describe('ftp listing helpers', () => {
     assert.equal(parseMlsxTime(formatMfmtTime(ms)), Date.UTC(2001, 1, 3, 4, 5, 6));
     assert.equal(parseMlsxTime('garbage'), undefined);
   });
+
+  const pwdCases: Array<[string, string, string[]]> = [
+    ['vsftpd', '257 "/mirror/root/a" is the current directory', ['/mirror/root/a']],
+    ['pure-ftpd', '257 "/mirror/outside" is your current location', ['/mirror/outside']],
+    ['the root', '257 "/" is the current directory', ['/']],
+    ['RFC 959: a doubled quote (or two, as pure-ftpd sends them)', '257 "/a ""b"" c" created', ['/a ""b"" c', '/a "b" c']],
+    ['pure-ftpd: a quote not doubled', '257 "/d/qu\'o"te.d" is your current location', ['/d/qu\'o"te.d']],
+    ['a name ending in a quote', '257 "/d/x"" is your current location', ['/d/x"']],
+    ['spaces and accents', '257 "/d/accénts ñ/x y" is the current directory', ['/d/accénts ñ/x y']],
+    ['trailing CRLF', '257 "/x"\r\n', ['/x']],
+    ['no quotes', '257 /x is the current directory', []],
+    ['another reply', '550 Failed to get directory', []],
+  ];
+  for (const [name, reply, dirs] of pwdCases) {
+    it(`reads the directory of a PWD reply: ${name}`, () => assert.deepEqual(directoriesFromPwd(reply), dirs));
+  }
 });

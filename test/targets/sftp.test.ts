@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -163,6 +163,22 @@ describe('sftp target against OpenSSH sshd', () => {
     await expectCode(t.put('x', bufferSource('x'), { tempPath: '.x.tmp' }), 'E_HOST_KEY');
     assert.equal(existsSync(root), false);
     assert.equal(err.scope, 'pause');
+  });
+
+  test('the root may be a link the operator set up; a link planted below it is still refused', async (s) => {
+    const real = tempDir();
+    const link = join(tempDir(), 'root-link');
+    symlinkSync(real, link);
+    const t = make(s, link);
+    await t.connect();
+    await t.mkdir('a');
+    await t.put('a/f', bufferSource('through the root link'), { tempPath: 'a/.f.tmp' });
+    assert.equal(readFileSync(join(real, 'a/f'), 'utf8'), 'through the root link');
+    assert.deepEqual((await t.list('a')).map((e) => e.path), ['a/f']);
+    const outside = tempDir();
+    symlinkSync(outside, join(real, 'b'));
+    await expectCode(t.put('b/f', bufferSource('escaped?'), { tempPath: 'b/.f.tmp' }), 'E_LINK_IN_PATH');
+    assert.deepEqual(readdirSync(outside), []);
   });
 
   test('an unknown host (empty known_hosts) fails closed with a pin hint', async (s) => {

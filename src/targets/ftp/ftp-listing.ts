@@ -68,3 +68,19 @@ export function entryFromMlst(path: string, reply: string): RemoteEntry | undefi
   }
   return undefined;
 }
+
+/**
+ * The directory in a reply to PWD: `257 "/a/b" is the current directory`. Both vsftpd and
+ * pure-ftpd answer with getcwd(), i.e. with every symbolic link resolved, which is what the
+ * jail check compares (see ftp-target.ts). RFC 959 doubles a quote inside the name, but
+ * pure-ftpd does not (`257 "/qu'o"te" is your current location`), so both readings are
+ * returned: the text up to the last quote that ends the name, as is and with `""` undoubled.
+ * Empty when the reply carries no quoted name.
+ */
+export function directoriesFromPwd(reply: string): string[] {
+  const m = /^257 "(.*)"(?:\s|$)/s.exec(reply.trim());
+  if (m === null) return [];
+  const raw = m[1]!;
+  const undoubled = raw.replace(/""/g, '"');
+  return undoubled === raw ? [raw] : [raw, undoubled];
+}

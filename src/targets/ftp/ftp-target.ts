@@ -14,6 +14,17 @@
  *   - stat: MLST where offered; else SIZE (a file) then CWD (a directory).
  *   - Capabilities depend on the server: `caps` reflects it once `connect()` has resolved
  *     (before that, the conservative default: no mtime preservation).
+ *   - The root is a jail (../jail.ts). An FTP server follows symbolic links inside its own
+ *     root, so before an operation acts in a directory below ours it sends CWD to that
+ *     directory and PWD in one write: vsftpd and pure-ftpd both answer PWD with getcwd(), the
+ *     directory with every link resolved, which must be the directory itself (below the root
+ *     as PWD showed it at connect), else E_LINK_IN_PATH. Listings are no help here: a link
+ *     shows as a link in its parent's listing (vsftpd LIST 'l', pure-ftpd MLSD
+ *     type=OS.unix=slink), but reading the parent costs a data connection, and vsftpd has no
+ *     MLST. Why per operation rather than once per directory and session: a link planted
+ *     after the first check would be written through for as long as the session lives. The
+ *     cost is one round trip per operation below a subdirectory (none for files in the root);
+ *     it also carries the replies of the previous put's deferred commands.
  */
 import { Readable } from 'node:stream';
 import { quotePath } from '../../core/names.ts';
@@ -21,11 +32,12 @@ import { FTPError } from 'basic-ftp';
 import type { Reply } from './deferred-commands.ts';
 import { parentOf } from '../../core/paths.ts';
 import { TargetError, type TargetErrorCode } from '../errors.ts';
+import { assertSafePath, linkInPathError, underRoot } from '../jail.ts';
 import type { FtpSpec } from './options.ts';
 import type { ConnectOptions, PutOptions, PutSource, RemoteEntry, Target, TargetCapabilities } from '../target.ts';
 import { FtpPool } from './ftp-pool.ts';
 import { FtpSession, assertSendable, type FtpFeatures } from './ftp-session.ts';
-import { entryFromFileInfo, entryFromMlst, formatMfmtTime } from './ftp-listing.ts';
+import { directoriesFromPwd, entryFromFileInfo, entryFromMlst, formatMfmtTime } from './ftp-listing.ts';
 import { ftpSettings, type FtpSettings } from './ftp-settings.ts';
 import { KnownDirs } from './known-dirs.ts';
 import { holdEmptyTlsUploadEnd } from './tls-empty-upload.ts';
@@ -65,6 +77,8 @@ export class FtpTarget implements Target {
   private readonly pool: FtpPool;
   private readonly known = new KnownDirs();
   private features: FtpFeatures | undefined;
+  /** The root as the server resolves it (PWD at connect): paths are built on it. */
+  private realRoot: string | undefined;
 
   constructor(
     private readonly settings: FtpSettings,
@@ -102,10 +116,44 @@ export class FtpTarget implements Target {
 
   /** Absolute server path of a relative target path. */
   private abs(path: string): string {
-    const root = this.settings.root;
-    const full = path === '' ? root : root === '/' ? `/${path}` : `${root}/${path}`;
+    assertSafePath(path);
+    const full = underRoot(this.realRoot ?? this.settings.root, path);
     assertSendable(full, path);
     return full;
+  }
+
+  /**
+   * CWD to `dir` and PWD in one write (see the header). Throws E_LINK_IN_PATH when the server
+   * resolves `dir` to another directory. Returns the CWD refusal when the server could not
+   * enter `dir` (missing, not a directory, not allowed): the caller decides what that means;
+   * then there is no directory to write through either.
+   */
+  private async enterChecked(s: FtpSession, dir: string, op: FtpOperation, path: string): Promise<FTPError | undefined> {
+    const expected = this.abs(dir);
+    s.cwd = undefined;
+    let replies: Reply[];
+    try {
+      replies = await s.pipeline([`CWD ${expected}`, 'PWD']);
+    } catch (err) {
+      throw this.fail(err, op, path);
+    }
+    const [cwd, pwd] = replies as [Reply, Reply];
+    if (cwd instanceof FTPError) return cwd;
+    const shown = pwd instanceof FTPError ? [] : directoriesFromPwd(pwd.message);
+    if (shown.length === 0) {
+      throw new TargetError('E_PROTOCOL', `${op} ${JSON.stringify(path)}: the reply to PWD names no directory (${pwd.message.trim()}), so a link on the way cannot be ruled out`, { path });
+    }
+    if (!shown.includes(expected)) {
+      this.known.forgetChain(dir);
+      throw linkInPathError(op, path, undefined, shown[0], dir);
+    }
+    s.cwd = expected;
+    return undefined;
+  }
+
+  /** `enterChecked` for the directory an operation acts in; the root needs no check. */
+  private async checkDir(s: FtpSession, dir: string, op: FtpOperation, path: string): Promise<void> {
+    if (dir !== '') await this.enterChecked(s, dir, op, path);
   }
 
   private fail(err: unknown, op: FtpOperation, path: string, fallback550?: TargetErrorCode): TargetError {
@@ -192,31 +240,44 @@ export class FtpTarget implements Target {
       (this.options.logger ?? console).warn(`${this.displayName}: TLS certificate verification is off (insecure: true); anyone on the path can impersonate this server`);
     }
     const root = this.settings.root;
+    this.realRoot = undefined;
     await this.runOp('open target root', '', async (s) => {
-      try {
-        await s.cd(root);
-        return;
-      } catch (err) {
-        if (!isReply(err, 550, 450, 553)) throw this.fail(err, 'open target root', '');
-      }
-      // Create the root (and missing parents) one level at a time.
-      let dir = '';
-      for (const seg of root.split('/').filter((x) => x !== '')) {
-        dir = `${dir}/${seg}`;
-        assertSendable(dir, '');
-        await s.client.sendIgnoringError(`MKD ${dir}`);
-      }
-      try {
-        await s.cd(root);
-      } catch (err) {
-        const te = this.fail(err, 'open target root', '', 'E_PERMISSION');
-        throw new TargetError(te.code, `cannot create or enter the target root ${root} on ${this.displayName}: ${te.message}`, { path: '', cause: te });
-      }
+      await this.enterRoot(s, root);
+      // The root may be a link the operator set up: resolved once, here, then trusted.
+      const res = await s.send('PWD');
+      const candidates = directoriesFromPwd(res.message);
+      const shown = candidates.includes(root) ? root : candidates[0];
+      if (shown === undefined) throw new TargetError('E_PROTOCOL', `open target root: the reply to PWD names no directory (${res.message.trim()})`, { path: '' });
+      this.realRoot = shown;
     });
+  }
+
+  /** CWD to the root, creating it (and missing parents) first when needed. */
+  private async enterRoot(s: FtpSession, root: string): Promise<void> {
+    try {
+      await s.cd(root);
+      return;
+    } catch (err) {
+      if (!isReply(err, 550, 450, 553)) throw this.fail(err, 'open target root', '');
+    }
+    // Create the root (and missing parents) one level at a time.
+    let dir = '';
+    for (const seg of root.split('/').filter((x) => x !== '')) {
+      dir = `${dir}/${seg}`;
+      assertSendable(dir, '');
+      await s.client.sendIgnoringError(`MKD ${dir}`);
+    }
+    try {
+      await s.cd(root);
+    } catch (err) {
+      const te = this.fail(err, 'open target root', '', 'E_PERMISSION');
+      throw new TargetError(te.code, `cannot create or enter the target root ${root} on ${this.displayName}: ${te.message}`, { path: '', cause: te });
+    }
   }
 
   async stat(path: string): Promise<RemoteEntry | undefined> {
     return this.runOp('stat', path, async (s) => {
+      await this.checkDir(s, parentOf(path), 'stat', path);
       try {
         const entry = await this.statOn(s, path);
         if (entry?.kind === 'dir') this.known.add(path);
@@ -229,11 +290,9 @@ export class FtpTarget implements Target {
 
   async list(dir: string): Promise<RemoteEntry[]> {
     return this.runOp('list', dir, async (s) => {
-      const abs = this.abs(dir);
-      try {
-        await s.cd(abs);
-      } catch (err) {
-        if (!isReply(err) || s.closed) throw this.fail(err, 'list', dir);
+      // The directory itself is checked too: listing a link would read what it points at.
+      const err = await this.enterChecked(s, dir, 'list', dir);
+      if (err !== undefined) {
         // vsftpd says only "Failed to change directory": find out which case this is (a file
         // there is E_EXISTS, as ENOTDIR is for the local target).
         const there = await this.statOn(s, dir);
@@ -272,6 +331,8 @@ export class FtpTarget implements Target {
       'put',
       path,
       async (s) => {
+        await this.checkDir(s, parentOf(path), 'put', path);
+        if (tempPath !== undefined && parentOf(tempPath) !== parentOf(path)) await this.checkDir(s, parentOf(tempPath), 'put', path);
         let stream: Readable | undefined;
         let sourceError: Error | undefined;
         try {
@@ -378,6 +439,7 @@ export class FtpTarget implements Target {
     if (this.known.has(path)) return;
     return this.runOp('mkdir', path, async (s) => {
       const abs = this.abs(path);
+      await this.checkDir(s, parentOf(path), 'mkdir', path);
       try {
         await s.send(`MKD ${abs}`);
         this.known.add(path);
@@ -397,6 +459,7 @@ export class FtpTarget implements Target {
 
   async remove(path: string): Promise<void> {
     return this.runOp('remove', path, async (s) => {
+      await this.checkDir(s, parentOf(path), 'remove', path);
       try {
         await s.send(`DELE ${this.abs(path)}`);
       } catch (err) {
@@ -416,11 +479,13 @@ export class FtpTarget implements Target {
       'rmdir',
       path,
       async (s) => {
+        await this.checkDir(s, parentOf(path), 'rmdir', path);
         if (options.recursive) {
           const there = await this.statOn(s, path).catch((err: unknown) => {
             throw this.fail(err, 'rmdir', path);
           });
           if (there === undefined) return;
+          if (there.kind === 'symlink') throw linkInPathError('rmdir', path, path);
           if (there.kind !== 'dir') throw new TargetError('E_EXISTS', `rmdir ${quotePath(path)}: not a directory`, { path });
           await this.removeTree(s, path);
           return;
@@ -436,11 +501,13 @@ export class FtpTarget implements Target {
   private async removeEmptyDir(s: FtpSession, path: string): Promise<void> {
     const abs = this.abs(path);
     // A process cannot always remove its own working directory: step out first.
-    if (s.cwd !== undefined && (s.cwd === abs || s.cwd.startsWith(abs + '/'))) await s.cd(this.settings.root);
+    if (s.cwd !== undefined && (s.cwd === abs || s.cwd.startsWith(abs + '/'))) await s.cd(this.abs(''));
     try {
       await s.send(`RMD ${abs}`);
     } catch (err) {
       if (!isReply(err) || s.closed) throw this.fail(err, 'rmdir', path);
+      // RMD of a link fails (rmdir(2) does not follow it); say so rather than look through it.
+      await this.checkDir(s, path, 'rmdir', path);
       const there = await this.statOn(s, path);
       if (there === undefined) return; // idempotent: already gone
       if (there.kind !== 'dir') throw new TargetError('E_EXISTS', `rmdir ${quotePath(path)}: not a directory`, { path, cause: err });
@@ -450,8 +517,10 @@ export class FtpTarget implements Target {
     }
   }
 
+  /** Entries of `dir`, read after the jail check (a refusal to enter it is thrown as is). */
   private async listOn(s: FtpSession, dir: string): Promise<RemoteEntry[]> {
-    await s.cd(this.abs(dir));
+    const refused = await this.enterChecked(s, dir, 'rmdir', dir);
+    if (refused !== undefined) throw refused;
     const out: RemoteEntry[] = [];
     for (const info of await s.client.list()) {
       const entry = entryFromFileInfo(dir, info);
@@ -487,7 +556,16 @@ export class FtpTarget implements Target {
   async rename(from: string, to: string): Promise<void> {
     // Not idempotent: after a lost reply the first attempt may have happened. No retry here;
     // the engine re-plans from what is there.
-    await this.runOp('rename', from, (s) => this.renameOver(s, this.abs(from), this.abs(to), from, to, 'rename'), { idempotent: false });
+    await this.runOp(
+      'rename',
+      from,
+      async (s) => {
+        await this.checkDir(s, parentOf(from), 'rename', from);
+        await this.checkDir(s, parentOf(to), 'rename', to);
+        await this.renameOver(s, this.abs(from), this.abs(to), from, to, 'rename');
+      },
+      { idempotent: false },
+    );
     this.known.forgetTree(from);
   }
 
@@ -498,6 +576,7 @@ export class FtpTarget implements Target {
   async setMtime(path: string, mtimeMs: number): Promise<void> {
     return this.runOp('set mtime', path, async (s) => {
       if (!s.features.mfmt) throw new TargetError('E_UNSUPPORTED', `set mtime ${quotePath(path)}: ${this.displayName} does not offer MFMT`, { path });
+      await this.checkDir(s, parentOf(path), 'set mtime', path);
       try {
         await s.send(`MFMT ${formatMfmtTime(mtimeMs)} ${this.abs(path)}`);
       } catch (err) {

@@ -2,20 +2,32 @@
  * A folder on a mounted file system as a target. Atomic puts (temp file in the final
  * directory, then rename), mtime kept, renames and symlinks native. Names are carried byte for
  * byte: internal paths (and link texts) go to fs calls through `toFsPath` (core/names.ts).
+ *
+ * The root is a jail (see ../jail.ts): before each operation realpath(3) of the directory it
+ * acts in must be that directory below the root as resolved at connect, so a symbolic link
+ * planted on the way is refused (E_LINK_IN_PATH). realpath is one synchronous call that walks
+ * the chain in C: a few microseconds, no thread-pool hop, so it runs for every operation
+ * instead of trusting a cache of directories verified earlier. Files are created and read
+ * with O_NOFOLLOW; unlink, rename, mkdir, rmdir, lstat and lutimes never follow the last
+ * component.
  */
-import { createWriteStream, readdirSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, constants as fsc, futimesSync, lstatSync, openSync, readdirSync, realpathSync, renameSync, writeSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
-import { join } from 'node:path';
+import { resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { decodeName, decodeNames, toFsPath } from '../../core/names.ts';
-import { joinPath } from '../../core/paths.ts';
+import { decodeName, decodeNames, encodeName, toFsPath } from '../../core/names.ts';
+import { joinPath, parentOf } from '../../core/paths.ts';
 import type { EntryKind } from '../../core/entry.ts';
 import { TargetError } from '../errors.ts';
+import { assertSafePath, linkInPathError, underRoot } from '../jail.ts';
 import type { LocalSpec } from './options.ts';
 import type { PutOptions, PutSource, RemoteEntry, Target, TargetCapabilities } from '../target.ts';
 import { translateLocalError } from './translate-error.ts';
 import { hashFile } from '../../io/hash-file.ts';
+
+/** New files: never through a link planted at the name (ELOOP instead, see translate-error.ts). */
+const CREATE_FLAGS = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_NOFOLLOW;
 
 export function createLocalTarget(spec: LocalSpec, url: URL): Target {
   if (url.host !== '' && url.host !== 'localhost') {
@@ -33,10 +45,12 @@ export class LocalTarget implements Target {
     preservesMtime: true,
     symlinks: true,
     fastRecursiveRemove: true,
-    byteNames: true,
     hash: true,
+    byteNames: true,
   };
   readonly displayName: string;
+  /** The root with any link in it resolved (at connect): every path is built on it. */
+  private realRoot: string | undefined;
 
   constructor(
     readonly root: string,
@@ -45,15 +59,70 @@ export class LocalTarget implements Target {
     this.displayName = root;
   }
 
+  /** The resolved root; resolved on first use when connect() was not called (a missing root stays as given). */
+  private get base(): string {
+    if (this.realRoot === undefined) {
+      try {
+        this.realRoot = realpathSync.native(this.root);
+      } catch {
+        return resolve(this.root);
+      }
+    }
+    return this.realRoot;
+  }
+
+  /** The absolute internal path (names may hold escaped bytes, see core/names.ts). */
+  private absPath(path: string): string {
+    assertSafePath(path);
+    return underRoot(this.base, path);
+  }
+
   /** The path for fs calls: a string, or the bytes of a name that is not valid UTF-8. */
   private abs(path: string, suffix = ''): string | Buffer {
-    return toFsPath((path === '' ? this.root : join(this.root, path)) + suffix);
+    return toFsPath(this.absPath(path) + suffix);
+  }
+
+  /**
+   * Throws E_LINK_IN_PATH unless `dir` and every directory between it and the root are real
+   * directories. A missing directory passes: the operation itself then fails (or, for a
+   * remove, succeeds) as it would without the check, and cannot create anything through a
+   * link that is not there.
+   */
+  private checkDir(dir: string, op: string, path: string): void {
+    if (dir === '') return;
+    const expected = this.absPath(dir);
+    let resolved: Buffer;
+    try {
+      resolved = realpathSync.native(toFsPath(expected), { encoding: 'buffer' });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw translateLocalError(err, op, path);
+      // Missing, or a file on the way: a dangling link is neither, so name it if there is one.
+      const link = this.firstLinkIn(dir);
+      if (link !== undefined) throw linkInPathError(op, path, link);
+      return;
+    }
+    if (!resolved.equals(encodeName(expected))) throw linkInPathError(op, path, this.firstLinkIn(dir), decodeName(resolved), dir);
+  }
+
+  /** The topmost segment of `dir` that is a symbolic link, for the message (rare path). */
+  private firstLinkIn(dir: string): string | undefined {
+    const parts = dir.split('/');
+    for (let i = 1; i <= parts.length; i++) {
+      const prefix = parts.slice(0, i).join('/');
+      const st = lstatSync(toFsPath(underRoot(this.base, prefix)), { throwIfNoEntry: false });
+      if (st === undefined) return undefined;
+      if (st.isSymbolicLink()) return prefix;
+    }
+    return undefined;
   }
 
   async connect(): Promise<void> {
     try {
       await fs.mkdir(this.root, { recursive: true });
       await fs.access(this.root, fs.constants.W_OK);
+      // The root may be a link the operator set up: resolved once, then trusted.
+      this.realRoot = await fs.realpath(this.root);
     } catch (err) {
       throw translateLocalError(err, 'open target folder', '');
     }
@@ -61,6 +130,7 @@ export class LocalTarget implements Target {
 
   async stat(path: string): Promise<RemoteEntry | undefined> {
     try {
+      this.checkDir(parentOf(path), 'stat', path);
       return await this.entryAt(path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
@@ -83,6 +153,7 @@ export class LocalTarget implements Target {
 
   async list(dir: string): Promise<RemoteEntry[]> {
     try {
+      this.checkDir(dir, 'list', dir);
       const abs = this.abs(dir);
       const names = decodeNames(await fs.readdir(abs), () => readdirSync(abs, { encoding: 'buffer' }));
       const out: RemoteEntry[] = [];
@@ -104,33 +175,45 @@ export class LocalTarget implements Target {
   async put(path: string, source: PutSource, options: PutOptions): Promise<void> {
     const final = this.abs(path);
     const temp = options.tempPath === undefined ? final : this.abs(options.tempPath);
+    // Checked before the temp file exists, so a refusal leaves nothing to clean up.
+    this.checkDir(parentOf(path), 'put', path);
+    if (options.tempPath !== undefined && parentOf(options.tempPath) !== parentOf(path)) this.checkDir(parentOf(options.tempPath), 'put', path);
     try {
       const seconds = source.mtimeMs / 1000;
       if (source.buffer) {
         // Small file already in memory: plain syscalls on this thread. Going through the
         // libuv pool costs two thread hand-offs per call, several times the work itself
         // for a file of a few KiB on a local disk.
-        writeFileSync(temp, source.buffer, { mode: 0o644 });
-        utimesSync(temp, seconds, seconds);
-        if (temp !== final) renameSync(temp, final);
+        const fd = openSync(temp, CREATE_FLAGS, 0o644);
+        try {
+          for (let off = 0; off < source.buffer.length; ) off += writeSync(fd, source.buffer, off);
+          futimesSync(fd, seconds, seconds);
+        } finally {
+          closeSync(fd);
+        }
+        if (options.tempPath !== undefined) renameSync(temp, final);
         return;
       }
-      await pipeline(source.open(), createWriteStream(temp, { flags: 'w', mode: 0o644 }));
-      await fs.utimes(temp, seconds, seconds);
-      if (temp !== final) await fs.rename(temp, final);
+      const fh = await fs.open(temp, CREATE_FLAGS, 0o644);
+      await pipeline(source.open(), fh.createWriteStream()); // closes fh
+      await fs.lutimes(temp, seconds, seconds);
+      if (options.tempPath !== undefined) await fs.rename(temp, final);
     } catch (err) {
-      await fs.rm(temp, { force: true }).catch(() => undefined);
+      // Never a link: the temp name was opened with O_NOFOLLOW, or failed to.
+      if ((err as NodeJS.ErrnoException).code !== 'ELOOP') await fs.rm(temp, { force: true }).catch(() => undefined);
       throw translateLocalError(err, 'put', path);
     }
   }
 
   async mkdir(path: string): Promise<void> {
     try {
+      this.checkDir(parentOf(path), 'mkdir', path);
       await fs.mkdir(this.abs(path));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
         const st = await fs.lstat(this.abs(path)).catch(() => undefined);
         if (st?.isDirectory()) return;
+        if (st?.isSymbolicLink()) throw linkInPathError('mkdir', path, path);
       }
       throw translateLocalError(err, 'mkdir', path);
     }
@@ -138,6 +221,7 @@ export class LocalTarget implements Target {
 
   async remove(path: string): Promise<void> {
     try {
+      this.checkDir(parentOf(path), 'remove', path);
       await fs.unlink(this.abs(path));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
@@ -147,6 +231,10 @@ export class LocalTarget implements Target {
 
   async rmdir(path: string, options: { recursive?: boolean } = {}): Promise<void> {
     try {
+      this.checkDir(parentOf(path), 'rmdir', path);
+      const st = await fs.lstat(this.abs(path));
+      if (st.isSymbolicLink()) throw linkInPathError('rmdir', path, path);
+      // fs.rm works as rm -rf: it lstats each entry and unlinks a link without descending.
       if (options.recursive) await fs.rm(this.abs(path), { recursive: true, force: true });
       else await fs.rmdir(this.abs(path));
     } catch (err) {
@@ -157,6 +245,8 @@ export class LocalTarget implements Target {
 
   async rename(from: string, to: string): Promise<void> {
     try {
+      this.checkDir(parentOf(from), 'rename', from);
+      this.checkDir(parentOf(to), 'rename', to);
       await fs.rename(this.abs(from), this.abs(to));
     } catch (err) {
       throw translateLocalError(err, 'rename', from);
@@ -167,6 +257,7 @@ export class LocalTarget implements Target {
     // Create under a side name and rename over, so an existing entry is replaced atomically.
     const side = this.abs(path, '.sync-inotify-link.tmp');
     try {
+      this.checkDir(parentOf(path), 'symlink', path);
       await fs.rm(side, { force: true });
       await fs.symlink(toFsPath(linkTarget), side);
       await fs.rename(side, this.abs(path));
@@ -178,6 +269,7 @@ export class LocalTarget implements Target {
 
   async setMtime(path: string, mtimeMs: number): Promise<void> {
     try {
+      this.checkDir(parentOf(path), 'set mtime', path);
       await fs.lutimes(this.abs(path), mtimeMs / 1000, mtimeMs / 1000);
     } catch (err) {
       throw translateLocalError(err, 'set mtime', path);
@@ -186,7 +278,8 @@ export class LocalTarget implements Target {
 
   async hash(path: string): Promise<string> {
     try {
-      return await hashFile(path === '' ? this.root : join(this.root, path));
+      this.checkDir(parentOf(path), 'hash', path);
+      return await hashFile(this.absPath(path), undefined, { noFollow: true });
     } catch (err) {
       throw translateLocalError(err, 'hash', path);
     }

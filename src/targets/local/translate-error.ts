@@ -8,6 +8,8 @@ const TABLE: Record<string, TargetErrorCode> = {
   EISDIR: 'E_EXISTS',
   ENOTDIR: 'E_EXISTS',
   ENOTEMPTY: 'E_NOT_EMPTY',
+  // Only O_NOFOLLOW opens meet a link here (see local-target.ts): a link where a file goes.
+  ELOOP: 'E_LINK_IN_PATH',
   EACCES: 'E_PERMISSION',
   EPERM: 'E_PERMISSION',
   EROFS: 'E_PERMISSION',

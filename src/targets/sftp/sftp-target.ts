@@ -15,6 +15,17 @@
  *   OPEN → [WRITE… FSETSTAT(mtime) CLOSE, sent back to back] → posix-rename
  * i.e. three round trips whatever the size; big files stream through a window of parallel
  * WRITEs at increasing offsets (fastPut's method, fed from the source stream).
+ *
+ * The root is a jail (../jail.ts). Before an operation acts in a directory below the root,
+ * REALPATH of that directory must be the directory itself (the root was resolved at
+ * connect), else E_LINK_IN_PATH. Why REALPATH per operation, not lstat per segment once per
+ * session: one request whatever the depth, and no cache that would trust a directory after a
+ * link was planted in its place (a daemon's session lives for days, and directories we
+ * created are replaced as easily as any). It costs one request before the operation's own,
+ * only for paths below a subdirectory (files in the root need none), and operations that
+ * start in the same tick into the same directory share it (TickShared: a push sends a
+ * directory's files together). The server may still follow a link planted at the last
+ * component of an OPEN (SFTP has no O_NOFOLLOW); every other request acts on a link itself.
  */
 import { readFileSync } from 'node:fs';
 import { hasEscapedBytes, quotePath } from '../../core/names.ts';
@@ -23,8 +34,9 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { AnyAuthMethod, Attributes, ConnectConfig, FileEntryWithStats, ParsedKey, ServerHostKeyAlgorithm } from 'ssh2';
 import type { EntryKind } from '../../core/entry.ts';
-import { isSafeRelativePath, joinPath } from '../../core/paths.ts';
+import { joinPath, parentOf } from '../../core/paths.ts';
 import { TargetError } from '../errors.ts';
+import { assertSafePath, linkInPathError, TickShared, underRoot } from '../jail.ts';
 import { resolvePassphrase, resolvePassword } from '../secrets.ts';
 import type { SftpSpec } from './options.ts';
 import type { PutOptions, PutSource, RemoteEntry, Target, TargetCapabilities } from '../target.ts';
@@ -129,6 +141,10 @@ export class SftpTarget implements Target {
   private readonly policy: HostKeyPolicy;
   private readonly pool: SftpPool;
   private credentials: Credentials | undefined;
+  /** The root as the server resolves it (REALPATH at connect): paths are built on it. */
+  private realRoot: string | undefined;
+  /** Directory checks in flight per session, shared by the operations of one tick. */
+  private readonly checks = new WeakMap<SftpSession, TickShared<string>>();
 
   constructor(private readonly o: SftpTargetOptions) {
     this.displayName = `${o.url.protocol}//${o.username}@${o.host.includes(':') ? `[${o.host}]` : o.host}${o.port === 22 ? '' : `:${o.port}`}${o.url.pathname}`;
@@ -231,7 +247,23 @@ export class SftpTarget implements Target {
       }
       throw err;
     }
-    if (this.o.root !== '') await this.pool.run((s) => this.mkdirs(s, this.o.root));
+    this.realRoot = undefined;
+    await this.pool.run(async (s) => {
+      if (this.o.root !== '') await this.mkdirs(s, this.o.root);
+      await this.rootOn(s);
+    });
+  }
+
+  /** The resolved root; the operator may have made the configured root a link. */
+  private async rootOn(s: SftpSession): Promise<string> {
+    if (this.realRoot !== undefined) return this.realRoot;
+    const configured = this.o.root === '' ? '.' : this.o.root;
+    try {
+      this.realRoot = await s.request<string>('realpath', (sftp, cb) => sftp.realpath(configured, cb));
+    } catch (err) {
+      throw translateSftpError(err, 'open target root', '');
+    }
+    return this.realRoot;
   }
 
   /** `mkdir -p` for the root (absolute or login-relative), from the top down. */
@@ -239,6 +271,11 @@ export class SftpTarget implements Target {
     const existing = await this.lstatRaw(s, dir, 'open target root');
     if (existing !== undefined) {
       if (kindOf(existing.mode) === 'dir') return;
+      // The root (unlike anything below it) may be a link the operator set up to a directory.
+      if (kindOf(existing.mode) === 'symlink') {
+        const target = await s.request<Attributes>('stat', (sftp, cb) => sftp.stat(dir, cb)).catch(() => undefined);
+        if (target !== undefined && kindOf(target.mode) === 'dir') return;
+      }
       throw new TargetError('E_CONFIG', `${this.displayName}: the target root ${dir} exists but is not a directory`);
     }
     const parts = dir.split('/');
@@ -257,12 +294,48 @@ export class SftpTarget implements Target {
   // ---------------------------------------------------------------- paths and helpers
 
   private abs(path: string): string {
-    if (!isSafeRelativePath(path)) throw new TargetError('E_NAME', `refusing path ${quotePath(path)}: not a safe relative path`, { path });
+    assertSafePath(path);
     if (hasEscapedBytes(path)) throw notUtf8(path);
-    const root = this.o.root;
+    const root = this.realRoot ?? this.o.root;
     if (path === '') return root === '' ? '.' : root;
     if (root === '') return path;
-    return root === '/' ? `/${path}` : `${root}/${path}`;
+    return underRoot(root, path);
+  }
+
+  /**
+   * Rejects with E_LINK_IN_PATH unless `dir` and the directories above it up to the root are
+   * real directories (see the header). A directory that is missing passes: the operation
+   * fails (or, for a delete, succeeds) on its own, and nothing can be created through a link
+   * that is not there, unless it is a dangling link, which is looked for then.
+   */
+  private async checkDir(s: SftpSession, dir: string, op: string, path: string): Promise<void> {
+    if (dir === '') return;
+    const expected = underRoot(await this.rootOn(s), dir);
+    let shared = this.checks.get(s);
+    if (shared === undefined) this.checks.set(s, (shared = new TickShared()));
+    let resolved: string;
+    try {
+      resolved = await shared.get(expected, () => s.request<string>('realpath', (sftp, cb) => sftp.realpath(expected, cb)));
+    } catch (err) {
+      if (err instanceof TargetError) throw err; // the connection, not the path
+      const link = await this.firstLinkIn(s, dir, op, path);
+      if (link !== undefined) throw linkInPathError(op, path, link);
+      return;
+    }
+    if (resolved !== expected) throw linkInPathError(op, path, await this.firstLinkIn(s, dir, op, path).catch(() => undefined), resolved, dir);
+  }
+
+  /** The topmost segment of `dir` that is a symbolic link (lstat of each, in one round trip). */
+  private async firstLinkIn(s: SftpSession, dir: string, op: string, path: string): Promise<string | undefined> {
+    const root = await this.rootOn(s);
+    const prefixes = dir.split('/').map((_, i, parts) => parts.slice(0, i + 1).join('/'));
+    const stats = await Promise.all(prefixes.map((p) => this.lstatRaw(s, underRoot(root, p), op, path)));
+    for (let i = 0; i < prefixes.length; i++) {
+      const st = stats[i];
+      if (st === undefined) return undefined;
+      if (kindOf(st.mode) === 'symlink') return prefixes[i];
+    }
+    return undefined;
   }
 
   /** lstat that reports a missing path as undefined (any other failure rejects). */
@@ -322,6 +395,7 @@ export class SftpTarget implements Target {
   async stat(path: string): Promise<RemoteEntry | undefined> {
     const remote = this.abs(path);
     return this.pool.run(async (s) => {
+      await this.checkDir(s, parentOf(path), 'stat', path);
       const attrs = await this.lstatRaw(s, remote, 'stat', path);
       if (attrs === undefined) return undefined;
       const entry = await this.toEntry(s, path, attrs);
@@ -333,6 +407,7 @@ export class SftpTarget implements Target {
   async list(dir: string): Promise<RemoteEntry[]> {
     const remote = this.abs(dir);
     return this.pool.run(async (s) => {
+      await this.checkDir(s, dir, 'list', dir);
       let handle: Buffer;
       try {
         handle = await s.request<Buffer>('opendir', (sftp, cb) => sftp.opendir(remote, cb));
@@ -375,7 +450,12 @@ export class SftpTarget implements Target {
   async put(path: string, source: PutSource, options: PutOptions): Promise<void> {
     const finalAbs = this.abs(path);
     const tempAbs = options.tempPath === undefined ? finalAbs : this.abs(options.tempPath);
-    await this.pool.run((s) => this.upload(s, path, finalAbs, tempAbs, source));
+    await this.pool.run(async (s) => {
+      const checks = [this.checkDir(s, parentOf(path), 'put', path)];
+      if (options.tempPath !== undefined && parentOf(options.tempPath) !== parentOf(path)) checks.push(this.checkDir(s, parentOf(options.tempPath), 'put', path));
+      await Promise.all(checks);
+      await this.upload(s, path, finalAbs, tempAbs, source);
+    });
   }
 
   private async upload(s: SftpSession, path: string, finalAbs: string, tempAbs: string, source: PutSource): Promise<void> {
@@ -503,6 +583,7 @@ export class SftpTarget implements Target {
   async mkdir(path: string): Promise<void> {
     const remote = this.abs(path);
     await this.pool.run(async (s) => {
+      await this.checkDir(s, parentOf(path), 'mkdir', path);
       try {
         await s.request('mkdir', (sftp, cb) => sftp.mkdir(remote, { mode: 0o755 }, cb));
       } catch (err) {
@@ -510,6 +591,7 @@ export class SftpTarget implements Target {
         // "Failure" is most likely EEXIST: idempotent when it is a directory.
         const st = await this.lstatRaw(s, remote, 'mkdir', path);
         if (st !== undefined && kindOf(st.mode) === 'dir') return;
+        if (st !== undefined && kindOf(st.mode) === 'symlink') throw linkInPathError('mkdir', path, path);
         throw translateSftpError(err, 'mkdir', path, st === undefined ? 'E_PROTOCOL' : 'E_EXISTS');
       }
     });
@@ -518,6 +600,7 @@ export class SftpTarget implements Target {
   async remove(path: string): Promise<void> {
     const remote = this.abs(path);
     await this.pool.run(async (s) => {
+      await this.checkDir(s, parentOf(path), 'remove', path);
       try {
         await s.request('remove', (sftp, cb) => sftp.unlink(remote, cb));
       } catch (err) {
@@ -533,9 +616,11 @@ export class SftpTarget implements Target {
   async rmdir(path: string, options: { recursive?: boolean } = {}): Promise<void> {
     const remote = this.abs(path);
     await this.pool.run(async (s) => {
+      await this.checkDir(s, parentOf(path), 'rmdir', path);
       if (options.recursive) {
         const st = await this.lstatRaw(s, remote, 'rmdir', path);
         if (st === undefined) return;
+        if (kindOf(st.mode) === 'symlink') throw linkInPathError('rmdir', path, path);
         if (kindOf(st.mode) !== 'dir') throw new TargetError('E_EXISTS', `rmdir ${quotePath(path)}: not a directory`, { path });
         await this.removeTree(s, remote, path);
         return;
@@ -551,14 +636,21 @@ export class SftpTarget implements Target {
       if (!isNoSuchFile(err) && !isFailure(err)) throw translateSftpError(err, 'rmdir', path);
       const st = await this.lstatRaw(s, remote, 'rmdir', path);
       if (st === undefined) return; // already gone: idempotent
+      if (kindOf(st.mode) === 'symlink') throw linkInPathError('rmdir', path, path);
       if (kindOf(st.mode) !== 'dir') throw translateSftpError(err, 'rmdir: not a directory', path, 'E_EXISTS');
       // OpenSSH reports ENOTEMPTY as a bare "Failure".
       throw translateSftpError(err, 'rmdir: directory not empty', path, 'E_NOT_EMPTY');
     }
   }
 
-  /** Depth-first delete by walking (SFTP has no recursive remove); siblings in parallel. */
+  /**
+   * Depth-first delete by walking (SFTP has no recursive remove); siblings in parallel.
+   * READDIR reports links as links (OpenSSH lstats): they are unlinked, never descended. A
+   * directory replaced by a link after its parent was read is caught by the check before
+   * it is read in turn.
+   */
   private async removeTree(s: SftpSession, remote: string, path: string): Promise<void> {
+    await this.checkDir(s, path, 'rmdir', path);
     const children = await this.listRaw(s, remote, path);
     await mapLimit(children, 32, async (e) => {
       const childRemote = remote === '/' ? `/${e.filename}` : `${remote}/${e.filename}`;
@@ -605,6 +697,7 @@ export class SftpTarget implements Target {
     const fromAbs = this.abs(from);
     const toAbs = this.abs(to);
     await this.pool.run(async (s) => {
+      await Promise.all([this.checkDir(s, parentOf(from), 'rename', from), this.checkDir(s, parentOf(to), 'rename', to)]);
       try {
         await this.renameOver(s, fromAbs, toAbs);
       } catch (err) {
@@ -621,6 +714,7 @@ export class SftpTarget implements Target {
     // Create under a side name and rename over, so an existing entry is replaced atomically.
     const side = `${remote}.sync-inotify-link.tmp`;
     await this.pool.run(async (s) => {
+      await this.checkDir(s, parentOf(path), 'symlink', path);
       try {
         await s.request('remove', (sftp, cb) => sftp.unlink(side, cb)).catch((err: unknown) => {
           if (!isNoSuchFile(err)) throw err;
@@ -638,6 +732,7 @@ export class SftpTarget implements Target {
     const remote = this.abs(path);
     const seconds = Math.floor(mtimeMs / 1000);
     await this.pool.run(async (s) => {
+      await this.checkDir(s, parentOf(path), 'set mtime', path);
       try {
         if (s.ext.lsetstat) {
           await s.request('lsetstat', (sftp, cb) => sftp.ext_openssh_lsetstat(remote, { atime: seconds, mtime: seconds }, cb));
