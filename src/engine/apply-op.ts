@@ -34,6 +34,12 @@ export interface ApplyContext {
   /** Called after each successful op (logging, counters). */
   readonly onApplied: (op: Op, bytes: number) => void;
   readonly sleep: (ms: number) => Promise<void>;
+  /**
+   * Told at once when an op finds the target down (timed out, disk full, login refused), so
+   * `status` shows it while the other ops in flight wind down; true once told, and then a
+   * transient failure is not retried here (the engine retries the whole target).
+   */
+  readonly targetDown?: (err?: TargetError) => boolean;
 }
 
 const TRANSIENT_ATTEMPTS = 3;
@@ -53,11 +59,12 @@ async function applyWithRetries(ctx: ApplyContext, op: Op): Promise<OpOutcome> {
       if (!(err instanceof TargetError)) {
         return { status: 'failed', error: err instanceof Error ? err : new Error(String(err)) };
       }
-      if (err.scope === 'transient' && attempt + 1 < TRANSIENT_ATTEMPTS) {
+      if (err.scope === 'transient' && attempt + 1 < TRANSIENT_ATTEMPTS && !ctx.targetDown?.()) {
         await ctx.sleep(backoffDelay(attempt, OP_RETRY));
         continue;
       }
       if (err.scope === 'path') return handlePathError(ctx, op, err);
+      ctx.targetDown?.(err);
       return { status: 'target-down', error: err };
     }
   }

@@ -21,7 +21,7 @@ import { needsDeepScan, normalizeScopes, widenScope, type Scope } from '../core/
 import { formatBytes, type Logger } from '../log/logger.ts';
 import { GroupCommit } from '../state/group-commit.ts';
 import type { Store } from '../state/store.ts';
-import { isTargetError } from '../targets/errors.ts';
+import { isTargetError, type TargetError } from '../targets/errors.ts';
 import type { Target } from '../targets/target.ts';
 import { applyOp } from './apply-op.ts';
 import { Executor, isOpList, type OpFeed } from './executor.ts';
@@ -416,6 +416,18 @@ export class TargetSync {
       progress?.plan(ops.length);
     };
     const feed: OpFeed = isOpList(plan) ? (planned(plan), plan) : tap(plan, planned);
+    // The first op to find the target down shows it in `status` at once (the backoff and the
+    // log line follow in onTargetDown, once the ops in flight have ended).
+    let down: TargetError | undefined;
+    const targetDown = (err?: TargetError): boolean => {
+      if (err !== undefined && down === undefined) {
+        down = err;
+        this.state = err.scope === 'pause' ? 'paused' : 'retrying';
+        this.reason = err.message;
+        this.lastError = { message: err.message, at: new Date().toISOString() };
+      }
+      return down !== undefined;
+    };
     const report = await executor.execute(feed, async (op) => {
       this.counters.inFlight++;
       try {
@@ -430,6 +442,7 @@ export class TargetSync {
             targetId: this.targetId,
             now: Date.now,
             sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+            targetDown,
             onApplied: (done, bytes) => {
               this.counters.opsDone++;
               progress?.advance(bytes);

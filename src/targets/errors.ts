@@ -3,9 +3,11 @@
  * failures into one of these, and the executor decides what to do from `code` alone.
  *
  * How the executor reacts, per code:
- *   - transient: the operation is retried with backoff; the target stays up (reset, timeout).
+ *   - transient: the operation is retried with backoff; the target stays up (a reset).
  *   - target-wide: the whole target pauses and retries with backoff (server down, disk full;
- *     any failure to connect, e.g. a destination folder we may not write).
+ *     any failure to connect, e.g. a destination folder we may not write; a timeout: the
+ *     server made no progress for timeoutMs, and waiting that long again for the same op
+ *     would leave `status` saying ok for minutes).
  *   - pause: the target stops until the operator acts (login rejected, host key unknown).
  *   - path: only this path fails; it is reported and retried later with growing backoff
  *     (permission denied, name not allowed).
@@ -35,7 +37,7 @@ const SCOPE: Record<TargetErrorCode, ErrorScope> = {
   E_NAME: 'path',
   E_NO_SPACE: 'target',
   E_CONNECTION: 'transient',
-  E_TIMEOUT: 'transient',
+  E_TIMEOUT: 'target',
   E_AUTH: 'pause',
   E_HOST_KEY: 'pause',
   E_UNSUPPORTED: 'path',
