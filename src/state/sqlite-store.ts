@@ -9,6 +9,7 @@ import { dirname } from 'node:path';
 import type { EntryKind, KnownEntry } from '../core/entry.ts';
 import type { JournalledTemp, Store, TempKind } from './store.ts';
 import { migrate } from './migrations.ts';
+import { lockHolderPid, stateLockedError } from './state-file-error.ts';
 
 interface Row {
   path: string;
@@ -45,10 +46,22 @@ export class SqliteStore implements Store {
 
   constructor(file: string) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
+    // No waiting for a lock: the only other holder would be another process on this file.
+    this.db = new Database(file, { timeout: 0 });
+    try {
+      // One process per state file: two would interleave their records and each re-send or
+      // delete by the other's view. EXCLUSIVE locking mode keeps the lock taken by the first
+      // write for as long as this connection is open (WAL then needs no shared memory), and
+      // the kernel drops it when the process dies, so a crash leaves nothing to clean up.
+      this.db.pragma('locking_mode = EXCLUSIVE');
+      this.db.pragma('journal_mode = WAL');
+      this.db.exec('BEGIN EXCLUSIVE; COMMIT');
+    } catch (err) {
+      this.db.close();
+      if ((err as { code?: string }).code === 'SQLITE_BUSY') throw stateLockedError(file, lockHolderPid(file));
+      throw err;
+    }
     this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
     migrate(this.db);
     const db = this.db;
     this.stmts = {
