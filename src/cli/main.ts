@@ -1,7 +1,7 @@
 /**
  * The command line. Exit codes: 0 success, 1 differences or failed operations, 2 bad input
  * (usage, configuration, missing source) or a state file that cannot be used (in use by
- * another process), 3 a target could not be reached or refused us.
+ * another process, damaged, not writable), 3 a target could not be reached or refused us.
  */
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from '../config/errors.ts';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { SqliteStore } from './sqlite-store.ts';
-import { findLockHolder, lockHolderPid, StateFileError } from './state-file-error.ts';
+import { findLockHolder, lockHolderPid, StateFileError, stateFileErrorFor } from './state-file-error.ts';
 
 describe('findLockHolder (/proc/locks)', () => {
   const locks = [
@@ -41,4 +41,21 @@ describe('one store per state file', () => {
     }
     new SqliteStore(file).close();
   });
+});
+
+describe('stateFileErrorFor', () => {
+  const table: [string, string, string | undefined][] = [
+    ['SQLITE_NOTADB', 'file is not a database', 'E_STATE_CORRUPT'],
+    ['SQLITE_CORRUPT', 'database disk image is malformed', 'E_STATE_CORRUPT'],
+    ['SQLITE_CANTOPEN', 'unable to open database file', 'E_STATE_UNREADABLE'],
+    ['SQLITE_BUSY', 'database is locked', 'E_STATE_LOCKED'],
+    ['SQLITE_CONSTRAINT_UNIQUE', 'UNIQUE constraint failed', undefined],
+  ];
+  for (const [code, message, want] of table) {
+    it(`${code} → ${want ?? 'rethrown as it is'}`, () => {
+      const got = stateFileErrorFor('/x/state.db', Object.assign(new Error(message), { code }));
+      assert.equal(got?.code, want);
+      if (got) assert.ok(got.message.includes('/x/state.db'), got.message);
+    });
+  }
 });

@@ -4,7 +4,10 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 
-export type StateFileErrorCode = 'E_STATE_LOCKED';
+export type StateFileErrorCode =
+  | 'E_STATE_LOCKED' // another process holds it
+  | 'E_STATE_CORRUPT' // not an SQLite database, or a damaged one
+  | 'E_STATE_UNREADABLE'; // cannot be opened or created (permissions, a directory in the way)
 
 export class StateFileError extends Error {
   override readonly name = 'StateFileError';
@@ -20,6 +23,28 @@ export class StateFileError extends Error {
 export function stateLockedError(file: string, holder: number | undefined): StateFileError {
   const who = holder !== undefined ? `sync-inotify process (pid ${holder})` : 'sync-inotify process';
   return new StateFileError('E_STATE_LOCKED', file, `state file ${file} is in use by another ${who}: two processes on one state file would corrupt it. Stop that one first, or give this one its own state file (--state FILE or state: in the config)`);
+}
+
+/**
+ * The SQLite error of opening `file` as the user should read it, or undefined when it is not
+ * about the file (a bug: the caller rethrows it as it is).
+ */
+export function stateFileErrorFor(file: string, err: unknown): StateFileError | undefined {
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string') return undefined;
+  const why = (err as Error).message;
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return stateLockedError(file, lockHolderPid(file));
+  if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
+    return new StateFileError(
+      'E_STATE_CORRUPT',
+      file,
+      `state file ${file} is damaged (${why}). Move it aside, with its -wal and -shm files if any (mv ${file} ${file}.broken), and start again: the next start adopts the files the target already holds (same size and mtime: not sent again) and sends the rest`,
+    );
+  }
+  if (code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY' || code === 'SQLITE_PERM' || code === 'SQLITE_IOERR' || code.startsWith('SQLITE_IOERR_')) {
+    return new StateFileError('E_STATE_UNREADABLE', file, `cannot open state file ${file} (${why}): check that it and its folder are readable and writable by this user, or give another one (--state FILE or state: in the config)`);
+  }
+  return undefined;
 }
 
 /**

@@ -4,7 +4,7 @@
  * stopped instance still reads the store.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Daemon, runCli, tempDir, waitForSame } from './harness.ts';
@@ -59,5 +59,29 @@ describe('one process per state file', { timeout: 120_000 }, () => {
     const r = await runCli(['once', s.src, s.dst, '--state', s.db]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     await waitForSame(s.src, s.dst, 5_000);
+  });
+});
+
+describe('a damaged state file', { timeout: 60_000 }, () => {
+  it('is a clear error: which file, what to do, no stack trace, exit 2; moved aside, the next run adopts the target', async () => {
+    const s = setup();
+    const first = await runCli(['once', s.src, s.dst, '--state', s.db]);
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    for (const garbage of [Buffer.from('this is not a database\n'.repeat(200)), Buffer.concat([Buffer.from('SQLite format 3\0'), Buffer.alloc(8192, 0xa5)])]) {
+      writeFileSync(s.db, garbage);
+      for (const command of ['once', 'run']) {
+        const r = await runCli([command, s.src, s.dst, '--state', s.db]);
+        assert.equal(r.code, 2, `${command}: ${r.stdout}${r.stderr}`);
+        assert.ok(r.stderr.includes(`state file ${s.db} is damaged`), r.stderr);
+        assert.match(r.stderr, /Move it aside.*next start adopts/s);
+        assert.match(r.stderr, /\[E_STATE_CORRUPT\]/);
+        assert.doesNotMatch(r.stdout + r.stderr, /^\s+at /m, 'no stack trace');
+      }
+    }
+    renameSync(s.db, `${s.db}.broken`);
+    const again = await runCli(['once', s.src, s.dst, '--state', s.db]);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.match(again.stdout + again.stderr, /adopted 1 entries/);
+    assert.doesNotMatch(again.stdout + again.stderr, /put "a.txt"/);
   });
 });
