@@ -10,7 +10,7 @@ import { legacyToConfig, looksLikeLegacy } from '../config/legacy.ts';
 import { DEFAULT_NAME, loadConfigFile } from '../config/load.ts';
 import type { ConfigFile } from '../config/schema.ts';
 import { defaultStatePath } from '../engine/paths-config.ts';
-import { readSecretFile } from '../targets/secrets.ts';
+import { decodeUrlPart, readSecretFile } from '../targets/secrets.ts';
 
 export interface CommonOptions {
   config?: string;
@@ -97,7 +97,10 @@ export function secretsOf(config: ConfigFile): string[] {
       }
       try {
         const u = new URL(t.url);
-        if (u.password) out.add(decodeURIComponent(u.password));
+        if (u.password) {
+          out.add(decodeUrlPart(u.password));
+          out.add(u.password);
+        }
       } catch {
         // a plain path
       }

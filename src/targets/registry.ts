@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { TargetError, redactSecrets } from './errors.ts';
+import { TargetError, redactUrl } from './errors.ts';
 import type { TargetSpec } from './spec.ts';
 import type { Target } from './target.ts';
 import { createLocalTarget } from './local/local-target.ts';
@@ -29,7 +29,7 @@ export function parseTargetUrl(raw: string): URL {
   try {
     return new URL(raw);
   } catch {
-    throw new TargetError('E_CONFIG', `target url ${redactSecrets(raw)} is not a valid URL: write it as scheme://user@host:port/path or a plain folder path`);
+    throw new TargetError('E_CONFIG', `target url ${redactUrl(raw)} is not a valid URL: write it as scheme://user@host:port/path or a plain folder path (a password with @ : / # % or spaces in it: percent-encode them, or give it as password: or passwordFile:)`);
   }
 }
 

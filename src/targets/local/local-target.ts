@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { joinPath } from '../../core/paths.ts';
 import type { EntryKind } from '../../core/entry.ts';
-import { TargetError } from '../errors.ts';
+import { TargetError, redactUrl } from '../errors.ts';
 import type { TargetSpec } from '../spec.ts';
 import type { PutOptions, PutSource, RemoteEntry, Target, TargetCapabilities } from '../target.ts';
 import { translateLocalError } from './translate-error.ts';
@@ -20,11 +20,11 @@ const UNSUPPORTED_KEYS = ['password', 'passwordFile', 'tls', 'ca', 'insecure', '
 export function createLocalTarget(spec: TargetSpec, url: URL): Target {
   for (const key of UNSUPPORTED_KEYS) {
     if (spec[key] !== undefined) {
-      throw new TargetError('E_CONFIG', `target ${spec.url}: key "${key}" does not apply to a local folder: remove it`);
+      throw new TargetError('E_CONFIG', `target ${redactUrl(spec.url)}: key "${key}" does not apply to a local folder: remove it`);
     }
   }
   if (url.host !== '' && url.host !== 'localhost') {
-    throw new TargetError('E_CONFIG', `target ${spec.url}: file:// URLs name a local folder, not host "${url.host}": write file:///absolute/path`);
+    throw new TargetError('E_CONFIG', `target ${redactUrl(spec.url)}: file:// URLs name a local folder, not host "${url.host}": write file:///absolute/path`);
   }
   return new LocalTarget(fileURLToPath(url), spec.connections ?? LOCAL_DEFAULT_IN_FLIGHT);
 }

@@ -24,7 +24,7 @@ import type { AnyAuthMethod, Attributes, ConnectConfig, FileEntryWithStats, Pars
 import type { EntryKind } from '../../core/entry.ts';
 import { isSafeRelativePath, joinPath } from '../../core/paths.ts';
 import { TargetError } from '../errors.ts';
-import { resolvePassphrase, resolvePassword } from '../secrets.ts';
+import { decodeUrlPart, resolvePassphrase, resolvePassword } from '../secrets.ts';
 import type { TargetSpec } from '../spec.ts';
 import type { PutOptions, PutSource, RemoteEntry, Target, TargetCapabilities } from '../target.ts';
 import { HostKeyPolicy } from './known-hosts.ts';
@@ -85,7 +85,7 @@ export function createSftpTarget(spec: TargetSpec, url: URL): Target {
     url,
     host,
     port,
-    username: url.username === '' ? userInfo().username : decodeURIComponent(url.username),
+    username: url.username === '' ? userInfo().username : decodeUrlPart(url.username),
     root: rootOf(url),
     connections,
     timeoutMs,
