@@ -99,6 +99,7 @@ export class SyncRunner {
           this.logger.warn(`${reason}: rescanning ${s.config.source}`);
           hint(FULL);
         },
+        onNote: (message: string) => this.logger.info(message),
       };
       const root = resolve(s.config.source);
       // nsfw is a native module: loaded only when configured (a `once` never watches).
