@@ -157,11 +157,13 @@ async function putFile(ctx: ApplyContext, op: PutOp): Promise<OpOutcome> {
   try {
     let hash = '';
     const hashing = needsContentHash(op.entry.mtimeMs, ctx.now());
+    const st = await fh.stat();
     /** Bytes that went through the stream (-1 until the target opens it). */
     let streamed = -1;
     const source: PutSource = {
       size: op.entry.size,
       mtimeMs: op.entry.mtimeMs,
+      ...(st.blocks * 512 < st.size ? { sparse: true } : {}),
       open(): Readable {
         streamed = 0;
         // Hash inside transform(): a 'data' listener would switch the stream to flowing

@@ -1,6 +1,7 @@
 /**
  * A folder on a mounted file system as a target. Atomic puts (temp file in the final
- * directory, then rename), mtime kept, renames and symlinks native.
+ * directory, then rename), mtime kept, holes of a sparse source kept, renames and symlinks
+ * native.
  */
 import { createWriteStream, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
@@ -27,6 +28,59 @@ export function createLocalTarget(spec: TargetSpec, url: URL): Target {
     throw new TargetError('E_CONFIG', `target ${redactUrl(spec.url)}: file:// URLs name a local folder, not host "${url.host}": write file:///absolute/path`);
   }
   return new LocalTarget(fileURLToPath(url), spec.connections ?? LOCAL_DEFAULT_IN_FLIGHT);
+}
+
+/**
+ * Holes are decided per block of this size, aligned to the file offset: the common file
+ * system block, so a hole left here is a hole on disk.
+ */
+const HOLE_BLOCK = 4096;
+const ZERO_BLOCK = Buffer.alloc(HOLE_BLOCK);
+
+/**
+ * Writes `stream` to `path` leaving holes where whole blocks are zero (the caller decided the
+ * source is sparse: cp --sparse=auto's rule, since Node has no SEEK_DATA to find its holes).
+ * Runs of non-zero blocks go out in one positional write each; the final ftruncate gives the
+ * file its size when it ends in a hole.
+ */
+async function writeSparse(path: string, stream: AsyncIterable<Buffer>): Promise<void> {
+  const fh = await fs.open(path, 'w', 0o644);
+  try {
+    let pos = 0;
+    let carry: Buffer | undefined;
+    for await (const chunk of stream) {
+      const buf = carry ? Buffer.concat([carry, chunk]) : chunk;
+      const whole = buf.length - (buf.length % HOLE_BLOCK);
+      await writeNonZeroBlocks(fh, buf.subarray(0, whole), pos);
+      pos += whole;
+      // Keep the partial block for the next chunk: blocks stay aligned to the file offset.
+      carry = whole < buf.length ? Buffer.from(buf.subarray(whole)) : undefined;
+    }
+    if (carry) {
+      await writeNonZeroBlocks(fh, carry, pos);
+      pos += carry.length;
+    }
+    await fh.truncate(pos);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function writeNonZeroBlocks(fh: fs.FileHandle, buf: Buffer, at: number): Promise<void> {
+  const isZero = (i: number) => {
+    const block = buf.subarray(i, i + HOLE_BLOCK);
+    return block.equals(block.length === HOLE_BLOCK ? ZERO_BLOCK : ZERO_BLOCK.subarray(0, block.length));
+  };
+  let i = 0;
+  while (i < buf.length) {
+    while (i < buf.length && isZero(i)) i += HOLE_BLOCK;
+    if (i >= buf.length) return;
+    let j = i;
+    while (j < buf.length && !isZero(j)) j += HOLE_BLOCK;
+    const end = Math.min(j, buf.length);
+    await fh.write(buf, i, end - i, at + i);
+    i = end;
+  }
 }
 
 /** File operations in flight: enough to overlap the thread pool's syscalls, not more. */
@@ -117,7 +171,8 @@ export class LocalTarget implements Target {
         if (temp !== final) renameSync(temp, final);
         return;
       }
-      await pipeline(source.open(), createWriteStream(temp, { flags: 'w', mode: 0o644 }));
+      if (source.sparse) await writeSparse(temp, source.open());
+      else await pipeline(source.open(), createWriteStream(temp, { flags: 'w', mode: 0o644 }));
       await fs.utimes(temp, seconds, seconds);
       if (temp !== final) await fs.rename(temp, final);
     } catch (err) {
