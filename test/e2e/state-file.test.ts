@@ -37,6 +37,9 @@ describe('one process per state file', { timeout: 120_000 }, () => {
       }
       writeFileSync(join(s.src, 'b.txt'), 'b');
       await waitForSame(s.src, s.dst, 20_000, d);
+      // An ad-hoc run has no control socket: status names the holder instead of hanging.
+      const busy = await runCli(['status', s.src, s.dst, '--state', s.db]);
+      assert.match(busy.stdout, new RegExp(`in use by a running sync-inotify \\(pid ${d.child.pid}\\)`), busy.stdout + busy.stderr);
     } finally {
       await d.stop();
     }
