@@ -20,7 +20,7 @@
  *    resources (ENOSPC: the inotify watch limit; EMFILE/ENFILE) calls `onLost` with how to
  *    raise the limit and the number of directories left unwatched (the one that failed and
  *    every directory under it, which cannot be watched before it). They are retried on
- *    their next event, and on a timer (2 s, doubling up to a minute, while some are left):
+ *    their next event, and on a timer (about 2 s, doubling up to a minute, while some are left):
  *    when watches are free again (the limit raised, another watcher gone) each is watched
  *    and hinted deep, so what changed there meanwhile is sent then, not at the next
  *    periodic rescan.
@@ -39,6 +39,7 @@
 import { lstatSync, readdirSync, readFileSync, watch as fsWatch, type BigIntStats, type FSWatcher } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { PathFilter } from '../core/filter.ts';
+import { backoffDelay, type BackoffPolicy } from '../core/retry.ts';
 import type { Scope } from '../core/scope.ts';
 import { isTempName } from '../core/temp-name.ts';
 import type { Watcher, WatcherCallbacks } from './watcher.ts';
@@ -247,7 +248,7 @@ export class DirWatcher implements Watcher {
   /** Arms the retry timer while directories wait for resources (backoff: WATCH_RETRY). */
   private scheduleRetry(): void {
     if (!this.running || this.retryTimer !== undefined || this.unwatchedForLimit() === 0) return;
-    const delay = Math.min(WATCH_RETRY.maxMs, WATCH_RETRY.baseMs * 2 ** Math.min(this.retryRound, 10));
+    const delay = backoffDelay(this.retryRound, WATCH_RETRY);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       this.retryUnwatched();
@@ -260,7 +261,7 @@ export class DirWatcher implements Watcher {
    * (a directory under an unwatched one is watched with it). Each one watched now is hinted
    * deep: its changes since the failure were not seen.
    */
-  retryUnwatched(): void {
+  private retryUnwatched(): void {
     if (!this.running) return;
     const before = this.unwatchedForLimit();
     const tops = [...this.unwatched].filter(([rel, why]) => why === 'limit' && (rel === '' || this.dirs.has(parentRel(rel)))).map(([rel]) => rel);
@@ -403,8 +404,8 @@ export class DirWatcher implements Watcher {
   }
 }
 
-/** Directories left unwatched for lack of resources are retried after 2 s, 4 s … 60 s. */
-const WATCH_RETRY = { baseMs: 2_000, maxMs: 60_000 } as const;
+/** Directories left unwatched for lack of resources are retried after 1–2 s, 2–4 s … 60 s. */
+const WATCH_RETRY: BackoffPolicy = { baseMs: 2_000, maxMs: 60_000 };
 
 function parentRel(rel: string): string {
   const i = rel.lastIndexOf('/');
