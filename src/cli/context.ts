@@ -11,7 +11,7 @@ import { DEFAULT_NAME, loadConfigFile } from '../config/load.ts';
 import type { ConfigFile } from '../config/schema.ts';
 import { defaultStatePath } from '../engine/paths-config.ts';
 import { SECRET_FILE_KEYS, SECRET_KEYS } from '../targets/registry.ts';
-import { readSecretFile } from '../targets/secrets.ts';
+import { decodeUrlPart, readSecretFile } from '../targets/secrets.ts';
 
 export interface CommonOptions {
   config?: string;
@@ -96,7 +96,10 @@ export function secretsOf(config: ConfigFile): string[] {
       }
       try {
         const u = new URL(t.url);
-        if (u.password) out.add(decodeURIComponent(u.password));
+        if (u.password) {
+          out.add(decodeUrlPart(u.password));
+          out.add(u.password);
+        }
       } catch {
         // a plain path
       }

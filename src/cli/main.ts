@@ -1,6 +1,7 @@
 /**
  * The command line. Exit codes: 0 success, 1 differences or failed operations, 2 bad input
- * (usage, configuration, missing source), 3 a target could not be reached or refused us.
+ * (usage, configuration, missing source) or a state file that cannot be used (in use by
+ * another process, damaged, not writable), 3 a target could not be reached or refused us.
  */
 import { Command, CommanderError, Option } from 'commander';
 import { quotePath } from '../core/names.ts';
@@ -10,6 +11,7 @@ import { SyncRunner } from '../engine/sync-runner.ts';
 import { checkTarget } from '../engine/check.ts';
 import { createLogger, terminalSink } from '../log/logger.ts';
 import { SqliteStore } from '../state/sqlite-store.ts';
+import { StateFileError } from '../state/state-file-error.ts';
 import { isTargetError, redactSecrets } from '../targets/errors.ts';
 import { resolveConfig, statePathFor, type CommonOptions } from './context.ts';
 import { packageVersion } from './package-root.ts';
@@ -176,6 +178,10 @@ function reportError(err: unknown): number {
   if (err instanceof AlreadyRunningError) {
     process.stderr.write(`sync-inotify: ${err.message}; use restart, or stop it first\n`);
     return EXIT.differences;
+  }
+  if (err instanceof StateFileError) {
+    process.stderr.write(`sync-inotify: ${err.message} [${err.code}]\n`);
+    return EXIT.usage;
   }
   if (err instanceof ConfigError) {
     process.stderr.write(`sync-inotify: ${redactSecrets(err.message)}\n`);

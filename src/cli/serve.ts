@@ -22,6 +22,7 @@ import { instancePaths, logSettings, type InstancePaths } from '../service/paths
 import { AlreadyRunningError, acquirePidFile, releasePidFile } from '../service/pid-file.ts';
 import type { DaemonStatus } from '../service/status-report.ts';
 import { SqliteStore } from '../state/sqlite-store.ts';
+import { StateFileError } from '../state/state-file-error.ts';
 import { isTargetError, redactSecrets } from '../targets/errors.ts';
 import { SECRET_KEYS } from '../targets/registry.ts';
 import { resolveConfig, secretsOf, type CommonOptions } from './context.ts';
@@ -42,7 +43,7 @@ function errorText(err: unknown): string {
 }
 
 export function exitCodeFor(err: unknown): number {
-  if (err instanceof ConfigError) return 2;
+  if (err instanceof ConfigError || err instanceof StateFileError) return 2;
   if (err instanceof AlreadyRunningError) return 1;
   if (isTargetError(err)) return err.code === 'E_CONFIG' ? 2 : 3;
   return 1;

@@ -16,3 +16,12 @@ export function backoffDelay(attempt: number, policy: BackoffPolicy, random: () 
   const ceiling = Math.min(policy.maxMs, policy.baseMs * 2 ** Math.min(attempt, 30));
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
+
+/**
+ * Whether a target-wide failure is worth a log line of its own: the first one after success
+ * (ok → retrying) or one of a different kind than the last (E_NO_SPACE, then E_CONNECTION).
+ * Repeats of the same failure are only counted (debug).
+ */
+export function announceFailure(failuresBefore: number, lastCode: string | undefined, code: string): boolean {
+  return failuresBefore === 0 || lastCode !== code;
+}

@@ -35,6 +35,12 @@ export interface ApplyContext {
   /** Called after each successful op (logging, counters). */
   readonly onApplied: (op: Op, bytes: number) => void;
   readonly sleep: (ms: number) => Promise<void>;
+  /**
+   * Told at once when an op finds the target down (timed out, disk full, login refused), so
+   * `status` shows it while the other ops in flight wind down; true once told, and then a
+   * transient failure is not retried here (the engine retries the whole target).
+   */
+  readonly targetDown?: (err?: TargetError) => boolean;
 }
 
 const TRANSIENT_ATTEMPTS = 3;
@@ -54,11 +60,12 @@ async function applyWithRetries(ctx: ApplyContext, op: Op): Promise<OpOutcome> {
       if (!(err instanceof TargetError)) {
         return { status: 'failed', error: err instanceof Error ? err : new Error(String(err)) };
       }
-      if (err.scope === 'transient' && attempt + 1 < TRANSIENT_ATTEMPTS) {
+      if (err.scope === 'transient' && attempt + 1 < TRANSIENT_ATTEMPTS && !ctx.targetDown?.()) {
         await ctx.sleep(backoffDelay(attempt, OP_RETRY));
         continue;
       }
       if (err.scope === 'path') return handlePathError(ctx, op, err);
+      ctx.targetDown?.(err);
       return { status: 'target-down', error: err };
     }
   }
@@ -151,11 +158,13 @@ async function putFile(ctx: ApplyContext, op: PutOp): Promise<OpOutcome> {
   try {
     let hash = '';
     const hashing = needsContentHash(op.entry.mtimeMs, ctx.now());
+    const st = await fh.stat();
     /** Bytes that went through the stream (-1 until the target opens it). */
     let streamed = -1;
     const source: PutSource = {
       size: op.entry.size,
       mtimeMs: op.entry.mtimeMs,
+      ...(st.blocks * 512 < st.size ? { sparse: true } : {}),
       open(): Readable {
         streamed = 0;
         // Hash inside transform(): a 'data' listener would switch the stream to flowing

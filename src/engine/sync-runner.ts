@@ -123,6 +123,7 @@ export class SyncRunner {
         this.logger.warn(`${reason}: rescanning ${s.config.source}`);
         this.hintAll(s, FULL);
       },
+      onNote: (message: string) => this.logger.info(message),
     };
     const root = resolve(s.config.source);
     s.watchedRoot = rootIdentity(root);

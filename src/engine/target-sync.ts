@@ -16,13 +16,13 @@ import { countRemovals, describeOp, type Op, type Problem, type PutOp } from '..
 import { isAtOrUnder, parentOf } from '../core/paths.ts';
 import { plan } from '../core/plan.ts';
 import { CreationPlanner } from '../core/plan-creations.ts';
-import { backoffDelay, PAUSED_RETRY, TARGET_RETRY } from '../core/retry.ts';
+import { announceFailure, backoffDelay, PAUSED_RETRY, TARGET_RETRY } from '../core/retry.ts';
 import { checkSafety, probeChanged, type GateCode, type MaxDelete, type SafetyVerdict, type SourceRootProbe } from '../core/safety.ts';
 import { needsDeepScan, normalizeScopes, widenScope, type Scope } from '../core/scope.ts';
 import { formatBytes, type Logger } from '../log/logger.ts';
 import { GroupCommit } from '../state/group-commit.ts';
 import type { Store } from '../state/store.ts';
-import { isTargetError } from '../targets/errors.ts';
+import { isTargetError, type TargetError } from '../targets/errors.ts';
 import type { Target } from '../targets/target.ts';
 import { applyOp } from './apply-op.ts';
 import { Executor, isOpList, type OpFeed } from './executor.ts';
@@ -91,7 +91,10 @@ export class TargetSync {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private executor: Executor | undefined;
+  /** Target-wide failures in a row; reset only when a cycle succeeds (see recovered). */
   private failures = 0;
+  /** The code of the last target-wide failure, to log a new kind of failure once. */
+  private failureCode: string | undefined;
   /** Hold vanished paths for the other half of a rename (a watcher is running). */
   private renameGrace = true;
   /** Vanished paths whose removal was held, and when (see holdVanished). */
@@ -263,7 +266,9 @@ export class TargetSync {
       }
       this.initialized = true;
     }
-    this.state = 'ok';
+    // Connecting is not recovering: a full disk accepts the connection and fails every
+    // upload. After failures the target stays "retrying" until an operation succeeds.
+    this.state = this.failures > 0 ? 'retrying' : 'ok';
   }
 
   /**
@@ -316,9 +321,6 @@ export class TargetSync {
         // After a failure, start from a fresh connection.
         if (this.state !== 'starting') await this.o.target.close().catch(() => undefined);
         await this.start();
-        if (this.failures > 0) logger.info('target is reachable again');
-        this.failures = 0;
-        this.reason = undefined;
       } catch (err) {
         this.onTargetDown(err, scopes);
         return { ops: 0, failed: 0, problems: [], targetError: err as Error };
@@ -386,7 +388,10 @@ export class TargetSync {
     }
     // This source root is the one mirrored from now on (a full look that passed the gates).
     if (fullScan && probe?.identity !== undefined && probe.identity !== store.sourceIdentity(this.targetId)) store.setSourceIdentity(this.targetId, probe.identity);
-    if (result.ops.length === 0) return { ops: 0, failed: 0, problems };
+    if (result.ops.length === 0) {
+      this.recovered(); // connected and nothing left to do
+      return { ops: 0, failed: 0, problems };
+    }
     return (await this.execute(result.ops, problems)).cycle;
   }
 
@@ -498,6 +503,18 @@ export class TargetSync {
       progress?.plan(ops.length);
     };
     const feed: OpFeed = isOpList(plan) ? (planned(plan), plan) : tap(plan, planned);
+    // The first op to find the target down shows it in `status` at once (the backoff and the
+    // log line follow in onTargetDown, once the ops in flight have ended).
+    let down: TargetError | undefined;
+    const targetDown = (err?: TargetError): boolean => {
+      if (err !== undefined && down === undefined) {
+        down = err;
+        this.state = err.scope === 'pause' ? 'paused' : 'retrying';
+        this.reason = err.message;
+        this.lastError = { message: err.message, at: new Date().toISOString() };
+      }
+      return down !== undefined;
+    };
     const report = await executor.execute(feed, async (op) => {
       this.counters.inFlight++;
       try {
@@ -512,6 +529,7 @@ export class TargetSync {
             targetId: this.targetId,
             now: Date.now,
             sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+            targetDown,
             onApplied: (done, bytes) => {
               this.counters.opsDone++;
               progress?.advance(bytes);
@@ -541,9 +559,12 @@ export class TargetSync {
     this.hasLeftovers = store.temps(targetId).length > 0;
 
     for (const { op, error } of report.failed) {
-      if (op.kind === 'put' || !isTargetError(error) || error.scope === 'path') {
+      if (!isTargetError(error) || error.scope === 'path') {
         logger.warn(`${describeOp(op)} failed: ${error.message}`);
         this.lastError = { message: `${describeOp(op)}: ${error.message}`, at: new Date().toISOString() };
+      } else if (op.kind === 'put') {
+        // Target-wide (a full disk, a dead connection): onTargetDown's one line tells it.
+        logger.debug(`${describeOp(op)} failed: ${error.message}`);
       }
     }
     // Everything not finished is looked at again: the ops' paths go back into the dirty set.
@@ -558,8 +579,7 @@ export class TargetSync {
     if (report.targetError) {
       this.onTargetDown(report.targetError, [...again, ...report.failed.flatMap((f) => rescanScopesFor(f.op))]);
     } else {
-      this.failures = 0;
-      if (this.state !== 'stopped') this.state = 'ok';
+      this.recovered();
       if (retriable.length > 0) {
         // Per-path failures wait before their retry, longer each round they keep failing.
         this.pathFailureRounds++;
@@ -582,16 +602,35 @@ export class TargetSync {
     };
   }
 
+  /**
+   * A cycle ended without a target-wide failure: the target works. The failure count (and so
+   * the backoff) resets only here, never on a mere reconnect; one line says so.
+   */
+  private recovered(): void {
+    if (this.failures > 0) this.o.logger.info(`target is reachable again (after ${this.failures} failed attempt${this.failures === 1 ? '' : 's'})`);
+    this.failures = 0;
+    this.failureCode = undefined;
+    this.reason = undefined;
+    if (this.state !== 'stopped') this.state = 'ok';
+  }
+
   private onTargetDown(err: unknown, scopes: readonly Scope[]): void {
     const error = err instanceof Error ? err : new Error(String(err));
     const pause = isTargetError(error) && error.scope === 'pause';
+    const code = isTargetError(error) ? error.code : 'E_UNKNOWN';
+    const announce = announceFailure(this.failures, this.failureCode, code);
     this.failures++;
+    this.failureCode = code;
     const delay = backoffDelay(this.failures - 1, pause ? PAUSED_RETRY : TARGET_RETRY);
     this.state = pause ? 'paused' : 'retrying';
     this.reason = error.message;
     this.lastError = { message: error.message, at: new Date().toISOString() };
     this.pausedUntil = Date.now() + delay;
-    this.o.logger.error(`${pause ? 'paused' : 'target unavailable'}: ${error.message}; retrying in ${(delay / 1000).toFixed(1)} s (changes are kept)`);
+    const line = `${pause ? 'paused' : 'target unavailable'}: ${error.message}; retrying in ${(delay / 1000).toFixed(1)} s (changes are kept)`;
+    // One line per change of state (ok → retrying, or a different kind of failure); the
+    // attempts in between go to debug, so a disk full for a day is not a log line per retry.
+    if (announce) this.o.logger.error(line);
+    else this.o.logger.debug(`${line}; attempt ${this.failures}`);
     // Reconnect from scratch next time, and look at everything that was asked for again.
     this.requeue(scopes.length > 0 ? scopes : [{ path: '', deep: true }]);
     this.flushIn(delay);

@@ -3,6 +3,7 @@
  * store knows. Text for people, `--json` for scripts (the same objects).
  */
 import Database from 'better-sqlite3';
+import { lockHolderPid } from '../state/state-file-error.ts';
 import { existsSync } from 'node:fs';
 import type { TargetStatus } from '../engine/target-sync.ts';
 import { formatBytes } from '../log/logger.ts';
@@ -51,7 +52,8 @@ export function readStateStore(path: string): StoreReport {
   if (!existsSync(path)) return { path, exists: false, targets: [] };
   let db: Database.Database | undefined;
   try {
-    db = new Database(path, { readonly: true, fileMustExist: true });
+    // No waiting: a running instance holds the file locked (see SqliteStore) for as long as it runs.
+    db = new Database(path, { readonly: true, fileMustExist: true, timeout: 0 });
     const rows = db
       .prepare<[], { key: string; files: number; dirs: number; symlinks: number; bytes: number; last: number | null; temps: number }>(
         `SELECT t.key AS key,
@@ -82,6 +84,10 @@ export function readStateStore(path: string): StoreReport {
       }),
     };
   } catch (err) {
+    if ((err as { code?: string }).code === 'SQLITE_BUSY') {
+      const pid = lockHolderPid(path);
+      return { path, exists: true, targets: [], error: `the state store is in use by a running sync-inotify${pid !== undefined ? ` (pid ${pid})` : ''}, which does not answer on this instance's control socket (a run without a pid file?)` };
+    }
     return { path, exists: true, targets: [], error: `cannot read the state store: ${(err as Error).message}` };
   } finally {
     db?.close();

@@ -16,6 +16,7 @@ import type { EntryKind, KnownEntry } from '../core/entry.ts';
 import { hasEscapedBytes } from '../core/names.ts';
 import type { JournalledTemp, Store, TempKind } from './store.ts';
 import { migrate } from './migrations.ts';
+import { stateFileErrorFor } from './state-file-error.ts';
 
 interface Row {
   path: string;
@@ -61,17 +62,43 @@ function rangeOf(dir: string): [string, string] {
   return [`${dir}/`, `${dir}0`];
 }
 
+function openDatabase(file: string): Database.Database {
+  try {
+    return new Database(file, { timeout: 0 });
+  } catch (err) {
+    throw stateFileErrorFor(file, err) ?? err;
+  }
+}
+
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stmts;
 
   constructor(file: string) {
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
-    migrate(this.db);
+    if (file !== ':memory:') {
+      try {
+        mkdirSync(dirname(file), { recursive: true });
+      } catch (err) {
+        throw stateFileErrorFor(file, { code: 'SQLITE_CANTOPEN', message: `cannot create its folder: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }) ?? err;
+      }
+    }
+    // No waiting for a lock: the only other holder would be another process on this file.
+    this.db = openDatabase(file);
+    try {
+      // One process per state file: two would interleave their records and each re-send or
+      // delete by the other's view. EXCLUSIVE locking mode keeps the lock taken by the first
+      // write for as long as this connection is open (WAL then needs no shared memory), and
+      // the kernel drops it when the process dies, so a crash leaves nothing to clean up.
+      this.db.pragma('locking_mode = EXCLUSIVE');
+      this.db.pragma('journal_mode = WAL');
+      this.db.exec('BEGIN EXCLUSIVE; COMMIT');
+      this.db.pragma('synchronous = NORMAL');
+      // A damaged file can pass the header check and fail on its first real read.
+      migrate(this.db);
+    } catch (err) {
+      this.db.close();
+      throw stateFileErrorFor(file, err) ?? err;
+    }
     const db = this.db;
     this.stmts = {
       begin: db.prepare('BEGIN'),

@@ -3,9 +3,11 @@
  * failures into one of these, and the executor decides what to do from `code` alone.
  *
  * How the executor reacts, per code:
- *   - transient: the operation is retried with backoff; the target stays up (reset, timeout).
+ *   - transient: the operation is retried with backoff; the target stays up (a reset).
  *   - target-wide: the whole target pauses and retries with backoff (server down, disk full;
- *     any failure to connect, e.g. a destination folder we may not write).
+ *     any failure to connect, e.g. a destination folder we may not write; a timeout: the
+ *     server made no progress for timeoutMs, and waiting that long again for the same op
+ *     would leave `status` saying ok for minutes).
  *   - pause: the target stops until the operator acts (login rejected, host key unknown).
  *   - path: only this path fails; it is reported and retried later with growing backoff
  *     (permission denied, name not allowed, a symbolic link where we recorded a directory).
@@ -37,7 +39,7 @@ const SCOPE: Record<TargetErrorCode, ErrorScope> = {
   E_LINK_IN_PATH: 'path',
   E_NO_SPACE: 'target',
   E_CONNECTION: 'transient',
-  E_TIMEOUT: 'transient',
+  E_TIMEOUT: 'target',
   E_AUTH: 'pause',
   E_HOST_KEY: 'pause',
   E_UNSUPPORTED: 'path',
@@ -79,7 +81,27 @@ export function isTargetError(err: unknown): err is TargetError {
   return err instanceof TargetError;
 }
 
-/** Remove `user:password@` from anything that looks like a URL (errors, logs, status). */
+/**
+ * Remove `user:password@` from anything that looks like a URL (errors, logs, status). A
+ * password may hold `@ : / # %` written raw, so it runs to the last `@` of the word: that
+ * may hide some text after it, never part of a password.
+ */
 export function redactSecrets(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^/@\s:]+):([^/@\s]*)@/gi, '$1$2:***@');
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^/@\s:]*):(\S*)@/gi, '$1$2:***@');
+}
+
+/**
+ * A URL as typed, for a message about it, without its password: everything between the
+ * first `:` after the user and the last `@` is the password (spaces included), whether or
+ * not the URL parses. Without `@` there is no user part, and it is shown as it is.
+ */
+export function redactUrl(raw: string): string {
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)(.*)$/is.exec(raw);
+  if (!m) return redactSecrets(raw);
+  const rest = m[2]!;
+  const at = rest.lastIndexOf('@');
+  if (at < 0) return raw;
+  const userinfo = rest.slice(0, at);
+  const colon = userinfo.indexOf(':');
+  return `${m[1]}${colon < 0 ? userinfo : `${userinfo.slice(0, colon)}:***`}@${rest.slice(at + 1)}`;
 }

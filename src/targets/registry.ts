@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import type { Backend, OptionShape, SpecOf, TargetOption } from './backend.ts';
-import { TargetError, redactSecrets } from './errors.ts';
+import { TargetError, redactUrl } from './errors.ts';
 import type { Target } from './target.ts';
 import { localBackend } from './local/backend.ts';
 import { ftpBackend } from './ftp/backend.ts';
@@ -63,7 +63,7 @@ export function parseTargetUrl(raw: string): URL {
   try {
     return new URL(raw);
   } catch {
-    throw new TargetError('E_CONFIG', `target url ${redactSecrets(raw)} is not a valid URL: write it as scheme://user@host:port/path or a plain folder path`);
+    throw new TargetError('E_CONFIG', `target url ${redactUrl(raw)} is not a valid URL: write it as scheme://user@host:port/path or a plain folder path (a password with @ : / # % or spaces in it: percent-encode them, or give it as password: or passwordFile:)`);
   }
 }
 
@@ -87,7 +87,7 @@ export function backendFor(url: URL): Backend {
 export function createTarget(spec: TargetSpec): Target {
   const url = parseTargetUrl(spec.url);
   const backend = backendFor(url);
-  const where = `target ${redactSecrets(spec.url)}`;
+  const where = `target ${redactUrl(spec.url)}`;
   const given = Object.entries(spec).filter(([key, value]) => key !== 'url' && value !== undefined);
   for (const [key] of given) {
     if (key in backend.options) continue;

@@ -9,9 +9,23 @@ import { TargetError } from './errors.ts';
 export function resolvePassword(spec: { readonly password?: string | undefined; readonly passwordFile?: string | undefined }, url: URL): string | undefined {
   if (spec.password !== undefined) return spec.password;
   if (spec.passwordFile !== undefined) return readSecretFile(spec.passwordFile, 'passwordFile');
-  if (url.password !== '') return decodeURIComponent(url.password);
+  if (url.password !== '') return decodeUrlPart(url.password);
   const fromEnv = process.env['SYNC_INOTIFY_PASSWORD'];
   return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
+}
+
+/**
+ * Percent-decodes a URL's user or password as written: a `%` that does not start a valid
+ * escape (`p%zz`) is taken literally instead of failing (decodeURIComponent throws there).
+ */
+export function decodeUrlPart(text: string): string {
+  return text.replace(/(?:%[0-9a-f]{2})+/gi, (run) => {
+    try {
+      return decodeURIComponent(run);
+    } catch {
+      return run;
+    }
+  });
 }
 
 export function resolvePassphrase(spec: { readonly passphrase?: string | undefined; readonly passphraseFile?: string | undefined }): string | undefined {

@@ -56,6 +56,11 @@ export interface PutSource {
   readonly buffer?: Buffer;
   /** A fresh stream of the bytes to send; the executor hashes what passes through it. */
   open(): Readable;
+  /**
+   * The source file has holes: fewer bytes allocated than its size (`cp --sparse=auto`'s
+   * test). A backend that can leave holes may skip blocks of zeros instead of writing them.
+   */
+  readonly sparse?: boolean;
 }
 
 export interface PutOptions {

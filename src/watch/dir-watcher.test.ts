@@ -3,7 +3,7 @@
  * moved-in trees, renames, deletes, filters, resource errors, and a clean exit after stop().
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync, watch as fsWatch } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -193,7 +193,8 @@ describe('DirWatcher', () => {
     const w = await start({ watch: watchFn });
     assert.deepEqual(w.watchedDirs(), ['', 'fine']);
     assert.equal(rec.lost.length, 1, rec.lost.join('\n'));
-    assert.match(rec.lost[0]!, /2 directories under .* could not be watched/);
+    // full1, full1/below (under it, so not watchable before it) and full2.
+    assert.match(rec.lost[0]!, /3 directories under .* could not be watched/);
     assert.match(rec.lost[0]!, /fs\.inotify\.max_user_watches = \d+/);
     assert.match(rec.lost[0]!, /sudo sysctl fs\.inotify\.max_user_watches=/);
     // Still limited when a new directory appears: reported again, still no throw.
@@ -205,6 +206,54 @@ describe('DirWatcher', () => {
     await rec.waitFor('the rename hinted', () => rec.hinted('full2b'));
     await sleep(50);
     assert.equal(rec.lost.length, 3, 'full2b is a new path: one more report');
+  });
+
+  it('the real watch limit: the true count of unwatched directories; once watches are free, all are watched without a rescan timer', async (ctx) => {
+    // A user namespace of its own has its own inotify watch limit (user.max_inotify_watches,
+    // counted per namespace since Linux 5.11): the exact limit for this test, without
+    // lowering the machine-wide fs.inotify.max_user_watches under everything else running.
+    const probe = spawnSync('unshare', ['-Ur', 'sh', '-c', 'echo 5 > /proc/sys/user/max_inotify_watches'], { stdio: 'ignore' });
+    if (probe.status !== 0) return ctx.skip('unshare -Ur cannot set a namespace watch limit here');
+    const self = fileURLToPath(new URL('./dir-watcher.ts', import.meta.url));
+    const script = `
+      import { mkdirSync, writeFileSync } from 'node:fs';
+      import { DirWatcher } from ${JSON.stringify(self)};
+      const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+      const root = ${JSON.stringify(root)};
+      for (let i = 0; i < 6; i++) mkdirSync(root + '/d' + i + '/a/b', { recursive: true });
+      writeFileSync('/proc/sys/user/max_inotify_watches', '8');
+      const out = { lost: [], notes: [], hints: [] };
+      const w = new DirWatcher(root, { onHints: (h) => out.hints.push(...h), onLost: (r) => out.lost.push(r), onNote: (m) => out.notes.push(m) });
+      await w.start();
+      out.watchedAtStart = w.watchedDirs().length;
+      await sleep(2500);
+      out.watchedStillLimited = w.watchedDirs().length;
+      writeFileSync('/proc/sys/user/max_inotify_watches', '1000');
+      const t0 = Date.now();
+      while (w.watchedDirs().length < 19 && Date.now() - t0 < 30000) await sleep(50);
+      out.watchedAfter = w.watchedDirs().length;
+      out.secondsToWatchAll = (Date.now() - t0) / 1000;
+      out.deepHints = out.hints.filter((h) => h.deep).map((h) => h.path);
+      out.hints = [];
+      writeFileSync(root + '/d5/a/b/f', 'x');
+      const t1 = Date.now();
+      while (!out.hints.some((h) => h.path === 'd5/a/b/f') && Date.now() - t1 < 5000) await sleep(20);
+      out.sawDeepChange = out.hints.some((h) => h.path === 'd5/a/b/f');
+      await w.stop();
+      console.log(JSON.stringify(out));
+    `;
+    const r = spawnSync('unshare', ['-Ur', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { lost: string[]; notes: string[]; watchedAtStart: number; watchedStillLimited: number; watchedAfter: number; deepHints: string[]; sawDeepChange: boolean };
+    // 19 directories (the root, and d0…d5 with a and a/b under each), 8 watches.
+    assert.equal(out.watchedAtStart, 8);
+    assert.equal(out.lost.length, 1, out.lost.join('\n'));
+    assert.match(out.lost[0]!, /: 11 directories under .* could not be watched; retrying/);
+    assert.equal(out.watchedStillLimited, 8, 'a retry while still limited changes nothing');
+    assert.equal(out.watchedAfter, 19, JSON.stringify(out));
+    assert.match(out.notes.at(-1) ?? '', /all directories under .* are watched/);
+    assert.ok(out.deepHints.length > 0, 'the directories watched late are rescanned');
+    assert.equal(out.sawDeepChange, true, 'a change in a directory watched late is seen');
   });
 
   it('stop() releases every handle: a process that starts and stops it exits by itself', async () => {

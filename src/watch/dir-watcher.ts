@@ -18,7 +18,12 @@
  *    tree is both: unwatched at the old path, watched at the new one.
  *  - Errors never throw out of the watcher: a watch that cannot be added for lack of
  *    resources (ENOSPC: the inotify watch limit; EMFILE/ENFILE) calls `onLost` with how to
- *    raise the limit, and the directory is retried on its next event.
+ *    raise the limit and the number of directories left unwatched (the one that failed and
+ *    every directory under it, which cannot be watched before it). They are retried on
+ *    their next event, and on a timer (about 2 s, doubling up to a minute, while some are left):
+ *    when watches are free again (the limit raised, another watcher gone) each is watched
+ *    and hinted deep, so what changed there meanwhile is sent then, not at the next
+ *    periodic rescan.
  *
  * What it cannot see: libuv reads IN_Q_OVERFLOW (the kernel queue, fs.inotify.max_queued_events,
  * overflowed) but drops it silently (its wd is -1, no watcher matches). Events lost that way
@@ -35,6 +40,7 @@ import { lstatSync, readdirSync, readFileSync, watch as fsWatch, type BigIntStat
 import { basename, join } from 'node:path';
 import type { PathFilter } from '../core/filter.ts';
 import { decodeName, toFsPath } from '../core/names.ts';
+import { backoffDelay, type BackoffPolicy } from '../core/retry.ts';
 import type { Scope } from '../core/scope.ts';
 import { isTempName } from '../core/temp-name.ts';
 import type { Watcher, WatcherCallbacks } from './watcher.ts';
@@ -76,6 +82,9 @@ export class DirWatcher implements Watcher {
   private limitFailures = 0;
   private limitError: NodeJS.ErrnoException | undefined;
   private running = false;
+  /** The retry of directories left unwatched for lack of resources, and its round. */
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryRound = 0;
   private readonly filter: PathFilter | undefined;
   private readonly watchFn: WatchFn;
 
@@ -102,6 +111,8 @@ export class DirWatcher implements Watcher {
 
   async stop(): Promise<void> {
     this.running = false;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     if (this.flushHandle) clearImmediate(this.flushHandle);
     this.flushHandle = undefined;
     this.pending.clear();
@@ -121,7 +132,11 @@ export class DirWatcher implements Watcher {
       const next = stack.pop()!;
       if (this.dirs.has(next.rel)) continue;
       const dir = this.watchOne(next.rel, next.parent);
-      if (!dir) continue;
+      if (!dir) {
+        // Out of watches: what is under it is unwatched too (counted, retried with it).
+        if (this.unwatched.get(next.rel) === 'limit') this.markSubtreeUnwatched(next.rel);
+        continue;
+      }
       let subdirs;
       try {
         subdirs = listSubdirs(this.abs(dir.rel));
@@ -135,6 +150,32 @@ export class DirWatcher implements Watcher {
         const childRel = dir.rel === '' ? name : `${dir.rel}/${name}`;
         if (this.filter && !this.filter.accepts(childRel, true)) continue;
         stack.push({ rel: childRel, parent: dir });
+      }
+    }
+  }
+
+  /**
+   * The directories under `rel` (not watched, since `rel` could not be), as unwatched for
+   * lack of resources: listed without trying a watch each, which would fail the same way.
+   */
+  private markSubtreeUnwatched(rel: string): void {
+    const stack = [rel];
+    while (stack.length > 0) {
+      const dir = stack.pop()!;
+      let subdirs;
+      try {
+        subdirs = listSubdirs(this.abs(dir));
+      } catch {
+        continue;
+      }
+      for (const name of subdirs) {
+        if (isTempName(name)) continue;
+        const childRel = dir === '' ? name : `${dir}/${name}`;
+        if (this.filter && !this.filter.accepts(childRel, true)) continue;
+        if (this.dirs.has(childRel)) continue;
+        if (!this.unwatched.has(childRel)) this.limitFailures++;
+        this.unwatched.set(childRel, 'limit');
+        stack.push(childRel);
       }
     }
   }
@@ -188,12 +229,67 @@ export class DirWatcher implements Watcher {
 
   /** One `onLost` per walk or event batch, however many directories failed in it. */
   private reportLimitFailures(): void {
-    if (this.limitFailures === 0 || !this.running) return;
-    const err = this.limitError!;
-    const n = this.limitFailures;
+    if (!this.running) return;
+    if (this.limitFailures > 0) {
+      const err = this.limitError!;
+      const n = this.limitFailures;
+      this.limitFailures = 0;
+      this.limitError = undefined;
+      this.callbacks.onLost(limitMessage(err, n, this.root));
+    }
+    this.scheduleRetry();
+  }
+
+  private unwatchedForLimit(): number {
+    let n = 0;
+    for (const why of this.unwatched.values()) if (why === 'limit') n++;
+    return n;
+  }
+
+  /** Arms the retry timer while directories wait for resources (backoff: WATCH_RETRY). */
+  private scheduleRetry(): void {
+    if (!this.running || this.retryTimer !== undefined || this.unwatchedForLimit() === 0) return;
+    const delay = backoffDelay(this.retryRound, WATCH_RETRY);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.retryUnwatched();
+    }, delay);
+    this.retryTimer.unref();
+  }
+
+  /**
+   * Tries again to watch the directories left unwatched for lack of resources, top down
+   * (a directory under an unwatched one is watched with it). Each one watched now is hinted
+   * deep: its changes since the failure were not seen.
+   */
+  private retryUnwatched(): void {
+    if (!this.running) return;
+    const before = this.unwatchedForLimit();
+    const tops = [...this.unwatched].filter(([rel, why]) => why === 'limit' && (rel === '' || this.dirs.has(parentRel(rel)))).map(([rel]) => rel);
+    for (const rel of tops) {
+      if (!this.unwatched.has(rel)) continue; // watched meanwhile, under another top
+      if (!lstatOrUndefined(this.abs(rel))?.isDirectory()) {
+        this.forgetUnwatched(rel); // gone: its parent's events tell the engine
+        continue;
+      }
+      this.watchTree(rel, rel === '' ? undefined : this.dirs.get(parentRel(rel)));
+      if (this.dirs.has(rel)) this.hint(rel, true);
+    }
+    // New failures here are directories that appeared under unwatched ones: not news.
     this.limitFailures = 0;
     this.limitError = undefined;
-    this.callbacks.onLost(limitMessage(err, n, this.root));
+    const left = this.unwatchedForLimit();
+    this.retryRound = left < before ? 0 : this.retryRound + 1;
+    if (left === 0 && before > 0) this.callbacks.onNote?.(`inotify watches are available again: all directories under ${this.root} are watched`);
+    else if (left < before) this.callbacks.onNote?.(`watching ${before - left} more directories under ${this.root}; ${left} still wait for inotify watches`);
+    this.scheduleFlush();
+    this.scheduleRetry();
+  }
+
+  /** Drops `rel` and everything under it from the unwatched set. */
+  private forgetUnwatched(rel: string): void {
+    const prefix = rel === '' ? '' : `${rel}/`;
+    for (const u of this.unwatched.keys()) if (u === rel || u.startsWith(prefix)) this.unwatched.delete(u);
   }
 
   private onEvent(rel: string, watcher: FSWatcher, event: string, name: string | Buffer | null): void {
@@ -284,8 +380,7 @@ export class DirWatcher implements Watcher {
     }
     if (dir.rel !== '') this.dirs.get(parentRel(dir.rel))?.children.delete(dir.rel);
     // Failed directories under it are moot now (rare, so a scan of the small map is fine).
-    const prefix = dir.rel === '' ? '' : `${dir.rel}/`;
-    for (const u of this.unwatched.keys()) if (u === dir.rel || u.startsWith(prefix)) this.unwatched.delete(u);
+    this.forgetUnwatched(dir.rel);
   }
 
   private hint(path: string, deep: boolean): void {
@@ -309,6 +404,9 @@ export class DirWatcher implements Watcher {
     });
   }
 }
+
+/** Directories left unwatched for lack of resources are retried after 1–2 s, 2–4 s … 60 s. */
+const WATCH_RETRY: BackoffPolicy = { baseMs: 2_000, maxMs: 60_000 };
 
 function parentRel(rel: string): string {
   const i = rel.lastIndexOf('/');
@@ -347,7 +445,7 @@ function readSysctl(name: string): string | undefined {
 /** What went wrong and how to fix it, for the log line `onLost` leads to. */
 export function limitMessage(err: NodeJS.ErrnoException, count: number, root: string): string {
   const what = `${count} ${count === 1 ? 'directory' : 'directories'} under ${root} could not be watched`;
-  const tail = 'changes there are found only by the periodic rescan (rescanIntervalSec)';
+  const tail = 'retrying every few seconds; each is watched and rescanned as soon as watches are free';
   if (err.code === 'ENOSPC') {
     const now = readSysctl('max_user_watches');
     return (

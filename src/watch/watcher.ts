@@ -10,6 +10,8 @@ export interface WatcherCallbacks {
   onHints(hints: Scope[]): void;
   /** Events may have been lost (queue overflow, watcher error): rescan. */
   onLost(reason: string): void;
+  /** Something worth one log line that needs no rescan (e.g. watches available again). */
+  onNote?(message: string): void;
 }
 
 export interface Watcher {

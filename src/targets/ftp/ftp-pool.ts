@@ -7,9 +7,10 @@
  *   - Every operation has a deadline (basic-ftp's timeout only measures inactivity): past it
  *     the session is closed and the call rejects with E_TIMEOUT.
  *   - A session that died (reset, 421, timeout) is dropped; an idempotent operation is retried
- *     once on a fresh session.
- *   - Opening retries with backoff; when every attempt fails the pool rejects with the last
- *     error (E_CONNECTION, E_TIMEOUT) and stays cold for a short cool-down, so a queue of
+ *     once on a fresh session (not after a timeout: the engine retries the target).
+ *   - Opening retries with backoff (not after a timeout: that already took timeoutMs); when
+ *     every attempt fails the pool rejects with the last error (E_CONNECTION, E_TIMEOUT) and
+ *     stays cold for a short cool-down, so a queue of
  *     waiting operations fails fast instead of each hammering a dead server. The engine's own
  *     backoff takes over from there.
  *   - A rejected login (E_AUTH), an unverifiable certificate (E_HOST_KEY) or wrong settings
@@ -124,7 +125,8 @@ export class FtpPool {
       } catch (err) {
         const te = err instanceof TargetError ? err : new TargetError('E_PROTOCOL', `${options.label} ${quotePath(options.path)}: ${String(err)}`, { path: options.path, cause: err });
         lost = session.closed || isConnectionLoss(te);
-        if (lost && options.idempotent && attempt === 0 && !this.closed) continue;
+        // Not after a timeout: a fresh session over the same silent path would wait as long.
+        if (lost && te.code !== 'E_TIMEOUT' && options.idempotent && attempt === 0 && !this.closed) continue;
         throw te;
       } finally {
         this.release(session, !lost && !session.closed);
@@ -201,6 +203,10 @@ export class FtpPool {
             this.failWaiters(last);
             throw last;
           }
+          // A timeout already waited timeoutMs on a server that said nothing (a stalled path):
+          // another attempt would wait as long again while `status` still says ok. The
+          // engine's backoff takes over from here, and says so.
+          if (last.code === 'E_TIMEOUT') break;
           const others = this.idle.length + this.busy.size + this.opening - 1;
           if (others > 0) {
             // The server is up for the others: most likely it caps sessions per client.

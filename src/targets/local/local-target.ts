@@ -1,6 +1,7 @@
 /**
  * A folder on a mounted file system as a target. Atomic puts (temp file in the final
- * directory, then rename), mtime kept, renames and symlinks native. Names are carried byte for
+ * directory, then rename), mtime kept, renames and symlinks native, holes of a sparse
+ * source kept. Names are carried byte for
  * byte: internal paths (and link texts) go to fs calls through `toFsPath` (core/names.ts).
  *
  * The root is a jail (see ../jail.ts): before each operation realpath(3) of the directory it
@@ -19,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { decodeName, decodeNames, encodeName, toFsPath } from '../../core/names.ts';
 import { joinPath, parentOf } from '../../core/paths.ts';
 import type { EntryKind } from '../../core/entry.ts';
-import { TargetError } from '../errors.ts';
+import { TargetError, redactUrl } from '../errors.ts';
 import { assertSafePath, linkInPathError, underRoot } from '../jail.ts';
 import type { LocalSpec } from './options.ts';
 import type { PutOptions, PutSource, RemoteEntry, Target, TargetCapabilities } from '../target.ts';
@@ -31,9 +32,62 @@ const CREATE_FLAGS = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_NOFOLLOW;
 
 export function createLocalTarget(spec: LocalSpec, url: URL): Target {
   if (url.host !== '' && url.host !== 'localhost') {
-    throw new TargetError('E_CONFIG', `target ${spec.url}: file:// URLs name a local folder, not host "${url.host}": write file:///absolute/path`);
+    throw new TargetError('E_CONFIG', `target ${redactUrl(spec.url)}: file:// URLs name a local folder, not host "${url.host}": write file:///absolute/path`);
   }
   return new LocalTarget(fileURLToPath(url), spec.connections ?? LOCAL_DEFAULT_IN_FLIGHT);
+}
+
+/**
+ * Holes are decided per block of this size, aligned to the file offset: the common file
+ * system block, so a hole left here is a hole on disk.
+ */
+const HOLE_BLOCK = 4096;
+const ZERO_BLOCK = Buffer.alloc(HOLE_BLOCK);
+
+/**
+ * Writes `stream` to `path` leaving holes where whole blocks are zero (the caller decided the
+ * source is sparse: cp --sparse=auto's rule, since Node has no SEEK_DATA to find its holes).
+ * Runs of non-zero blocks go out in one positional write each; the final ftruncate gives the
+ * file its size when it ends in a hole.
+ */
+async function writeSparse(path: string | Buffer, stream: AsyncIterable<Buffer>): Promise<void> {
+  const fh = await fs.open(path, CREATE_FLAGS, 0o644);
+  try {
+    let pos = 0;
+    let carry: Buffer | undefined;
+    for await (const chunk of stream) {
+      const buf = carry ? Buffer.concat([carry, chunk]) : chunk;
+      const whole = buf.length - (buf.length % HOLE_BLOCK);
+      await writeNonZeroBlocks(fh, buf.subarray(0, whole), pos);
+      pos += whole;
+      // Keep the partial block for the next chunk: blocks stay aligned to the file offset.
+      carry = whole < buf.length ? Buffer.from(buf.subarray(whole)) : undefined;
+    }
+    if (carry) {
+      await writeNonZeroBlocks(fh, carry, pos);
+      pos += carry.length;
+    }
+    await fh.truncate(pos);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function writeNonZeroBlocks(fh: fs.FileHandle, buf: Buffer, at: number): Promise<void> {
+  const isZero = (i: number) => {
+    const block = buf.subarray(i, i + HOLE_BLOCK);
+    return block.equals(block.length === HOLE_BLOCK ? ZERO_BLOCK : ZERO_BLOCK.subarray(0, block.length));
+  };
+  let i = 0;
+  while (i < buf.length) {
+    while (i < buf.length && isZero(i)) i += HOLE_BLOCK;
+    if (i >= buf.length) return;
+    let j = i;
+    while (j < buf.length && !isZero(j)) j += HOLE_BLOCK;
+    const end = Math.min(j, buf.length);
+    await fh.write(buf, i, end - i, at + i);
+    i = end;
+  }
 }
 
 /** File operations in flight: enough to overlap the thread pool's syscalls, not more. */
@@ -194,8 +248,12 @@ export class LocalTarget implements Target {
         if (options.tempPath !== undefined) renameSync(temp, final);
         return;
       }
-      const fh = await fs.open(temp, CREATE_FLAGS, 0o644);
-      await pipeline(source.open(), fh.createWriteStream()); // closes fh
+      if (source.sparse) {
+        await writeSparse(temp, source.open());
+      } else {
+        const fh = await fs.open(temp, CREATE_FLAGS, 0o644);
+        await pipeline(source.open(), fh.createWriteStream()); // closes fh
+      }
       await fs.lutimes(temp, seconds, seconds);
       if (options.tempPath !== undefined) await fs.rename(temp, final);
     } catch (err) {

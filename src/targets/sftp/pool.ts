@@ -8,10 +8,12 @@
  * sessions open lazily as load needs them and reopen on next use after a failure, with
  * exponential backoff (jittered) between attempts on the same slot.
  *
- * Why a deadline on every request: after a reset or a hung server, ssh2 may never call a
- * request's callback. Each request here has a timer; when it fires the request rejects with
- * E_TIMEOUT and the whole session is dropped (its other requests reject with E_CONNECTION),
- * so nothing waits forever and the next use reconnects.
+ * Why a liveness deadline: after a reset, a hung server or a stalled TCP path, ssh2 may never
+ * call a request's callback. When requests are outstanding and the connection has answered
+ * none of them for `timeoutMs` (no progress; a slow link that keeps answering is alive), the
+ * oldest rejects with E_TIMEOUT and the whole session is dropped (its other requests reject
+ * with E_CONNECTION), so nothing waits forever and the next use reconnects. A request left
+ * unanswered while others are answered fails after STUCK_REQUEST_FACTOR × timeoutMs.
  *
  * A login or host-key refusal (scope "pause") is remembered pool-wide: later operations fail
  * at once with the same error instead of logging in again and again (no retry loop), until
@@ -53,6 +55,8 @@ interface Pending {
   fail(err: TargetError): void;
 }
 
+/** A single request unanswered this many timeouts long fails even while others progress. */
+const STUCK_REQUEST_FACTOR = 4;
 const BACKOFF_BASE_MS = 200;
 const BACKOFF_MAX_MS = 5_000;
 
@@ -126,6 +130,8 @@ export class SftpSession {
    * timer per request cost a timer-list insert and removal for each of a push's 50,000.
    */
   private deadlineTimer: NodeJS.Timeout | undefined;
+  /** Date.now() of the last answer on this connection (the liveness deadline's progress). */
+  private lastAnswerAt = 0;
   private failures = 0;
   private retryAt = 0;
   private corked = false;
@@ -226,6 +232,7 @@ export class SftpSession {
       this.watchDeadlines();
       const cb: RequestCallback<T> = (err, value) => {
         this.pending.delete(entry);
+        this.lastAnswerAt = Date.now();
         if (settled) return;
         settled = true;
         if (err) reject(err);
@@ -252,8 +259,11 @@ export class SftpSession {
         this.deadlineTimer = undefined;
         return;
       }
-      if (Date.now() - oldest.sentAt < this.connector.timeoutMs) return;
-      oldest.fail(new TargetError('E_TIMEOUT', `${oldest.label}: no answer from ${this.connector.what} within ${this.connector.timeoutMs} ms; the connection is dropped`));
+      const now = Date.now();
+      const quiet = now - Math.max(oldest.sentAt, this.lastAnswerAt);
+      const age = now - oldest.sentAt;
+      if (quiet < this.connector.timeoutMs && age < this.connector.timeoutMs * STUCK_REQUEST_FACTOR) return;
+      oldest.fail(new TargetError('E_TIMEOUT', `${oldest.label}: no answer from ${this.connector.what} for ${((quiet >= this.connector.timeoutMs ? quiet : age) / 1000).toFixed(1)} s (timeoutMs ${this.connector.timeoutMs}); the connection is dropped`));
       this.drop(new TargetError('E_CONNECTION', `${oldest.label}: connection dropped after a request timed out`), true);
     }, every);
     this.deadlineTimer.unref();

@@ -37,7 +37,7 @@ import type { EntryKind } from '../../core/entry.ts';
 import { joinPath, parentOf } from '../../core/paths.ts';
 import { TargetError } from '../errors.ts';
 import { assertSafePath, linkInPathError, TickShared, underRoot } from '../jail.ts';
-import { resolvePassphrase, resolvePassword } from '../secrets.ts';
+import { decodeUrlPart, resolvePassphrase, resolvePassword } from '../secrets.ts';
 import type { SftpSpec } from './options.ts';
 import type { PutOptions, PutSource, RemoteEntry, Target, TargetCapabilities } from '../target.ts';
 import { HostKeyPolicy } from './known-hosts.ts';
@@ -88,7 +88,7 @@ export function createSftpTarget(spec: SftpSpec, url: URL): Target {
     url,
     host,
     port,
-    username: url.username === '' ? userInfo().username : decodeURIComponent(url.username),
+    username: url.username === '' ? userInfo().username : decodeUrlPart(url.username),
     root: rootOf(url),
     connections,
     timeoutMs,
