@@ -59,10 +59,15 @@ async function open(source: string | undefined, dest: string | undefined, opts: 
   }
 }
 
-async function onceCommand(source: string | undefined, dest: string | undefined, opts: CommonOptions): Promise<number> {
+interface OnceOptions extends CommonOptions {
+  /** List the whole target first and repair drift (see SyncRunner.once). */
+  verify?: boolean;
+}
+
+async function onceCommand(source: string | undefined, dest: string | undefined, opts: OnceOptions): Promise<number> {
   const { logger, store, runner } = await open(source, dest, opts);
   try {
-    const { ok, results } = await runner.once();
+    const { ok, results } = await runner.once({ verifyAll: opts.verify === true });
     if (ok) logger.info('in sync');
     else if (results.some((r) => r.targetError)) return EXIT.target;
     else logger.error('not in sync: see the messages above');
@@ -134,7 +139,8 @@ export async function main(argv: string[]): Promise<number> {
     });
   withCommon(program.command('once'))
     .description('one full reconcile, then exit (0 when the target matches)')
-    .action((s: string | undefined, d: string | undefined, o: CommonOptions) => {
+    .option('--verify', 'list the whole target first and repair whatever changed there behind our back')
+    .action((s: string | undefined, d: string | undefined, o: OnceOptions) => {
       result = onceCommand(s, d, o);
     });
   withCommon(program.command('check'))

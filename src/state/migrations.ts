@@ -33,6 +33,14 @@ const MIGRATIONS: string[] = [
   // A staged directory (a first push's directory written under a temp name, then renamed)
   // is journalled too; after a crash it is published with the files recorded whole.
   `ALTER TABLE temps ADD COLUMN kind TEXT NOT NULL DEFAULT 'file' CHECK (kind IN ('file', 'dir'));`,
+  // Renames sent to a target whose result is not recorded yet: after a crash (or a lost
+  // reply), the next start looks at both names and records the move if it happened.
+  `CREATE TABLE renames (
+     target INTEGER NOT NULL,
+     to_path TEXT NOT NULL,
+     from_path TEXT NOT NULL,
+     PRIMARY KEY (target, to_path)
+   ) WITHOUT ROWID;`,
 ];
 
 /** Brings the schema up to `version` (all migrations unless a test asks for an older one). */

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { EntryKind, KnownEntry } from '../core/entry.ts';
-import type { JournalledTemp, Store, TempKind } from './store.ts';
+import type { JournalledRename, JournalledTemp, Store, TempKind } from './store.ts';
 import { migrate } from './migrations.ts';
 
 interface Row {
@@ -58,6 +58,7 @@ export class SqliteStore implements Store {
       targetGet: db.prepare<[string], { id: number }>('SELECT id FROM targets WHERE key = ?'),
       targetAdd: db.prepare<[string]>('INSERT INTO targets (key) VALUES (?)'),
       targetSeen: db.prepare<[number]>('UPDATE targets SET seen = 1 WHERE id = ?'),
+      targetUnseen: db.prepare<[number]>('UPDATE targets SET seen = 0 WHERE id = ?'),
       targetIsSeen: db.prepare<[number], { seen: number }>('SELECT seen FROM targets WHERE id = ?'),
       get: db.prepare<[number, string], Row>('SELECT * FROM entries WHERE target = ? AND path = ?'),
       all: db.prepare<[number], Row>('SELECT * FROM entries WHERE target = ?'),
@@ -79,6 +80,9 @@ export class SqliteStore implements Store {
       tempAdd: db.prepare<[number, string, string, TempKind]>('INSERT OR IGNORE INTO temps (target, path, final, kind) VALUES (?, ?, ?, ?)'),
       tempDel: db.prepare<[number, string]>('DELETE FROM temps WHERE target = ? AND path = ?'),
       temps: db.prepare<[number], { path: string; final: string | null; kind: TempKind }>('SELECT path, final, kind FROM temps WHERE target = ?'),
+      renameAdd: db.prepare<[number, string, string]>('INSERT OR REPLACE INTO renames (target, to_path, from_path) VALUES (?, ?, ?)'),
+      renameDel: db.prepare<[number, string]>('DELETE FROM renames WHERE target = ? AND to_path = ?'),
+      renames: db.prepare<[number], { from_path: string; to_path: string }>('SELECT from_path, to_path FROM renames WHERE target = ?'),
     };
   }
 
@@ -94,6 +98,10 @@ export class SqliteStore implements Store {
 
   markTargetSeen(target: number): void {
     this.stmts.targetSeen.run(target);
+  }
+
+  distrustTarget(target: number): void {
+    this.stmts.targetUnseen.run(target);
   }
 
   get(target: number, path: string): KnownEntry | undefined {
@@ -156,6 +164,18 @@ export class SqliteStore implements Store {
 
   temps(target: number): JournalledTemp[] {
     return this.stmts.temps.all(target).map((r) => ({ path: r.path, finalPath: r.final ?? '', kind: r.kind }));
+  }
+
+  addRename(target: number, from: string, to: string): void {
+    this.stmts.renameAdd.run(target, to, from);
+  }
+
+  removeRename(target: number, to: string): void {
+    this.stmts.renameDel.run(target, to);
+  }
+
+  renames(target: number): JournalledRename[] {
+    return this.stmts.renames.all(target).map((r) => ({ from: r.from_path, to: r.to_path }));
   }
 
   close(): void {

@@ -12,6 +12,12 @@ export interface Store {
   /** True when the target has never recorded anything (first run: adopt remote files). */
   isNewTarget(target: number): boolean;
   markTargetSeen(target: number): void;
+  /**
+   * The records of this target can no longer be trusted (its root vanished): the next start
+   * verifies them against a listing of the target, as a first run adopts (isNewTarget is
+   * true again until markTargetSeen).
+   */
+  distrustTarget(target: number): void;
   get(target: number, path: string): KnownEntry | undefined;
   /** Entries at or under `dir` ('' = all). */
   subtree(target: number, dir: string): KnownEntry[];
@@ -30,6 +36,10 @@ export interface Store {
   addTemp(target: number, path: string, finalPath: string, kind?: TempKind): void;
   removeTemp(target: number, path: string): void;
   temps(target: number): JournalledTemp[];
+  /** Journals a rename about to be sent (see TargetSync.start for what a leftover means). */
+  addRename(target: number, from: string, to: string): void;
+  removeRename(target: number, to: string): void;
+  renames(target: number): JournalledRename[];
   close(): void;
 }
 
@@ -39,4 +49,9 @@ export interface JournalledTemp {
   readonly path: string;
   readonly finalPath: string;
   readonly kind: TempKind;
+}
+
+export interface JournalledRename {
+  readonly from: string;
+  readonly to: string;
 }

@@ -21,7 +21,7 @@ import type { Reply } from './deferred-commands.ts';
 import { parentOf } from '../../core/paths.ts';
 import { TargetError, type TargetErrorCode } from '../errors.ts';
 import type { TargetSpec } from '../spec.ts';
-import type { ConnectOptions, PutOptions, PutSource, RemoteEntry, Target, TargetCapabilities } from '../target.ts';
+import type { ConnectOptions, ConnectResult, PutOptions, PutSource, RemoteEntry, Target, TargetCapabilities } from '../target.ts';
 import { FtpPool } from './ftp-pool.ts';
 import { FtpSession, assertSendable, type FtpFeatures } from './ftp-session.ts';
 import { entryFromFileInfo, entryFromMlst, formatMfmtTime } from './ftp-listing.ts';
@@ -134,7 +134,16 @@ export class FtpTarget implements Target {
 
   /** What is at `path`, on this session; undefined when nothing. */
   private async statOn(s: FtpSession, path: string): Promise<RemoteEntry | undefined> {
-    if (path === '') return { path: '', kind: 'dir', size: 0 };
+    if (path === '') {
+      // The root can vanish too (removed behind our back): the engine asks after an E_NOT_FOUND.
+      try {
+        await s.cdAgain(this.settings.root);
+        return { path: '', kind: 'dir', size: 0 };
+      } catch (err) {
+        if (isReply(err, 550, 450, 553)) return undefined;
+        throw err;
+      }
+    }
     const abs = this.abs(path);
     if (s.features.mlsd) {
       try {
@@ -180,7 +189,7 @@ export class FtpTarget implements Target {
     this.pool.prewarm();
   }
 
-  async connect(options: ConnectOptions = {}): Promise<void> {
+  async connect(options: ConnectOptions = {}): Promise<ConnectResult> {
     this.pool.reset();
     this.known.clear();
     // Logins cost the server a password hash each (tens of milliseconds): for a first push,
@@ -190,12 +199,24 @@ export class FtpTarget implements Target {
       (this.options.logger ?? console).warn(`${this.displayName}: TLS certificate verification is off (insecure: true); anyone on the path can impersonate this server`);
     }
     const root = this.settings.root;
-    await this.runOp('open target root', '', async (s) => {
+    return this.runOp('open target root', '', async (s) => {
       try {
         await s.cd(root);
-        return;
+        return { rootCreated: false };
       } catch (err) {
         if (!isReply(err, 550, 450, 553)) throw this.fail(err, 'open target root', '');
+      }
+      if (options.rootExisted) {
+        // Only the root itself: a missing parent is waited for (see ConnectOptions).
+        assertSendable(root, '');
+        await s.client.sendIgnoringError(`MKD ${root}`);
+        try {
+          await s.cd(root);
+          return { rootCreated: true };
+        } catch (err) {
+          if (!isReply(err) || s.closed) throw this.fail(err, 'open target root', '');
+          throw new TargetError('E_ROOT_GONE', `the target root ${root} on ${this.displayName} is gone and cannot be created again (is its parent folder gone too?): waiting for it to come back`, { path: '', cause: err });
+        }
       }
       // Create the root (and missing parents) one level at a time.
       let dir = '';
@@ -210,6 +231,7 @@ export class FtpTarget implements Target {
         const te = this.fail(err, 'open target root', '', 'E_PERMISSION');
         throw new TargetError(te.code, `cannot create or enter the target root ${root} on ${this.displayName}: ${te.message}`, { path: '', cause: te });
       }
+      return { rootCreated: true };
     });
   }
 

@@ -11,7 +11,7 @@ import { joinPath } from '../../core/paths.ts';
 import type { EntryKind } from '../../core/entry.ts';
 import { TargetError } from '../errors.ts';
 import type { TargetSpec } from '../spec.ts';
-import type { PutOptions, PutSource, RemoteEntry, Target, TargetCapabilities } from '../target.ts';
+import type { ConnectOptions, ConnectResult, PutOptions, PutSource, RemoteEntry, Target, TargetCapabilities } from '../target.ts';
 import { translateLocalError } from './translate-error.ts';
 import { hashFile } from '../../io/hash-file.ts';
 
@@ -53,13 +53,26 @@ export class LocalTarget implements Target {
     return path === '' ? this.root : join(this.root, path);
   }
 
-  async connect(): Promise<void> {
+  async connect(options: ConnectOptions = {}): Promise<ConnectResult> {
+    let rootCreated = false;
     try {
-      await fs.mkdir(this.root, { recursive: true });
+      if ((await fs.lstat(this.root).catch(missingAsUndefined)) === undefined) {
+        if (options.rootExisted) {
+          // Only the root itself: a missing parent is a mount that went away (see ConnectOptions).
+          await fs.mkdir(this.root).catch((err: NodeJS.ErrnoException) => {
+            if (err.code === 'ENOENT') throw rootGone(this.root);
+            if (err.code !== 'EEXIST') throw err;
+          });
+        } else {
+          await fs.mkdir(this.root, { recursive: true });
+        }
+        rootCreated = true;
+      }
       await fs.access(this.root, fs.constants.W_OK);
     } catch (err) {
       throw translateLocalError(err, 'open target folder', '');
     }
+    return { rootCreated };
   }
 
   async stat(path: string): Promise<RemoteEntry | undefined> {
@@ -195,4 +208,13 @@ export class LocalTarget implements Target {
   }
 
   async close(): Promise<void> {}
+}
+
+function missingAsUndefined(err: NodeJS.ErrnoException): undefined {
+  if (err.code === 'ENOENT') return undefined;
+  throw err;
+}
+
+function rootGone(root: string): TargetError {
+  return new TargetError('E_ROOT_GONE', `the target folder ${root} is gone and so is its parent folder (an unmounted disk?): waiting for it to come back`, { path: '' });
 }
