@@ -598,6 +598,8 @@ export class TargetSync {
     intents.forgetUnstarted();
 
     for (const { op, error } of report.failed) {
+      // A vanished root fails every operation in flight: onTargetDown says it once.
+      if (isTargetError(error) && error.code === 'E_ROOT_GONE') continue;
       if (op.kind === 'put' || !isTargetError(error) || error.scope === 'path') {
         logger.warn(`${describeOp(op)} failed: ${error.message}`);
         this.lastError = { message: `${describeOp(op)}: ${error.message}`, at: new Date().toISOString() };
