@@ -63,6 +63,8 @@ export class SqliteStore implements Store {
       get: db.prepare<[number, string], Row>('SELECT * FROM entries WHERE target = ? AND path = ?'),
       all: db.prepare<[number], Row>('SELECT * FROM entries WHERE target = ?'),
       under: db.prepare<[number, string, string, string], Row>('SELECT * FROM entries WHERE target = ? AND (path = ? OR (path >= ? AND path < ?))'),
+      childrenOfRoot: db.prepare<[number], Row>("SELECT * FROM entries WHERE target = ? AND path <> '' AND instr(path, '/') = 0"),
+      children: db.prepare<[number, string, string, number], Row>('SELECT * FROM entries WHERE target = ? AND path >= ? AND path < ? AND instr(substr(path, ?), \'/\') = 0'),
       count: db.prepare<[number], { n: number }>('SELECT count(*) AS n FROM entries WHERE target = ?'),
       upsert: db.prepare<[number, string, EntryKind, number, number, string, string | null, string | null, number]>(
         `INSERT INTO entries (target, path, kind, size, mtime_ms, ino, link_target, hash, recorded_at)
@@ -112,6 +114,12 @@ export class SqliteStore implements Store {
   subtree(target: number, dir: string): KnownEntry[] {
     const rows = dir === '' ? this.stmts.all.all(target) : this.stmts.under.all(target, dir, ...rangeOf(dir));
     return rows.map(toEntry);
+  }
+
+  children(target: number, dir: string): KnownEntry[] {
+    if (dir === '') return this.stmts.childrenOfRoot.all(target).map(toEntry);
+    const [low, high] = rangeOf(dir);
+    return this.stmts.children.all(target, low, high, low.length + 1).map(toEntry);
   }
 
   count(target: number): number {

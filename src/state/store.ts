@@ -21,6 +21,8 @@ export interface Store {
   get(target: number, path: string): KnownEntry | undefined;
   /** Entries at or under `dir` ('' = all). */
   subtree(target: number, dir: string): KnownEntry[];
+  /** Entries directly in `dir` ('' = the root), not `dir` itself. */
+  children(target: number, dir: string): KnownEntry[];
   count(target: number): number;
   upsert(target: number, entry: KnownEntry): void;
   delete(target: number, path: string): void;
