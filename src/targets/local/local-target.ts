@@ -2,7 +2,7 @@
  * A folder on a mounted file system as a target. Atomic puts (temp file in the final
  * directory, then rename), mtime kept, renames and symlinks native.
  */
-import { createWriteStream, renameSync, utimesSync, writeFileSync } from 'node:fs';
+import { createWriteStream, lstatSync, readlinkSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -97,18 +97,31 @@ export class LocalTarget implements Target {
     };
   }
 
+  /**
+   * The entries are lstat'ed with synchronous calls, as small puts are written: a listing's
+   * metadata is cached, and a trip through the thread pool per entry cost ten times the
+   * lstat (a `once` that verifies the 100 directories of a 10,000-file push spent 0.5 s).
+   */
   async list(dir: string): Promise<RemoteEntry[]> {
     try {
       const names = await fs.readdir(this.abs(dir));
       const out: RemoteEntry[] = [];
       for (const name of names) {
-        try {
-          out.push(await this.entryAt(joinPath(dir, name)));
-        } catch (err) {
-          // Vanished between readdir and lstat, or a special file: not ours to list.
-          if ((err as NodeJS.ErrnoException).code === 'ENOENT' || err instanceof TargetError) continue;
-          throw err;
+        const path = joinPath(dir, name);
+        const st = lstatSync(this.abs(path), { throwIfNoEntry: false });
+        // Vanished between readdir and lstat, or a special file: not ours to list.
+        if (st === undefined) continue;
+        const kind: EntryKind | undefined = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : undefined;
+        if (kind === undefined) continue;
+        let linkTarget: string | undefined;
+        if (kind === 'symlink') {
+          try {
+            linkTarget = readlinkSync(this.abs(path));
+          } catch {
+            continue; // replaced meanwhile
+          }
         }
+        out.push({ path, kind, size: kind === 'file' ? st.size : 0, mtimeMs: st.mtimeMs, ...(linkTarget !== undefined ? { linkTarget } : {}) });
       }
       return out;
     } catch (err) {
