@@ -365,4 +365,18 @@ describe('the store never claims what the target does not hold', { timeout: 30_0
     assert.deepEqual(await sync.verify('all'), []);
     await sync.stop();
   });
+
+  it('requestVerify() (verifyIntervalSec, once --verify): the next cycle lists the whole target first and repairs what it finds', async () => {
+    const s = setup({ 'a/b/c/f': 'deep', top: 't' });
+    const sync = s.sync();
+    await sync.start();
+    await sync.cycle(whole);
+    rmSync(join(s.dst, 'a', 'b', 'c', 'f'));
+    assert.equal((await sync.cycle(whole)).ops, 0, 'a cycle trusts the store');
+    sync.requestVerify();
+    assert.equal((await sync.cycle(whole)).ops, 1);
+    assert.deepEqual(tree(s.dst), tree(s.src));
+    assert.ok(s.lines.some((l) => /"a\/b\/c\/f": file missing on the target/.test(l)), s.lines.join('\n'));
+    await sync.stop();
+  });
 });
