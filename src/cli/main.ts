@@ -66,12 +66,14 @@ async function open(source: string | undefined, dest: string | undefined, opts: 
 
 interface OnceOptions extends CommonOptions {
   allowDelete?: boolean;
+  /** List the whole target first and repair drift (see SyncRunner.once). */
+  verify?: boolean;
 }
 
 async function onceCommand(source: string | undefined, dest: string | undefined, opts: OnceOptions): Promise<number> {
   const { logger, store, runner } = await open(source, dest, opts);
   try {
-    const { ok, results } = await runner.once({ allowDelete: opts.allowDelete === true });
+    const { ok, results } = await runner.once({ allowDelete: opts.allowDelete === true, verifyAll: opts.verify === true });
     if (ok) logger.info('in sync');
     else if (results.some((r) => r.targetError)) return EXIT.target;
     else {
@@ -155,6 +157,7 @@ export async function main(argv: string[]): Promise<number> {
   withCommon(program.command('once'))
     .description('one full reconcile, then exit (0 when the target matches)')
     .option('--allow-delete', 'carry out deletes a safety gate would refuse (the source was emptied or replaced on purpose, more than maxDelete)')
+    .option('--verify', 'list the whole target first and repair whatever changed there behind our back')
     .action((s: string | undefined, d: string | undefined, o: OnceOptions) => {
       result = onceCommand(s, d, o);
     });

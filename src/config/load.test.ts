@@ -30,10 +30,16 @@ describe('config validation', () => {
     ['wrong enum value', 'syncs:\n  - source: /a\n    targets: [{url: ftp://h/, tls: yes}]\n', /syncs\[0\]\.targets\[0\]\.tls: "yes" is not allowed; use one of "none", "explicit", "implicit"/],
     ['bad maxDelete', 'syncs:\n  - source: /a\n    maxDelete: lots\n    targets: [{url: /b}]\n', /maxDelete: must be a count like 100 or a percentage/],
     ['no targets', 'syncs:\n  - source: /a\n    targets: []\n', /targets: list at least one target/],
+    ['negative verifyIntervalSec', 'verifyIntervalSec: -1\nsyncs:\n  - source: /a\n    targets: [{url: /b}]\n', /verifyIntervalSec: /],
+    ['misspelt verifyIntervalSec', 'verifyInterval: 60\nsyncs:\n  - source: /a\n    targets: [{url: /b}]\n', /verifyInterval: unknown key; did you mean "verifyIntervalSec"\?/],
     ['duplicate key', 'syncs:\n  - source: /a\n    source: /b\n    targets: [{url: /b}]\n', /Map keys must be unique/],
   ];
   for (const [name, text, re] of bad) {
     it(`rejects: ${name}`, () => assert.throws(() => loadConfigFile(write(`${name.replace(/\W/g, '_')}.yaml`, text)), re));
   }
+  it('accepts verifyIntervalSec', () => {
+    const c = loadConfigFile(write('verify.yaml', 'verifyIntervalSec: 3600\nsyncs:\n  - source: /a\n    targets: [{url: /b}]\n'));
+    assert.equal(c.verifyIntervalSec, 3600);
+  });
   it('rejects a non-mapping', () => assert.throws(() => validateConfig([1], 'x'), /expected a mapping/));
 });

@@ -31,6 +31,8 @@ export const configSchema = z.strictObject({
   debounceMs: z.number().int().nonnegative().max(60_000).optional(),
   debounceMaxMs: positiveInt.max(600_000).optional(),
   rescanIntervalSec: z.number().int().nonnegative().optional(),
+  /** Full verification of every target (list it all, repair drift) this often; 0 = off. */
+  verifyIntervalSec: z.number().int().nonnegative().optional(),
   /**
    * Which inotify watcher: `native` (the default), our own watcher over Node's per-directory
    * fs.watch (src/watch/dir-watcher.ts): events arrive within a millisecond and excluded

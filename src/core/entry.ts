@@ -45,6 +45,23 @@ export function uncertainFile(path: string): KnownEntry {
 }
 
 /**
+ * A directory the engine may have created on the target, or may have moved there: its intent
+ * was journalled before the mkdir or rename was sent, and no result was recorded since (a
+ * crash, a lost reply). The planner treats it as "may exist": it creates it again when the
+ * source has it (mkdir is idempotent) and removes it when not (removing a missing path is
+ * idempotent). So whatever the engine creates is in the store before it exists, and a restart
+ * can always finish or undo it.
+ */
+export function uncertainDir(path: string): KnownEntry {
+  return { path, kind: 'dir', size: -1, mtimeMs: -1, ino: '', recordedAtMs: 0 };
+}
+
+/** A record written as an intent (uncertainFile, uncertainDir): what it names may not exist. */
+export function isUncertain(known: KnownEntry): boolean {
+  return known.size === -1 && known.mtimeMs === -1;
+}
+
+/**
  * Same content as far as (kind, size, mtime, inode, link) can tell. The inode matters: a file
  * replaced by another one (mv over, swap, cp -p) may keep size and mtime but not the inode.
  */

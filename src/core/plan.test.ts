@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import type { EntryKind, KnownEntry, LocalEntry } from './entry.ts';
+import { uncertainDir, uncertainFile, type EntryKind, type KnownEntry, type LocalEntry } from './entry.ts';
 import { describeOp } from './ops.ts';
 import { plan, type PlanInput } from './plan.ts';
 import { applyPlan, treeOf } from '../../test/helpers/memory-tree.ts';
@@ -102,6 +102,57 @@ describe('plan(): named cases', () => {
     const touched: LocalEntry = { path: 'f', kind: 'file', size: 5, mtimeMs: 9000, ino: '1', hash: 'aaa' };
     assert.deepEqual(plan({ local: mapOf([touched]), known: mapOf([k]), caps: { rename: true, symlinks: true } }).ops.map(describeOp), []);
   });
+});
+
+describe('plan(): uncertain records (intents journalled before a mkdir or rename)', () => {
+  // 'a/?' is an uncertain directory, 'f=?' an uncertain file: the target may or may not hold
+  // them (a rename's intent is journalled apart: see TargetSync.start). The plan must bring every possible target (`targets`) to the source.
+  const knownWith = (spec: string[]): KnownEntry[] =>
+    spec.map((s) => (s.endsWith('/?') ? uncertainDir(s.slice(0, -2)) : s.endsWith('=?') ? uncertainFile(s.slice(0, -2)) : known([s])[0]!));
+  const cases: { name: string; before: string[]; targets: string[][]; after: string[]; ops: string[] }[] = [
+    { name: 'mkdir intent, the source has the dir: mkdir again', before: ['a/?'], targets: [[], ['a/']], after: ['a/'], ops: ['mkdir "a"'] },
+    { name: 'mkdir intent, the dir is gone from the source: rmdir', before: ['a/?'], targets: [[], ['a/']], after: [], ops: ['rmdir "a"'] },
+    { name: 'mkdir intent with a file to send inside', before: ['a/?'], targets: [[], ['a/']], after: ['a/', 'a/f=1'], ops: ['mkdir "a"', 'put "a/f"'] },
+    { name: 'mkdir intent, a file there now', before: ['a/?'], targets: [[], ['a/']], after: ['a=1'], ops: ['rmdir "a"', 'put "a"'] },
+    {
+      name: 'a chain of mkdir intents whose tree is gone: removed children first',
+      before: ['a/?', 'a/b/?', 'a/b/c/?'],
+      targets: [[], ['a/'], ['a/', 'a/b/'], ['a/', 'a/b/', 'a/b/c/']],
+      after: [],
+      ops: ['rmdir "a/b/c"', 'rmdir "a/b"', 'rmdir "a"'],
+    },
+    {
+      name: 'mkdir intent inside a dir then renamed (a/new → b/new): renamed, then mkdir again',
+      before: ['a#1/', 'a/x=5', 'a/new/?'],
+      targets: [
+        ['a/', 'a/x=5'],
+        ['a/', 'a/x=5', 'a/new/'],
+      ],
+      after: ['b#1/', 'b/x=5', 'b/new/'],
+      ops: ['rename "a" -> "b"', 'mkdir "b/new"'],
+    },
+    {
+      name: 'mkdir intent inside a dir then renamed, the new dir gone again',
+      before: ['a#1/', 'a/new/?'],
+      targets: [['a/'], ['a/', 'a/new/']],
+      after: ['b#1/'],
+      ops: ['rename "a" -> "b"', 'rmdir "b/new"'],
+    },
+    { name: 'uncertain file kept: re-sent', before: ['f=?'], targets: [[], ['f=1']], after: ['f=1'], ops: ['put "f"'] },
+    { name: 'uncertain file gone: removed', before: ['f=?'], targets: [[], ['f=1']], after: [], ops: ['remove "f"'] },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const input: PlanInput = { local: mapOf(entries(c.after)), known: mapOf(knownWith(c.before)), caps: { rename: true, symlinks: true } };
+      const result = plan(input);
+      assert.deepEqual(result.ops.map(describeOp), c.ops);
+      for (const t of c.targets) {
+        const tree = treeOf(entries(t));
+        applyPlan(tree, result.ops);
+        assert.deepEqual(tree, treeOf(input.local.values()), `applying the plan to a target holding ${JSON.stringify(t)} yields the source`);
+      }
+    });
+  }
 });
 
 // ---- property test: random trees and random histories ----

@@ -20,7 +20,7 @@
  *   3. Removals of what vanished, children first (or one recursive rmdir when allowed).
  * Then dependencies are derived from paths alone (see `linkDependencies`).
  */
-import { isRacy, sameFingerprint, type KnownEntry, type LocalEntry } from './entry.ts';
+import { isRacy, isUncertain, sameFingerprint, type KnownEntry, type LocalEntry } from './entry.ts';
 import type { Op, Problem } from './ops.ts';
 import { ancestorsOf, compareParentsFirst, isAtOrUnder, isStrictlyUnder, parentOf, rebase } from './paths.ts';
 
@@ -157,6 +157,12 @@ function createAndUpdate(b: PlanBuilder, input: PlanInput): void {
     if (path === '') continue; // the root always exists on the target
     const v = b.virt.get(path);
     if (v && v.kind === e.kind) {
+      // An uncertain directory may not exist: create it again (mkdir is idempotent).
+      if (e.kind === 'dir' && isUncertain(v)) {
+        b.add({ kind: 'mkdir', path, entry: e });
+        b.virt.set(path, asKnown(e));
+        continue;
+      }
       if (!needsUpdate(e, v)) continue;
       if (e.kind === 'file') b.add({ kind: 'put', path, entry: e });
       else if (e.kind === 'symlink') addSymlink(b, input, e);

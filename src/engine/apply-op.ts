@@ -10,13 +10,15 @@ import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { quotePath, toFsPath } from '../core/names.ts';
 import { needsContentHash, uncertainFile, type KnownEntry, type LocalEntry } from '../core/entry.ts';
-import type { Op, PutOp } from '../core/ops.ts';
+import type { Op, PutOp, RenameOp } from '../core/ops.ts';
+import { parentOf } from '../core/paths.ts';
 import { backoffDelay, OP_RETRY } from '../core/retry.ts';
 import { TargetError } from '../targets/errors.ts';
 import type { PutSource, Target } from '../targets/target.ts';
 import type { GroupCommit } from '../state/group-commit.ts';
 import type { Store } from '../state/store.ts';
 import type { OpOutcome } from './executor.ts';
+import { renameHappened, type MkdirIntents } from './intents.ts';
 import type { StagedDirs } from './staged-dirs.ts';
 import type { TempReservations } from './temp-journal.ts';
 
@@ -30,6 +32,8 @@ export interface ApplyContext {
   readonly temps: TempReservations;
   /** This plan's staged directories (a first push's new directories of small files). */
   readonly staged: StagedDirs;
+  /** Intents of this plan's mkdirs, committed before each is sent (intents.ts). */
+  readonly intents: MkdirIntents;
   readonly targetId: number;
   readonly now: () => number;
   /** Called after each successful op (logging, counters). */
@@ -64,7 +68,10 @@ async function applyWithRetries(ctx: ApplyContext, op: Op): Promise<OpOutcome> {
         await ctx.sleep(backoffDelay(attempt, OP_RETRY));
         continue;
       }
-      if (err.scope === 'path') return handlePathError(ctx, op, err);
+      if (err.scope === 'path') {
+        // Asking the target what is there can fail too: then the target is what failed.
+        return handlePathError(ctx, op, err).catch((e: unknown) => ({ status: 'target-down' as const, error: e instanceof Error ? e : new Error(String(e)) }));
+      }
       ctx.targetDown?.(err);
       return { status: 'target-down', error: err };
     }
@@ -89,6 +96,7 @@ async function applyOnce(ctx: ApplyContext, op: Op): Promise<OpOutcome> {
         await ctx.staged.create(op); // recorded when published
         break;
       }
+      await ctx.intents.before(op);
       await target.mkdir(op.path);
       commits.writeNow(() => record(ctx, op.entry));
       break;
@@ -106,13 +114,10 @@ async function applyOnce(ctx: ApplyContext, op: Op): Promise<OpOutcome> {
       break;
     case 'rename':
       if (!target.rename) throw new TargetError('E_UNSUPPORTED', 'target cannot rename', { path: op.path });
+      // Journalled first: a crash or a lost reply leaves the store knowing both names.
+      await commits.write(() => store.addRename(targetId, op.from, op.path));
       await target.rename(op.from, op.path);
-      commits.writeNow(() => {
-        store.moveSubtree(targetId, op.from, op.path);
-        const moved = store.get(targetId, op.path);
-        // Keep the recorded hash and time: the bytes did not change, only the name.
-        record(ctx, op.entry, moved?.hash);
-      });
+      commits.writeNow(() => recordRename(ctx, op));
       break;
     case 'remove':
       await target.remove(op.path);
@@ -125,6 +130,16 @@ async function applyOnce(ctx: ApplyContext, op: Op): Promise<OpOutcome> {
   }
   ctx.onApplied(op, 0);
   return { status: 'done' };
+}
+
+/** A rename done: the records move with it and its journalled intent is forgotten. */
+function recordRename(ctx: ApplyContext, op: RenameOp): void {
+  const { store, targetId } = ctx;
+  store.moveSubtree(targetId, op.from, op.path);
+  const moved = store.get(targetId, op.path);
+  // Keep the recorded hash and time: the bytes did not change, only the name.
+  record(ctx, op.entry, moved?.hash);
+  store.removeRename(targetId, op.path);
 }
 
 /** Files up to this size are read whole and handed over as one buffer. */
@@ -278,26 +293,50 @@ function sameAsPlanned(e: LocalEntry, st: { size: bigint; mtimeNs: bigint; ino: 
 
 /**
  * A path-level failure. When the store was wrong about the target (someone removed a remote
- * directory behind our back), forget that part of the store so the next cycle recreates it.
+ * directory behind our back), forget that part of the store so the next cycle recreates it;
+ * the target is asked first, so nothing it still holds is forgotten. A vanished target root
+ * is no path's problem: the whole target waits (E_ROOT_GONE) and is rebuilt when it is back.
  */
-function handlePathError(ctx: ApplyContext, op: Op, err: TargetError): OpOutcome {
-  return ctx.commits.writeNow(() => pathErrorOutcome(ctx, op, err));
-}
-
-function pathErrorOutcome(ctx: ApplyContext, op: Op, err: TargetError): OpOutcome {
-  const { store, targetId } = ctx;
+async function handlePathError(ctx: ApplyContext, op: Op, err: TargetError): Promise<OpOutcome> {
+  const { target, store, targetId, commits } = ctx;
+  const forgetIntent = () => op.kind === 'rename' && store.removeRename(targetId, op.path);
   if (err.code === 'E_NOT_FOUND') {
-    if (op.kind === 'rename') store.deleteSubtree(targetId, op.from);
-    else if (op.kind === 'mkdir' || op.kind === 'put' || op.kind === 'symlink') {
-      const parent = op.path.includes('/') ? op.path.slice(0, op.path.lastIndexOf('/')) : '';
-      if (parent !== '') store.deleteSubtree(targetId, parent);
+    if ((await target.stat('')) === undefined) {
+      return { status: 'target-down', error: new TargetError('E_ROOT_GONE', `the target root of ${target.displayName} vanished`, { path: '', cause: err }) };
     }
-    return { status: 'retry-later', reason: 'the target did not hold what the state store said: re-checking' };
+    if (op.kind === 'rename') {
+      if (await renameHappened(target, op.from, op.path, op.entry.kind)) {
+        // An earlier attempt did it (its reply was lost).
+        commits.writeNow(() => recordRename(ctx, op));
+        ctx.onApplied(op, 0);
+        return { status: 'done' };
+      }
+      // `from` gone: forget it (the path is sent again). Else the destination's parent is
+      // missing: forget that instead, and keep the records of what is still at `from`.
+      const fromThere = (await target.stat(op.from)) !== undefined;
+      const stale = fromThere ? parentOf(op.path) : op.from;
+      commits.writeNow(() => {
+        forgetIntent();
+        if (stale !== '') store.deleteSubtree(targetId, stale);
+      });
+      return { status: 'retry-later', reason: 'the target did not hold what the state store said: re-checking' };
+    }
+    if (op.kind === 'mkdir' || op.kind === 'put' || op.kind === 'symlink') {
+      const parent = parentOf(op.path);
+      if (parent !== '' && (await target.stat(parent))?.kind !== 'dir') {
+        commits.writeNow(() => store.deleteSubtree(targetId, parent));
+        return { status: 'retry-later', reason: 'the target did not hold what the state store said: re-checking' };
+      }
+    }
+    return { status: 'failed', error: err };
   }
-  if (err.code === 'E_NOT_EMPTY' && op.kind === 'rmdir') {
-    // Files we did not put there: leave them (deletes remove only what we sent) and forget the dir.
-    store.delete(targetId, op.path);
-    return { status: 'failed', error: new TargetError('E_NOT_EMPTY', `directory ${quotePath(op.path)} kept on the target: it holds files sync-inotify did not put there`, { path: op.path }) };
-  }
-  return { status: 'failed', error: err };
+  return commits.writeNow(() => {
+    forgetIntent();
+    if (err.code === 'E_NOT_EMPTY' && op.kind === 'rmdir') {
+      // Files we did not put there: leave them (deletes remove only what we sent) and forget the dir.
+      store.delete(targetId, op.path);
+      return { status: 'failed', error: new TargetError('E_NOT_EMPTY', `directory ${quotePath(op.path)} kept on the target: it holds files sync-inotify did not put there`, { path: op.path }) };
+    }
+    return { status: 'failed', error: err };
+  });
 }

@@ -5,8 +5,10 @@
 import { accessSync, constants, lstatSync, statSync } from 'node:fs';
 import { relative, resolve, isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { quotePath } from '../core/names.ts';
 import { createPathFilter, type PathFilter } from '../core/filter.ts';
 import { parseMaxDelete } from '../core/safety.ts';
+import type { Drift } from '../core/drift.ts';
 import type { Scope } from '../core/scope.ts';
 import { ConfigError } from '../config/errors.ts';
 import type { ConfigFile, SyncConfig } from '../config/schema.ts';
@@ -35,11 +37,13 @@ interface RunningSync {
 }
 
 const FULL: Scope[] = [{ path: '', deep: true }];
+const ONCE_ROUNDS = 5;
 
 export class SyncRunner {
   private readonly syncs: RunningSync[] = [];
   private rescanTimer: NodeJS.Timeout | undefined;
   private rootTimer: NodeJS.Timeout | undefined;
+  private verifyTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly config: ConfigFile,
@@ -96,6 +100,18 @@ export class SyncRunner {
       await this.startWatcher(s);
       this.logger.info(`watching ${s.config.source} → ${s.targets.map((t) => t.name).join(', ')}`);
       this.hintAll(s, FULL);
+    }
+    const verifyEvery = this.config.verifyIntervalSec ?? 0;
+    if (verifyEvery > 0) {
+      // Drift made behind our back (files removed or rewritten on the target, its root gone
+      // while nothing changed here): the whole target is listed and repaired.
+      this.verifyTimer = setInterval(() => {
+        for (const t of this.targets) {
+          t.requestVerify();
+          t.hint(FULL);
+        }
+      }, verifyEvery * 1000);
+      this.verifyTimer.unref();
     }
     const every = this.config.rescanIntervalSec ?? DEFAULT_RESCAN_SEC;
     if (every > 0) {
@@ -164,24 +180,42 @@ export class SyncRunner {
 
   /**
    * One full reconcile per target; repeats (up to 5 rounds) while operations did not finish
-   * (changed during upload, blocked by a failure). `ok`: every target converged: no operation
-   * failed (a name the target refused, a permission denied, …), nothing was halted or
-   * unreadable. A round that leaves only failures nothing retries (E_NAME) is the last.
+   * (changed during upload, blocked by a failure) or the target was not as the store said.
+   * `ok`: every target converged: no operation failed (a name the target refused, a
+   * permission denied, …), nothing was halted or unreadable. A round that leaves only
+   * failures nothing retries (E_NAME) is the last.
+   *
+   * It verifies what it claims: after each plan, the root and every directory the plan
+   * touched are listed and compared with the store (TargetSync.verify: a list per directory);
+   * drift is corrected in the store and repaired by the next round. With `verifyAll`, the
+   * whole target is listed first, so drift made behind our back anywhere (files deleted or
+   * rewritten there) is repaired too. Drift still there after the last round is named and
+   * makes the result not ok. `allowDelete`: the operator confirmed deletes a gate refuses.
    */
-  async once(options: { allowDelete?: boolean } = {}): Promise<{ ok: boolean; results: CycleResult[] }> {
+  async once(options: { allowDelete?: boolean; verifyAll?: boolean } = {}): Promise<{ ok: boolean; results: CycleResult[] }> {
     const outcomes = await Promise.all(
       this.targets.map(async (t) => {
         t.disableRenameGrace();
         if (options.allowDelete === true) t.confirmDeletesNextCycle();
+        if (options.verifyAll) t.requestVerify();
         let last: CycleResult = { ops: 0, failed: 0, problems: [] };
-        for (let round = 0; round < 5; round++) {
+        let drift: Drift[] = [];
+        for (let round = 0; round < ONCE_ROUNDS; round++) {
           last = await t.cycle(FULL);
           if (last.targetError || last.halted) break;
-          // Every planned operation finished: the target now matches what was scanned, and
-          // another full scan would only confirm it (doubling the time of a push).
-          if (last.failed === 0 && (last.unfinished ?? 0) === 0) return { last, converged: true };
-          if ((last.unfinished ?? 0) === 0) break; // only refusals left: another round is refused too
+          try {
+            drift = await t.verify(['', ...(last.touched ?? [])]);
+          } catch (err) {
+            last = { ...last, targetError: err as Error };
+            break;
+          }
+          // Every planned operation finished and the target holds what the store says: the
+          // target now matches what was scanned, and another full scan would only confirm it
+          // (doubling the time of a push).
+          if (drift.length === 0 && last.failed === 0 && (last.unfinished ?? 0) === 0) return { last, converged: true };
+          if (drift.length === 0 && (last.unfinished ?? 0) === 0 && last.failed > 0) break; // only refusals left: another round is refused too
         }
+        for (const d of drift) this.logger.error(`${t.name}: ${quotePath(d.path)}: ${d.detail}, and could not be repaired`);
         return { last, converged: false };
       }),
     );
@@ -200,6 +234,7 @@ export class SyncRunner {
   async stop(): Promise<void> {
     if (this.rescanTimer) clearInterval(this.rescanTimer);
     if (this.rootTimer) clearInterval(this.rootTimer);
+    if (this.verifyTimer) clearInterval(this.verifyTimer);
     await Promise.all(this.syncs.map((s) => s.watcher?.stop()));
     await Promise.all(this.targets.map((t) => t.stop()));
   }

@@ -4,7 +4,7 @@
  * and can act in the middle of a put.
  */
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -35,11 +35,27 @@ class Recording extends LocalTarget {
     this.afterPut?.(path);
   }
 
+  /** Runs after a mkdir or rename was done on the disk, before it resolves (may throw). */
+  afterMkdir: ((path: string) => void) | undefined;
+  afterRename: ((from: string, to: string) => void) | undefined;
+
+  override async mkdir(path: string): Promise<void> {
+    this.calls.push(`mkdir ${path}`);
+    await super.mkdir(path);
+    this.afterMkdir?.(path);
+  }
+
   override async rename(from: string, to: string): Promise<void> {
     this.calls.push(`rename ${from} -> ${to}`);
-    return super.rename(from, to);
+    await super.rename(from, to);
+    this.afterRename?.(from, to);
   }
 }
+
+/** What a crash or a lost reply looks like to the engine: the target stops answering. */
+const lostReply = () => {
+  throw new TargetError('E_NO_SPACE', 'the test cut the connection after the operation was done');
+};
 
 function setup(files: Record<string, string>) {
   const dir = join(work, `t${++n}`);
@@ -242,6 +258,148 @@ describe('uploads the source changes under', { timeout: 30_000 }, () => {
     assert.equal((await sync.cycle(whole)).unfinished, 1);
     await sync.cycle([{ path: 'f', deep: false }]);
     assert.deepEqual(tree(s.dst), { f: 'second, longer' });
+    await sync.stop();
+  });
+});
+
+describe('the store never claims what the target does not hold', { timeout: 30_000 }, () => {
+  it('a mkdir done whose reply was lost: its intent is in the store, and the directory is removed once the source lets go of it', async () => {
+    const s = setup({ keep: 'k' });
+    const first = s.sync();
+    await first.start();
+    await first.cycle(whole);
+    mkdirSync(join(s.src, 'n'));
+    s.target.afterMkdir = lostReply;
+    const cut = await first.cycle(whole);
+    assert.ok(cut.targetError, 'the target went away');
+    assert.ok(existsSync(join(s.dst, 'n')), 'the mkdir reached the target');
+    assert.equal(s.store.get(first.targetId, 'n')?.size, -1, 'recorded as an uncertain directory');
+    await first.stop();
+    // A restart after the source removed it: nothing is left on the target.
+    s.target.afterMkdir = undefined;
+    rmSync(join(s.src, 'n'), { recursive: true });
+    const second = s.sync();
+    second.disableRenameGrace();
+    await second.start();
+    await second.cycle(whole);
+    assert.deepEqual(tree(s.dst), { keep: 'k' });
+    assert.equal(s.store.get(second.targetId, 'n'), undefined);
+    await second.stop();
+  });
+
+  it('a rename done whose reply was lost: the next start records it, and nothing is sent again', async () => {
+    const s = setup({ 'a/x': 'x', 'a/y': 'y', 'a/deep/z': 'z' });
+    const first = s.sync();
+    await first.start();
+    await first.cycle(whole);
+    renameSync(join(s.src, 'a'), join(s.src, 'b'));
+    s.target.afterRename = lostReply;
+    first.disableRenameGrace();
+    assert.ok((await first.cycle(whole)).targetError);
+    assert.deepEqual(s.store.renames(first.targetId), [{ from: 'a', to: 'b' }], 'journalled');
+    assert.equal(s.store.get(first.targetId, 'a')?.kind, 'dir', 'not moved in the store yet');
+    await first.stop();
+    s.target.afterRename = undefined;
+    const second = s.sync();
+    second.disableRenameGrace();
+    await second.start();
+    assert.deepEqual(s.store.renames(second.targetId), []);
+    assert.equal(s.store.get(second.targetId, 'a'), undefined);
+    assert.equal(s.store.get(second.targetId, 'b/deep/z')?.kind, 'file', 'the records moved with it');
+    s.target.calls.length = 0;
+    assert.equal((await second.cycle(whole)).ops, 0, `nothing left to do: ${s.target.calls.join('; ')}`);
+    assert.deepEqual(tree(s.dst), tree(s.src));
+    await second.stop();
+  });
+
+  it('a rename journalled but never sent: the next start forgets the intent and the plan renames', async () => {
+    const s = setup({ 'a/x': 'x' });
+    const sync = s.sync();
+    await sync.start();
+    await sync.cycle(whole);
+    renameSync(join(s.src, 'a'), join(s.src, 'b'));
+    s.store.addRename(sync.targetId, 'a', 'b');
+    await sync.stop();
+    const again = s.sync();
+    again.disableRenameGrace();
+    await again.start();
+    assert.deepEqual(s.store.renames(again.targetId), []);
+    assert.equal(s.store.get(again.targetId, 'a')?.kind, 'dir');
+    s.target.calls.length = 0;
+    await again.cycle(whole);
+    assert.deepEqual(s.target.calls, ['rename a -> b']);
+    assert.deepEqual(tree(s.dst), tree(s.src));
+    await again.stop();
+  });
+
+  it('the target root removed while running: one error, then it is created again and the mirror rebuilt', async () => {
+    const s = setup({ f: 'f', 'd/g': 'g', 'd/h': 'h' });
+    const sync = s.sync();
+    await sync.start();
+    await sync.cycle(whole);
+    rmSync(s.dst, { recursive: true });
+    writeFileSync(join(s.src, 'new'), 'new');
+    const gone = await sync.cycle([{ path: 'new', deep: false }]);
+    assert.equal((gone.targetError as TargetError | undefined)?.code, 'E_ROOT_GONE');
+    assert.equal(sync.status().state, 'retrying');
+    await sync.cycle(whole);
+    assert.deepEqual(tree(s.dst), tree(s.src), 'everything sent again, not only the change');
+    assert.equal(s.lines.filter((l) => /target root/.test(l) && /vanished|gone/.test(l)).length, 1, s.lines.join('\n'));
+    await sync.stop();
+  });
+
+  it('the target root gone with its parent (an unmounted disk): nothing is created until the parent is back; then what is still there is kept', async () => {
+    const s = setup({ f: 'f', 'd/g': 'g', 'd/h': 'h' });
+    const mount = join(s.dst, '..', 'mnt');
+    const root = join(mount, 'mirror');
+    const target = new Recording(root);
+    const sync = s.sync(target);
+    await sync.start();
+    await sync.cycle(whole);
+    renameSync(mount, `${mount}.away`);
+    writeFileSync(join(s.src, 'new'), 'new');
+    assert.equal(((await sync.cycle([{ path: 'new', deep: false }])).targetError as TargetError | undefined)?.code, 'E_ROOT_GONE');
+    assert.equal(((await sync.cycle(whole)).targetError as TargetError | undefined)?.code, 'E_ROOT_GONE', 'still gone');
+    assert.ok(!existsSync(mount), 'the mount point was not created');
+    // Back, but someone removed a file there meanwhile: verified, not trusted.
+    renameSync(`${mount}.away`, mount);
+    rmSync(join(root, 'd', 'g'));
+    target.calls.length = 0;
+    await sync.cycle(whole);
+    assert.deepEqual(tree(root), tree(s.src));
+    assert.deepEqual(target.calls.filter((c) => c.startsWith('put')).sort(), ['put d/g', 'put new'], 'only what is missing is sent');
+    await sync.stop();
+  });
+
+  it('verify(): files removed or rewritten on the target behind our back are found, and the next plan repairs them', async () => {
+    const s = setup({ f: 'f', 'd/g': 'g', 'd/h': 'h' });
+    const sync = s.sync();
+    await sync.start();
+    await sync.cycle(whole);
+    rmSync(join(s.dst, 'f'));
+    writeFileSync(join(s.dst, 'd', 'h'), 'rewritten there');
+    rmSync(join(s.dst, 'd', 'g'));
+    const rootOnly = await sync.verify(['']);
+    assert.deepEqual(rootOnly.map((d) => `${d.kind} ${d.path}`), ['missing f'], 'a list of the root sees only the root');
+    const all = await sync.verify('all');
+    assert.deepEqual(all.map((d) => `${d.kind} ${d.path}`).sort(), ['changed d/h', 'missing d/g']);
+    await sync.cycle(whole);
+    assert.deepEqual(tree(s.dst), tree(s.src));
+    assert.deepEqual(await sync.verify('all'), []);
+    await sync.stop();
+  });
+
+  it('requestVerify() (verifyIntervalSec, once --verify): the next cycle lists the whole target first and repairs what it finds', async () => {
+    const s = setup({ 'a/b/c/f': 'deep', top: 't' });
+    const sync = s.sync();
+    await sync.start();
+    await sync.cycle(whole);
+    rmSync(join(s.dst, 'a', 'b', 'c', 'f'));
+    assert.equal((await sync.cycle(whole)).ops, 0, 'a cycle trusts the store');
+    sync.requestVerify();
+    assert.equal((await sync.cycle(whole)).ops, 1);
+    assert.deepEqual(tree(s.dst), tree(s.src));
+    assert.ok(s.lines.some((l) => /"a\/b\/c\/f": file missing on the target/.test(l)), s.lines.join('\n'));
     await sync.stop();
   });
 });

@@ -10,7 +10,8 @@
 import { lstat } from 'node:fs/promises';
 import { quotePath, toFsPath } from '../core/names.ts';
 import { join } from 'node:path';
-import { isRacy, RACY_WINDOW_MS, sameFingerprint, uncertainFile, type KnownEntry, type LocalEntry } from '../core/entry.ts';
+import { isRacy, isUncertain, RACY_WINDOW_MS, sameFingerprint, uncertainFile, type KnownEntry, type LocalEntry } from '../core/entry.ts';
+import { findDrift, type Drift } from '../core/drift.ts';
 import { flushDelay, unsettledPaths, type PathHintTimes } from '../core/debounce.ts';
 import { countRemovals, describeOp, type Op, type Problem, type PutOp } from '../core/ops.ts';
 import { isAtOrUnder, parentOf } from '../core/paths.ts';
@@ -22,8 +23,10 @@ import { needsDeepScan, normalizeScopes, widenScope, type Scope } from '../core/
 import { formatBytes, type Logger } from '../log/logger.ts';
 import { GroupCommit } from '../state/group-commit.ts';
 import type { Store } from '../state/store.ts';
-import { isTargetError, type TargetError } from '../targets/errors.ts';
-import type { Target } from '../targets/target.ts';
+import { isTargetError, TargetError } from '../targets/errors.ts';
+import type { RemoteEntry, Target } from '../targets/target.ts';
+import { walkTarget } from '../targets/walk.ts';
+import { MkdirIntents, renameHappened } from './intents.ts';
 import { applyOp } from './apply-op.ts';
 import { Executor, isOpList, type OpFeed } from './executor.ts';
 import { recoverStagedDir, StagedDirs } from './staged-dirs.ts';
@@ -74,6 +77,11 @@ export interface CycleResult {
   readonly failures?: readonly { readonly path: string; readonly message: string }[];
   readonly halted?: string;
   readonly targetError?: Error;
+  /**
+   * Directories whose entries the cycle's operations changed on the target (a `once` lists
+   * them afterwards to verify what it claims; see verify()).
+   */
+  readonly touched?: readonly string[];
 }
 
 interface DirtyPath extends PathHintTimes {
@@ -115,6 +123,10 @@ export class TargetSync {
   private deletesConfirmed = false;
 
   private readonly commits: GroupCommit;
+  /** The next cycle starts with a full verification of the target (verify('all')). */
+  private verifyDue = false;
+  /** The root vanished and that was logged (once, not at every retry). */
+  private rootGoneLogged = false;
 
   constructor(private readonly o: TargetSyncOptions) {
     this.commits = new GroupCommit(o.store);
@@ -247,25 +259,59 @@ export class TargetSync {
 
   /**
    * Connects and removes temp files that an interrupted upload left (after a crash, or a
-   * connection lost mid-transfer); on a first run against this target, also adopts the files
-   * it already holds.
+   * connection lost mid-transfer), and settles renames whose outcome was not recorded; on a
+   * first run against this target, also adopts the files it already holds.
+   *
+   * A root that existed and is missing now was removed behind our back: it is created again
+   * at once (unless its parent is gone too: connect rejects with E_ROOT_GONE and the target
+   * waits) and nothing recorded is there any more, so the store forgets it all and the next
+   * plan pushes everything again. A target whose records were distrusted (its root vanished,
+   * and is back with whatever it holds) is verified against a full listing instead.
    */
   async start(): Promise<void> {
-    const firstRun = !this.initialized && this.o.store.isNewTarget(this.targetId);
-    await this.o.target.connect({ bulk: firstRun });
-    await this.removeLeftovers();
-    if (!this.initialized) {
-      if (firstRun) {
-        // A first run against this target: likely a whole tree to send. The other
-        // connections' handshakes then overlap the adoption listing, the scan and the plan
-        // (a pool that opened them at connect, `bulk`, has nothing left to do here).
-        this.o.target.prewarm?.();
-        const adopted = await adoptRemote(this.o.target, this.o.scanner, this.o.store, this.targetId);
-        if (adopted > 0) this.o.logger.info(`adopted ${adopted} entries already on the target`);
-        this.o.store.markTargetSeen(this.targetId);
-      }
-      this.initialized = true;
+    const { store, target, logger } = this.o;
+    const id = this.targetId;
+    const unseen = store.isNewTarget(id);
+    const hasRecords = store.count(id) > 0;
+    const firstRun = !this.initialized && unseen && !hasRecords;
+    const { rootCreated } = await target.connect({ bulk: firstRun, rootExisted: hasRecords || !unseen });
+    this.rootGoneLogged = false;
+    if (rootCreated && (hasRecords || !unseen)) {
+      store.transaction(() => {
+        store.deleteSubtree(id, '');
+        for (const t of store.temps(id)) store.removeTemp(id, t.path);
+        for (const r of store.renames(id)) store.removeRename(id, r.to);
+        store.markTargetSeen(id);
+      });
+      logger.warn(`the target root was missing: created it again; the mirror is rebuilt`);
     }
+    await this.removeLeftovers();
+    for (const { from, to } of store.renames(id)) {
+      // Sent before a crash or a lost reply: done when `from` is gone and `to` is there.
+      const moved = await renameHappened(target, from, to, store.get(id, from)?.kind);
+      store.transaction(() => {
+        if (moved) store.moveSubtree(id, from, to);
+        store.removeRename(id, to);
+      });
+      logger.debug(`rename ${quotePath(from)} -> ${quotePath(to)} of an interrupted run: ${moved ? 'done, recorded' : 'not done'}`);
+    }
+    if (unseen && hasRecords && !rootCreated) {
+      // Distrusted records (the root vanished, and is back): what is still there is kept.
+      await this.verify('all');
+      this.o.target.prewarm?.();
+      const adopted = await adoptRemote(target, this.o.scanner, store, id, { keepRecorded: true });
+      if (adopted > 0) logger.info(`adopted ${adopted} entries already on the target`);
+      store.markTargetSeen(id);
+    } else if (firstRun) {
+      // A first run against this target: likely a whole tree to send. The other
+      // connections' handshakes then overlap the adoption listing, the scan and the plan
+      // (a pool that opened them at connect, `bulk`, has nothing left to do here).
+      target.prewarm?.();
+      const adopted = await adoptRemote(target, this.o.scanner, store, id);
+      if (adopted > 0) logger.info(`adopted ${adopted} entries already on the target`);
+      store.markTargetSeen(id);
+    }
+    this.initialized = true;
     // Connecting is not recovering: a full disk accepts the connection and fails every
     // upload. After failures the target stays "retrying" until an operation succeeds.
     this.state = this.failures > 0 ? 'retrying' : 'ok';
@@ -309,6 +355,89 @@ export class TargetSync {
     }
   }
 
+  /** The next cycle lists the whole target first and repairs drift (`verify`, verifyIntervalSec). */
+  requestVerify(): void {
+    this.verifyDue = true;
+  }
+
+  /**
+   * Lists `dirs` of the target (or all of it) and compares what is there with the store's
+   * records of their entries (core/drift.ts). Drift is corrected in the store (a missing
+   * entry is forgotten, a changed file becomes uncertain), so the next plan repairs it, and
+   * returned. A directory that cannot be listed because it is gone is drift itself; a root
+   * that is gone distrusts the whole store (see start()).
+   */
+  async verify(dirs: 'all' | readonly string[]): Promise<Drift[]> {
+    const { store, target, logger } = this.o;
+    const id = this.targetId;
+    const startedAt = Date.now();
+    const remote = new Map<string, RemoteEntry>();
+    const listed = new Set<string>();
+    const gone: Drift[] = [];
+    if (dirs === 'all') {
+      const all = await this.listOrGone('', () => walkTarget(target));
+      if (all === undefined) return this.rootVanished();
+      for (const e of all) remote.set(e.path, e);
+      listed.add('');
+      for (const e of all) if (e.kind === 'dir') listed.add(e.path);
+    } else {
+      const wanted = [...new Set(dirs)].filter((d) => d === '' || store.get(id, d)?.kind === 'dir');
+      // As many listings in flight as the target has connections (a first push's `once`
+      // lists every directory it made: this keeps that to a fraction of the push).
+      const parallel = Math.max(1, Math.min(target.maxInFlight, VERIFY_PARALLEL));
+      const queue = [...wanted];
+      const worker = async () => {
+        for (let d = queue.shift(); d !== undefined; d = queue.shift()) {
+          const entries = await this.listOrGone(d, () => target.list(d));
+          if (entries === undefined) {
+            if (d !== '' && !isUncertain(store.get(id, d)!)) gone.push({ path: d, kind: 'missing', detail: 'directory missing on the target' });
+            continue;
+          }
+          listed.add(d);
+          for (const e of entries) remote.set(e.path, e);
+        }
+      };
+      await Promise.all(Array.from({ length: parallel }, worker));
+      if (wanted.includes('') && !listed.has('')) return this.rootVanished();
+    }
+    const records = dirs === 'all' ? store.subtree(id, '') : [...listed].flatMap((d) => store.children(id, d));
+    const drift = [...gone, ...findDrift(records, remote, listed, target.caps.preservesMtime)];
+    logger.debug(`verified ${listed.size} director${listed.size === 1 ? 'y' : 'ies'} of the target in ${Date.now() - startedAt} ms: ${drift.length} entr${drift.length === 1 ? 'y' : 'ies'} not as sent`);
+    if (drift.length === 0) return drift;
+    await this.commits.write(() => {
+      for (const d of drift) {
+        if (d.kind === 'missing') store.deleteSubtree(id, d.path);
+        else store.upsert(id, uncertainFile(d.path));
+      }
+    });
+    for (const d of drift.slice(0, DRIFT_LINES)) logger.warn(`${JSON.stringify(d.path)}: ${d.detail}, not as sent: repairing`);
+    if (drift.length > DRIFT_LINES) logger.warn(`… and ${drift.length - DRIFT_LINES} more entries not as sent: repairing`);
+    return drift;
+  }
+
+  /** `list` that reports a missing directory as undefined. */
+  private async listOrGone<T>(dir: string, list: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await list();
+    } catch (err) {
+      if (isTargetError(err) && err.code === 'E_NOT_FOUND' && (dir !== '' || (await this.o.target.stat('')) === undefined)) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * The target root is gone: nothing the store records can be trusted any more. The store
+   * says so durably (distrustTarget), so a restart verifies too, and the next start creates
+   * the root again or waits for it (start()).
+   */
+  private rootVanished(): Drift[] {
+    this.o.store.distrustTarget(this.targetId);
+    this.state = 'retrying';
+    if (!this.rootGoneLogged) this.o.logger.error(`the target root is gone: it is created again (or waited for) and the mirror rebuilt`);
+    this.rootGoneLogged = true;
+    return [{ path: '', kind: 'missing', detail: 'the target root is gone' }];
+  }
+
   /**
    * Runs one cycle over `scopes` now (no debounce). Used for the startup reconcile and by
    * `once`; the daemon path goes through `hint`. Files at `unsettled` paths are not sent in
@@ -335,9 +464,27 @@ export class TargetSync {
       }
       this.hasLeftovers = false;
     }
+    if (this.verifyDue) {
+      try {
+        await this.verify('all');
+        this.verifyDue = false;
+      } catch (err) {
+        this.onTargetDown(err, scopes);
+        return { ops: 0, failed: 0, problems: [], targetError: err as Error };
+      }
+      if (this.state !== 'ok') {
+        // The root is gone: the next cycle creates it again, or waits for it.
+        this.onTargetDown(new TargetError('E_ROOT_GONE', 'the target root is gone', { path: '' }), [{ path: '', deep: true }]);
+        return { ops: 0, failed: 0, problems: [], targetError: new TargetError('E_ROOT_GONE', 'the target root is gone', { path: '' }) };
+      }
+    }
     // A first push (the store knows nothing this target holds): plan while scanning.
     if (this.held.size === 0 && isWholeTree(scopes) && store.count(this.targetId) === 0) return this.firstPush(unsettled);
-    const knownKind = (p: string) => store.get(this.targetId, p)?.kind;
+    // An uncertain directory may not exist on the target: a region's root is widened above it.
+    const knownKind = (p: string) => {
+      const k = store.get(this.targetId, p);
+      return k && !isUncertain(k) ? k.kind : undefined;
+    };
     const scan = emptyScan();
     const known = new Map<string, KnownEntry>();
     // Held vanished paths are looked at in every cycle until settled (holdVanished).
@@ -497,7 +644,9 @@ export class TargetSync {
     const targetId = this.targetId;
     const temps = new TempReservations((rows) => this.commits.write(() => rows.forEach((r) => store.addTemp(targetId, r.tempPath, r.finalPath))));
     const staged = new StagedDirs(this.o.target, store, this.commits, targetId);
+    const intents = new MkdirIntents(store, this.commits, targetId);
     const planned = (ops: readonly Op[]) => {
+      intents.plan(ops);
       // Files written into a staged directory need no temp name of their own.
       temps.plan(ops.filter((op): op is PutOp => op.kind === 'put' && op.stagedIn === undefined));
       progress?.plan(ops.length);
@@ -526,6 +675,7 @@ export class TargetSync {
             commits: this.commits,
             temps,
             staged,
+            intents,
             targetId: this.targetId,
             now: Date.now,
             sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
@@ -558,7 +708,11 @@ export class TargetSync {
     // removes it, not only the next start.
     this.hasLeftovers = store.temps(targetId).length > 0;
 
+    intents.forgetUnstarted();
+
     for (const { op, error } of report.failed) {
+      // A vanished root fails every operation in flight: onTargetDown says it once.
+      if (isTargetError(error) && error.code === 'E_ROOT_GONE') continue;
       if (!isTargetError(error) || error.scope === 'path') {
         logger.warn(`${describeOp(op)} failed: ${error.message}`);
         this.lastError = { message: `${describeOp(op)}: ${error.message}`, at: new Date().toISOString() };
@@ -595,6 +749,7 @@ export class TargetSync {
         failed: report.failed.length,
         unfinished: unfinished.length,
         problems,
+        touched: touchedDirs(report.done),
         failures: report.failed.map(({ op, error }) => ({ path: op.path, message: `${describeOp(op)}: ${error.message}` })),
         ...(report.targetError ? { targetError: report.targetError } : {}),
       },
@@ -619,6 +774,7 @@ export class TargetSync {
     const pause = isTargetError(error) && error.scope === 'pause';
     const code = isTargetError(error) ? error.code : 'E_UNKNOWN';
     const announce = announceFailure(this.failures, this.failureCode, code);
+    const rootGone = isTargetError(error) && error.code === 'E_ROOT_GONE';
     this.failures++;
     this.failureCode = code;
     const delay = backoffDelay(this.failures - 1, pause ? PAUSED_RETRY : TARGET_RETRY);
@@ -627,12 +783,23 @@ export class TargetSync {
     this.lastError = { message: error.message, at: new Date().toISOString() };
     this.pausedUntil = Date.now() + delay;
     const line = `${pause ? 'paused' : 'target unavailable'}: ${error.message}; retrying in ${(delay / 1000).toFixed(1)} s (changes are kept)`;
-    // One line per change of state (ok → retrying, or a different kind of failure); the
-    // attempts in between go to debug, so a disk full for a day is not a log line per retry.
-    if (announce) this.o.logger.error(line);
-    else this.o.logger.debug(`${line}; attempt ${this.failures}`);
-    // Reconnect from scratch next time, and look at everything that was asked for again.
-    this.requeue(scopes.length > 0 ? scopes : [{ path: '', deep: true }]);
+    if (rootGone) {
+      // Nothing recorded can be trusted now; the next start rebuilds (see start()). One line
+      // while it stays gone (an unmounted disk can stay away for hours).
+      this.o.store.distrustTarget(this.targetId);
+      if (this.rootGoneLogged) this.o.logger.debug(line);
+      else this.o.logger.error(line);
+      this.rootGoneLogged = true;
+    } else if (announce) {
+      // One line per change of state (ok → retrying, or a different kind of failure); the
+      // attempts in between go to debug, so a disk full for a day is not a log line per retry.
+      this.o.logger.error(line);
+    } else {
+      this.o.logger.debug(`${line}; attempt ${this.failures}`);
+    }
+    // Reconnect from scratch next time, and look at everything that was asked for again (all
+    // of it when the root is gone: it is rebuilt).
+    this.requeue(scopes.length > 0 && !rootGone ? scopes : [{ path: '', deep: true }]);
     this.flushIn(delay);
   }
 
@@ -781,6 +948,22 @@ const HALT_ADVICE: Record<GateCode, string> = {
   SOURCE_REPLACED: `Re-checking every 5 s; resumes by itself when the source that was mirrored is back (mounted again); ${CONFIRM}`,
   MAX_DELETE: `Raise maxDelete and reload, or ${CONFIRM}`,
 };
+
+/** Directories a verification lists at once, at most. */
+const VERIFY_PARALLEL = 8;
+/** Drift lines logged one by one; the rest are counted. */
+const DRIFT_LINES = 20;
+
+/** The directories whose entries `done` changed on the target (see CycleResult.touched). */
+function touchedDirs(done: readonly Op[]): string[] {
+  const dirs = new Set<string>();
+  for (const op of done) {
+    dirs.add(parentOf(op.path));
+    if (op.kind === 'rename') dirs.add(parentOf(op.from));
+    if (op.kind === 'mkdir' || op.kind === 'publish') dirs.add(op.path);
+  }
+  return [...dirs];
+}
 
 /** How long a vanished path's removal waits for the other half of a rename. */
 const RENAME_GRACE_MS = 150;

@@ -37,6 +37,14 @@ const MIGRATIONS: string[] = [
   // gates: another folder there later (an unmounted file system's mount point, a replaced
   // folder) halts deletes instead of mirroring its emptiness (core/safety.ts).
   `ALTER TABLE targets ADD COLUMN source_id TEXT;`,
+  // Renames sent to a target whose result is not recorded yet: after a crash (or a lost
+  // reply), the next start looks at both names and records the move if it happened.
+  `CREATE TABLE renames (
+     target INTEGER NOT NULL,
+     to_path TEXT NOT NULL,
+     from_path TEXT NOT NULL,
+     PRIMARY KEY (target, to_path)
+   ) WITHOUT ROWID;`,
 ];
 
 /** Brings the schema up to `version` (all migrations unless a test asks for an older one). */

@@ -73,6 +73,37 @@ describe('SqliteStore', () => {
     for (const p of [`a${x(0x80)}b${x(0xff)}`, 'a\ufffd', '\ud83d\udc80']) assert.equal(fromDb(toDb(p)), p);
   });
 
+  it('children: the entries directly in a directory, not deeper, not its neighbours', () => {
+    const s = new SqliteStore(':memory:');
+    const t = s.targetId('k');
+    for (const p of ['a', 'a/x', 'a/y', 'a/y/z', 'a b', 'a b/q', 'ab', 'b']) s.upsert(t, e(p, p === 'a' || p === 'a/y' || p === 'a b' ? 'dir' : 'file'));
+    const names = (dir: string) => s.children(t, dir).map((k) => k.path).sort();
+    assert.deepEqual(names(''), ['a', 'a b', 'ab', 'b']);
+    assert.deepEqual(names('a'), ['a/x', 'a/y']);
+    assert.deepEqual(names('a/y'), ['a/y/z']);
+    assert.deepEqual(names('ab'), []);
+    s.close();
+  });
+
+  it('journals renames until they are settled, and a distrusted target is new again until seen', () => {
+    const file = join(dir, 'renames.db');
+    let s = new SqliteStore(file);
+    const t = s.targetId('k');
+    s.markTargetSeen(t);
+    s.addRename(t, 'a', 'b');
+    s.addRename(t, 'c/d', 'e');
+    s.distrustTarget(t);
+    s.close();
+    s = new SqliteStore(file);
+    assert.deepEqual(s.renames(t).sort((x, y) => x.to.localeCompare(y.to)), [{ from: 'a', to: 'b' }, { from: 'c/d', to: 'e' }]);
+    assert.equal(s.isNewTarget(t), true);
+    s.removeRename(t, 'b');
+    assert.deepEqual(s.renames(t), [{ from: 'c/d', to: 'e' }]);
+    s.markTargetSeen(t);
+    assert.equal(s.isNewTarget(t), false);
+    s.close();
+  });
+
   it('subtree, deleteSubtree and moveSubtree respect path boundaries', () => {
     const s = new SqliteStore(join(dir, 'b.db'));
     const t = s.targetId('k');

@@ -14,7 +14,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { EntryKind, KnownEntry } from '../core/entry.ts';
 import { hasEscapedBytes } from '../core/names.ts';
-import type { JournalledTemp, Store, TempKind } from './store.ts';
+import type { JournalledRename, JournalledTemp, Store, TempKind } from './store.ts';
 import { migrate } from './migrations.ts';
 import { stateFileErrorFor } from './state-file-error.ts';
 
@@ -107,12 +107,15 @@ export class SqliteStore implements Store {
       targetGet: db.prepare<[string], { id: number }>('SELECT id FROM targets WHERE key = ?'),
       targetAdd: db.prepare<[string]>('INSERT INTO targets (key) VALUES (?)'),
       targetSeen: db.prepare<[number]>('UPDATE targets SET seen = 1 WHERE id = ?'),
+      targetUnseen: db.prepare<[number]>('UPDATE targets SET seen = 0 WHERE id = ?'),
       targetIsSeen: db.prepare<[number], { seen: number }>('SELECT seen FROM targets WHERE id = ?'),
       sourceIdGet: db.prepare<[number], { source_id: string | null }>('SELECT source_id FROM targets WHERE id = ?'),
       sourceIdSet: db.prepare<[string, number]>('UPDATE targets SET source_id = ? WHERE id = ?'),
       get: db.prepare<[number, string], Row>('SELECT * FROM entries WHERE target = ? AND path = ?'),
       all: db.prepare<[number], Row>('SELECT * FROM entries WHERE target = ?'),
       under: db.prepare<[number, string, string, string], Row>('SELECT * FROM entries WHERE target = ? AND (path = ? OR (path >= ? AND path < ?))'),
+      childrenOfRoot: db.prepare<[number], Row>("SELECT * FROM entries WHERE target = ? AND path <> '' AND instr(path, '/') = 0"),
+      children: db.prepare<[number, string, string, number], Row>('SELECT * FROM entries WHERE target = ? AND path >= ? AND path < ? AND instr(substr(CAST(path AS BLOB), ?), CAST(\'/\' AS BLOB)) = 0'),
       count: db.prepare<[number], { n: number }>('SELECT count(*) AS n FROM entries WHERE target = ?'),
       upsert: db.prepare<[number, string, EntryKind, number, number, string, string | null, string | null, number]>(
         `INSERT INTO entries (target, path, kind, size, mtime_ms, ino, link_target, hash, recorded_at)
@@ -132,6 +135,9 @@ export class SqliteStore implements Store {
       tempAdd: db.prepare<[number, string, string, TempKind]>('INSERT OR IGNORE INTO temps (target, path, final, kind) VALUES (?, ?, ?, ?)'),
       tempDel: db.prepare<[number, string]>('DELETE FROM temps WHERE target = ? AND path = ?'),
       temps: db.prepare<[number], { path: string; final: string | null; kind: TempKind }>('SELECT path, final, kind FROM temps WHERE target = ?'),
+      renameAdd: db.prepare<[number, string, string]>('INSERT OR REPLACE INTO renames (target, to_path, from_path) VALUES (?, ?, ?)'),
+      renameDel: db.prepare<[number, string]>('DELETE FROM renames WHERE target = ? AND to_path = ?'),
+      renames: db.prepare<[number], { from_path: string; to_path: string }>('SELECT from_path, to_path FROM renames WHERE target = ?'),
     };
   }
 
@@ -155,6 +161,11 @@ export class SqliteStore implements Store {
 
   setSourceIdentity(target: number, identity: string): void {
     this.stmts.sourceIdSet.run(identity, target);
+
+  }
+
+  distrustTarget(target: number): void {
+    this.stmts.targetUnseen.run(target);
   }
 
   get(target: number, path: string): KnownEntry | undefined {
@@ -166,6 +177,13 @@ export class SqliteStore implements Store {
     const d = toDb(dir);
     const rows = dir === '' ? this.stmts.all.all(target) : this.stmts.under.all(target, d, ...rangeOf(d));
     return rows.map(toEntry);
+  }
+
+  children(target: number, dir: string): KnownEntry[] {
+    if (dir === '') return this.stmts.childrenOfRoot.all(target).map(toEntry);
+    // Byte offsets (as moveSubtree): a JS length counts UTF-16 units, SQLite characters.
+    const [low, high] = rangeOf(toDb(dir));
+    return this.stmts.children.all(target, low, high, Buffer.byteLength(low) + 1).map(toEntry);
   }
 
   count(target: number): number {
@@ -222,6 +240,18 @@ export class SqliteStore implements Store {
 
   temps(target: number): JournalledTemp[] {
     return this.stmts.temps.all(target).map((r) => ({ path: fromDb(r.path), finalPath: fromDb(r.final ?? ''), kind: r.kind }));
+  }
+
+  addRename(target: number, from: string, to: string): void {
+    this.stmts.renameAdd.run(target, toDb(to), toDb(from));
+  }
+
+  removeRename(target: number, to: string): void {
+    this.stmts.renameDel.run(target, toDb(to));
+  }
+
+  renames(target: number): JournalledRename[] {
+    return this.stmts.renames.all(target).map((r) => ({ from: fromDb(r.from_path), to: fromDb(r.to_path) }));
   }
 
   close(): void {

@@ -15,9 +15,17 @@ export interface Store {
   /** The source root's `dev:ino` recorded at the target's last full sync (safety gates). */
   sourceIdentity(target: number): string | undefined;
   setSourceIdentity(target: number, identity: string): void;
+  /**
+   * The records of this target can no longer be trusted (its root vanished): the next start
+   * verifies them against a listing of the target, as a first run adopts (isNewTarget is
+   * true again until markTargetSeen).
+   */
+  distrustTarget(target: number): void;
   get(target: number, path: string): KnownEntry | undefined;
   /** Entries at or under `dir` ('' = all). */
   subtree(target: number, dir: string): KnownEntry[];
+  /** Entries directly in `dir` ('' = the root), not `dir` itself. */
+  children(target: number, dir: string): KnownEntry[];
   count(target: number): number;
   upsert(target: number, entry: KnownEntry): void;
   delete(target: number, path: string): void;
@@ -33,6 +41,10 @@ export interface Store {
   addTemp(target: number, path: string, finalPath: string, kind?: TempKind): void;
   removeTemp(target: number, path: string): void;
   temps(target: number): JournalledTemp[];
+  /** Journals a rename about to be sent (see TargetSync.start for what a leftover means). */
+  addRename(target: number, from: string, to: string): void;
+  removeRename(target: number, to: string): void;
+  renames(target: number): JournalledRename[];
   close(): void;
 }
 
@@ -42,4 +54,9 @@ export interface JournalledTemp {
   readonly path: string;
   readonly finalPath: string;
   readonly kind: TempKind;
+}
+
+export interface JournalledRename {
+  readonly from: string;
+  readonly to: string;
 }

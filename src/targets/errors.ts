@@ -26,7 +26,8 @@ export type TargetErrorCode =
   | 'E_HOST_KEY' // host key or certificate could not be verified
   | 'E_UNSUPPORTED' // the target cannot do this operation
   | 'E_CONFIG' // the target settings are wrong
-  | 'E_PROTOCOL'; // anything else the server said
+  | 'E_PROTOCOL' // anything else the server said
+  | 'E_ROOT_GONE'; // the target root vanished and cannot be recreated (its parent is gone too)
 
 export type ErrorScope = 'transient' | 'target' | 'pause' | 'path';
 
@@ -45,6 +46,7 @@ const SCOPE: Record<TargetErrorCode, ErrorScope> = {
   E_UNSUPPORTED: 'path',
   E_CONFIG: 'pause',
   E_PROTOCOL: 'transient',
+  E_ROOT_GONE: 'target',
 };
 
 /** Socket errno → code: the same for every network backend. */

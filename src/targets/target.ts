@@ -78,6 +78,19 @@ export interface ConnectOptions {
    * then fails on each of those connections once; nothing is retried either way.
    */
   readonly bulk?: boolean;
+  /**
+   * The root existed before (the store holds records for it). When it is missing now, it is
+   * created only if its parent exists: a mirror whose root was removed is rebuilt at once,
+   * but a root whose parent is gone too (an unmounted backup disk) is waited for, so nothing
+   * is written into the mount point's parent: the connect rejects with E_ROOT_GONE. Without
+   * it, a missing root is created with its missing parents (a first setup).
+   */
+  readonly rootExisted?: boolean;
+}
+
+export interface ConnectResult {
+  /** The root was missing and this connect created it: the target holds nothing now. */
+  readonly rootCreated: boolean;
 }
 
 export interface Target {
@@ -89,8 +102,11 @@ export interface Target {
    * pipelining protocol (SFTP) it is connections × requests per connection, not connections.
    */
   readonly maxInFlight: number;
-  /** Open connections, create the root if missing. Rejects with E_AUTH, E_HOST_KEY, … */
-  connect(options?: ConnectOptions): Promise<void>;
+  /**
+   * Open connections, create the root if missing (see ConnectOptions.rootExisted). Rejects
+   * with E_AUTH, E_HOST_KEY, E_ROOT_GONE, …
+   */
+  connect(options?: ConnectOptions): Promise<ConnectResult>;
   /**
    * After a successful connect: start opening every other connection in the background,
    * because a large batch (a first push) is coming. Otherwise pools open extra connections

@@ -25,7 +25,7 @@ function fixture(start: () => Promise<FtpTestServer | undefined>, tls: boolean):
       },
       new URL(`${scheme}://${server.user}@${server.host}:${server.port}/mirror/root`),
     );
-    return { target, rootDir: join(server.rootDir, 'mirror/root'), server: { port: server.port, connections: 4 }, cleanup: () => server.cleanup() };
+    return { target, rootDir: join(server.rootDir, 'mirror/root'), server: { port: server.port, connections: 4 }, rootParentRemovable: true, cleanup: () => server.cleanup() };
   };
 }
 

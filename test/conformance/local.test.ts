@@ -8,8 +8,11 @@ import { LocalTarget } from '../../src/targets/local/local-target.ts';
 import { bufferSource, describeConformance } from './suite.ts';
 
 describeConformance('local folder', async () => {
-  const rootDir = mkdtempSync(join(tmpdir(), 'si-conf-local-'));
-  return { target: new LocalTarget(rootDir), rootDir, cleanup: async () => rmSync(rootDir, { recursive: true, force: true }) };
+  // A root below a folder of the fixture's own: connect creates it, and the suite may remove
+  // its parent (an unmounted disk).
+  const base = mkdtempSync(join(tmpdir(), 'si-conf-local-'));
+  const rootDir = join(base, 'root');
+  return { target: new LocalTarget(rootDir), rootDir, rootParentRemovable: true, cleanup: async () => rmSync(base, { recursive: true, force: true }) };
 });
 
 describe('local folder: the root may be a link the operator set up', () => {

@@ -18,6 +18,8 @@ export interface ConformanceFixture {
   readonly rootDir: string;
   /** A network target: the server's port on 127.0.0.1 and the connections the target may open. */
   readonly server?: { readonly port: number; readonly connections: number };
+  /** The root's parent folder belongs to the fixture and may be removed (not /tmp itself). */
+  readonly rootParentRemovable?: boolean;
   cleanup(): Promise<void>;
 }
 
@@ -468,6 +470,32 @@ export function describeConformance(label: string, setup: () => Promise<Conforma
       while (establishedTo(server.port) < server.connections && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       assert.equal(before, 1, 'connect opened more than one connection');
       assert.equal(establishedTo(server.port), server.connections);
+    });
+
+    test('a root removed behind our back: stat("") and list("") say so; connect({rootExisted}) creates it again', async (t, root) => {
+      await t.mkdir(fresh('doomed'));
+      rmSync(root, { recursive: true, force: true });
+      assert.equal(await t.stat(''), undefined);
+      await expectCode(t.list(''), 'E_NOT_FOUND');
+      await t.close();
+      assert.deepEqual(await t.connect({ rootExisted: true }), { rootCreated: true });
+      assert.ok(lstatSync(root).isDirectory());
+      assert.deepEqual(await t.list(''), []);
+      await t.close();
+      assert.deepEqual(await t.connect({ rootExisted: true }), { rootCreated: false }, 'there now');
+    });
+
+    test('a root gone with its parent (an unmounted disk): connect({rootExisted}) waits (E_ROOT_GONE) and creates nothing', async (t, root) => {
+      // Only where the root's parent is the fixture's own (not the system's temp folder).
+      if (!fx?.rootParentRemovable) return;
+      const parent = join(root, '..');
+      rmSync(parent, { recursive: true, force: true });
+      await t.close();
+      await expectCode(t.connect({ rootExisted: true }), 'E_ROOT_GONE');
+      assert.ok(!existsSync(parent), 'the parent was not created');
+      await t.close();
+      assert.deepEqual(await t.connect(), { rootCreated: true }, 'a first setup creates the missing parents');
+      assert.ok(lstatSync(root).isDirectory());
     });
   });
 }

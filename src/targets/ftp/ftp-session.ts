@@ -159,6 +159,12 @@ export class FtpSession {
   }
 
   /** Change directory (skipped when already there). */
+  /** CWD even when the session believes it is there already (is the folder still there?). */
+  async cdAgain(absDir: string): Promise<void> {
+    this.cwd = undefined;
+    await this.cd(absDir);
+  }
+
   async cd(absDir: string): Promise<void> {
     if (this.cwd === absDir) return;
     this.cwd = undefined;

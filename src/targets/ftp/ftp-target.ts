@@ -34,7 +34,7 @@ import { parentOf } from '../../core/paths.ts';
 import { TargetError, type TargetErrorCode } from '../errors.ts';
 import { assertSafePath, linkInPathError, underRoot } from '../jail.ts';
 import type { FtpSpec } from './options.ts';
-import type { ConnectOptions, PutOptions, PutSource, RemoteEntry, Target, TargetCapabilities } from '../target.ts';
+import type { ConnectOptions, ConnectResult, PutOptions, PutSource, RemoteEntry, Target, TargetCapabilities } from '../target.ts';
 import { FtpPool } from './ftp-pool.ts';
 import { FtpSession, assertSendable, type FtpFeatures } from './ftp-session.ts';
 import { directoriesFromPwd, entryFromFileInfo, entryFromMlst, formatMfmtTime } from './ftp-listing.ts';
@@ -184,7 +184,16 @@ export class FtpTarget implements Target {
 
   /** What is at `path`, on this session; undefined when nothing. */
   private async statOn(s: FtpSession, path: string): Promise<RemoteEntry | undefined> {
-    if (path === '') return { path: '', kind: 'dir', size: 0 };
+    if (path === '') {
+      // The root can vanish too (removed behind our back): the engine asks after an E_NOT_FOUND.
+      try {
+        await s.cdAgain(this.settings.root);
+        return { path: '', kind: 'dir', size: 0 };
+      } catch (err) {
+        if (isReply(err, 550, 450, 553)) return undefined;
+        throw err;
+      }
+    }
     const abs = this.abs(path);
     if (s.features.mlsd) {
       try {
@@ -230,7 +239,7 @@ export class FtpTarget implements Target {
     this.pool.prewarm();
   }
 
-  async connect(options: ConnectOptions = {}): Promise<void> {
+  async connect(options: ConnectOptions = {}): Promise<ConnectResult> {
     this.pool.reset();
     this.known.clear();
     // Logins cost the server a password hash each (tens of milliseconds): for a first push,
@@ -241,24 +250,40 @@ export class FtpTarget implements Target {
     }
     const root = this.settings.root;
     this.realRoot = undefined;
-    await this.runOp('open target root', '', async (s) => {
-      await this.enterRoot(s, root);
+    return this.runOp('open target root', '', async (s) => {
+      const rootCreated = await this.enterRoot(s, root, options.rootExisted === true);
       // The root may be a link the operator set up: resolved once, here, then trusted.
       const res = await s.send('PWD');
       const candidates = directoriesFromPwd(res.message);
       const shown = candidates.includes(root) ? root : candidates[0];
       if (shown === undefined) throw new TargetError('E_PROTOCOL', `open target root: the reply to PWD names no directory (${res.message.trim()})`, { path: '' });
       this.realRoot = shown;
+      return { rootCreated };
     });
   }
 
-  /** CWD to the root, creating it (and missing parents) first when needed. */
-  private async enterRoot(s: FtpSession, root: string): Promise<void> {
+  /**
+   * CWD to the root, creating it (and missing parents) first when needed; true when it was
+   * created. A root that existed before (`rootExisted`) is created again only by itself: a
+   * missing parent (an unmounted disk on the server) is waited for, E_ROOT_GONE.
+   */
+  private async enterRoot(s: FtpSession, root: string, rootExisted: boolean): Promise<boolean> {
     try {
       await s.cd(root);
-      return;
+      return false;
     } catch (err) {
       if (!isReply(err, 550, 450, 553)) throw this.fail(err, 'open target root', '');
+    }
+    if (rootExisted) {
+      assertSendable(root, '');
+      await s.client.sendIgnoringError(`MKD ${root}`);
+      try {
+        await s.cd(root);
+        return true;
+      } catch (err) {
+        if (!isReply(err) || s.closed) throw this.fail(err, 'open target root', '');
+        throw new TargetError('E_ROOT_GONE', `the target root ${root} on ${this.displayName} is gone and cannot be created again (is its parent folder gone too?): waiting for it to come back`, { path: '', cause: err });
+      }
     }
     // Create the root (and missing parents) one level at a time.
     let dir = '';
@@ -273,6 +298,7 @@ export class FtpTarget implements Target {
       const te = this.fail(err, 'open target root', '', 'E_PERMISSION');
       throw new TargetError(te.code, `cannot create or enter the target root ${root} on ${this.displayName}: ${te.message}`, { path: '', cause: te });
     }
+    return true;
   }
 
   async stat(path: string): Promise<RemoteEntry | undefined> {

@@ -12,7 +12,7 @@
  * with O_NOFOLLOW; unlink, rename, mkdir, rmdir, lstat and lutimes never follow the last
  * component.
  */
-import { closeSync, constants as fsc, futimesSync, lstatSync, openSync, readdirSync, realpathSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, futimesSync, lstatSync, openSync, readdirSync, readlinkSync, realpathSync, renameSync, writeSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -23,7 +23,7 @@ import type { EntryKind } from '../../core/entry.ts';
 import { TargetError, redactUrl } from '../errors.ts';
 import { assertSafePath, linkInPathError, underRoot } from '../jail.ts';
 import type { LocalSpec } from './options.ts';
-import type { PutOptions, PutSource, RemoteEntry, Target, TargetCapabilities } from '../target.ts';
+import type { ConnectOptions, ConnectResult, PutOptions, PutSource, RemoteEntry, Target, TargetCapabilities } from '../target.ts';
 import { translateLocalError } from './translate-error.ts';
 import { hashFile } from '../../io/hash-file.ts';
 
@@ -171,15 +171,28 @@ export class LocalTarget implements Target {
     return undefined;
   }
 
-  async connect(): Promise<void> {
+  async connect(options: ConnectOptions = {}): Promise<ConnectResult> {
+    let rootCreated = false;
     try {
-      await fs.mkdir(this.root, { recursive: true });
+      if ((await fs.lstat(this.root).catch(missingAsUndefined)) === undefined) {
+        if (options.rootExisted) {
+          // Only the root itself: a missing parent is a mount that went away (see ConnectOptions).
+          await fs.mkdir(this.root).catch((err: NodeJS.ErrnoException) => {
+            if (err.code === 'ENOENT') throw rootGone(this.root);
+            if (err.code !== 'EEXIST') throw err;
+          });
+        } else {
+          await fs.mkdir(this.root, { recursive: true });
+        }
+        rootCreated = true;
+      }
       await fs.access(this.root, fs.constants.W_OK);
       // The root may be a link the operator set up: resolved once, then trusted.
       this.realRoot = await fs.realpath(this.root);
     } catch (err) {
       throw translateLocalError(err, 'open target folder', '');
     }
+    return { rootCreated };
   }
 
   async stat(path: string): Promise<RemoteEntry | undefined> {
@@ -205,6 +218,11 @@ export class LocalTarget implements Target {
     };
   }
 
+  /**
+   * The entries are lstat'ed with synchronous calls, as small puts are written: a listing's
+   * metadata is cached, and a trip through the thread pool per entry cost ten times the
+   * lstat (a `once` that verifies the 100 directories of a 10,000-file push spent 0.5 s).
+   */
   async list(dir: string): Promise<RemoteEntry[]> {
     try {
       this.checkDir(dir, 'list', dir);
@@ -212,13 +230,21 @@ export class LocalTarget implements Target {
       const names = decodeNames(await fs.readdir(abs), () => readdirSync(abs, { encoding: 'buffer' }));
       const out: RemoteEntry[] = [];
       for (const name of names) {
-        try {
-          out.push(await this.entryAt(joinPath(dir, name)));
-        } catch (err) {
-          // Vanished between readdir and lstat, or a special file: not ours to list.
-          if ((err as NodeJS.ErrnoException).code === 'ENOENT' || err instanceof TargetError) continue;
-          throw err;
+        const path = joinPath(dir, name);
+        const st = lstatSync(this.abs(path), { throwIfNoEntry: false });
+        // Vanished between readdir and lstat, or a special file: not ours to list.
+        if (st === undefined) continue;
+        const kind: EntryKind | undefined = st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : undefined;
+        if (kind === undefined) continue;
+        let linkTarget: string | undefined;
+        if (kind === 'symlink') {
+          try {
+            linkTarget = decodeName(readlinkSync(this.abs(path), { encoding: 'buffer' }));
+          } catch {
+            continue; // replaced meanwhile
+          }
         }
+        out.push({ path, kind, size: kind === 'file' ? st.size : 0, mtimeMs: st.mtimeMs, ...(linkTarget !== undefined ? { linkTarget } : {}) });
       }
       return out;
     } catch (err) {
@@ -344,4 +370,13 @@ export class LocalTarget implements Target {
   }
 
   async close(): Promise<void> {}
+}
+
+function missingAsUndefined(err: NodeJS.ErrnoException): undefined {
+  if (err.code === 'ENOENT') return undefined;
+  throw err;
+}
+
+function rootGone(root: string): TargetError {
+  return new TargetError('E_ROOT_GONE', `the target folder ${root} is gone and so is its parent folder (an unmounted disk?): waiting for it to come back`, { path: '' });
 }

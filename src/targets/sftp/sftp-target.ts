@@ -39,7 +39,7 @@ import { TargetError } from '../errors.ts';
 import { assertSafePath, linkInPathError, TickShared, underRoot } from '../jail.ts';
 import { decodeUrlPart, resolvePassphrase, resolvePassword } from '../secrets.ts';
 import type { SftpSpec } from './options.ts';
-import type { PutOptions, PutSource, RemoteEntry, Target, TargetCapabilities } from '../target.ts';
+import type { ConnectOptions, ConnectResult, PutOptions, PutSource, RemoteEntry, Target, TargetCapabilities } from '../target.ts';
 import { HostKeyPolicy } from './known-hosts.ts';
 import { SftpPool, type Connector, type SftpSession } from './pool.ts';
 import { loadSsh2, ssh2 } from './ssh2-module.ts';
@@ -234,7 +234,7 @@ export class SftpTarget implements Target {
     this.pool.prewarm();
   }
 
-  async connect(): Promise<void> {
+  async connect(options: ConnectOptions = {}): Promise<ConnectResult> {
     // An explicit connect re-reads known_hosts and key files, so an operator's fix is seen.
     this.policy.reload();
     await loadSsh2(); // parsePrivateKey below needs it
@@ -248,9 +248,10 @@ export class SftpTarget implements Target {
       throw err;
     }
     this.realRoot = undefined;
-    await this.pool.run(async (s) => {
-      if (this.o.root !== '') await this.mkdirs(s, this.o.root);
+    return this.pool.run(async (s) => {
+      const result = this.o.root === '' ? { rootCreated: false } : await this.mkdirs(s, this.o.root, options.rootExisted ?? false);
       await this.rootOn(s);
+      return result;
     });
   }
 
@@ -266,17 +267,30 @@ export class SftpTarget implements Target {
     return this.realRoot;
   }
 
-  /** `mkdir -p` for the root (absolute or login-relative), from the top down. */
-  private async mkdirs(s: SftpSession, dir: string): Promise<void> {
+  /**
+   * `mkdir -p` for the root (absolute or login-relative), from the top down; only the root
+   * itself when it existed before (see ConnectOptions.rootExisted).
+   */
+  private async mkdirs(s: SftpSession, dir: string, rootExisted: boolean): Promise<ConnectResult> {
     const existing = await this.lstatRaw(s, dir, 'open target root');
     if (existing !== undefined) {
-      if (kindOf(existing.mode) === 'dir') return;
+      if (kindOf(existing.mode) === 'dir') return { rootCreated: false };
       // The root (unlike anything below it) may be a link the operator set up to a directory.
       if (kindOf(existing.mode) === 'symlink') {
         const target = await s.request<Attributes>('stat', (sftp, cb) => sftp.stat(dir, cb)).catch(() => undefined);
-        if (target !== undefined && kindOf(target.mode) === 'dir') return;
+        if (target !== undefined && kindOf(target.mode) === 'dir') return { rootCreated: false };
       }
       throw new TargetError('E_CONFIG', `${this.displayName}: the target root ${dir} exists but is not a directory`);
+    }
+    if (rootExisted) {
+      try {
+        await s.request('mkdir', (sftp, cb) => sftp.mkdir(dir, cb));
+      } catch (err) {
+        const st = await this.lstatRaw(s, dir, 'open target root');
+        if (st === undefined) throw new TargetError('E_ROOT_GONE', `the target root ${dir} on ${this.displayName} is gone and cannot be created again (is its parent folder gone too?): waiting for it to come back`, { path: '', cause: err });
+        if (kindOf(st.mode) !== 'dir') throw translateSftpError(err, 'create target root', dir);
+      }
+      return { rootCreated: true };
     }
     const parts = dir.split('/');
     for (let i = 1; i <= parts.length; i++) {
@@ -289,6 +303,7 @@ export class SftpTarget implements Target {
         if (st === undefined || kindOf(st.mode) !== 'dir') throw translateSftpError(err, 'create target root', prefix);
       }
     }
+    return { rootCreated: true };
   }
 
   // ---------------------------------------------------------------- paths and helpers
