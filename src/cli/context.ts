@@ -84,6 +84,12 @@ export function secretsOf(config: ConfigFile): string[] {
     for (const t of s.targets) {
       if (t.password) out.add(t.password);
       if (t.passphrase) out.add(t.passphrase);
+      for (const value of Object.values(t.headers ?? {})) {
+        // A header value is a secret whole, and so is its credential part (`Bearer <token>`).
+        out.add(value);
+        const credential = /^[A-Za-z][\w-]*\s+(\S.*)$/.exec(value)?.[1];
+        if (credential !== undefined && credential.length >= 8) out.add(credential);
+      }
       for (const [file, key] of [
         [t.passwordFile, 'passwordFile'],
         [t.passphraseFile, 'passphraseFile'],

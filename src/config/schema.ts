@@ -21,6 +21,8 @@ export const targetSchema = z.strictObject({
   knownHosts: z.string().optional(),
   hostKey: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, 'must look like SHA256:<43 base64 characters> (ssh-keygen -lf)').optional(),
   timeoutMs: positiveInt.optional(),
+  headers: z.record(z.string(), z.string()).optional(),
+  type: z.enum(['webdav']).optional(),
 });
 
 export const TOP_TYPES = ['application', 'audio', 'example', 'font', 'image', 'message', 'model', 'multipart', 'text', 'video'] as const;

@@ -10,6 +10,7 @@ import type { Target } from './target.ts';
 import { createLocalTarget } from './local/local-target.ts';
 import { createFtpTarget } from './ftp/ftp-target.ts';
 import { createSftpTarget } from './sftp/sftp-target.ts';
+import { createWebdavTarget } from './webdav/webdav-target.ts';
 
 export type TargetFactory = (spec: TargetSpec, url: URL) => Target;
 
@@ -19,6 +20,11 @@ const FACTORIES: Record<string, TargetFactory> = {
   'ftps:': createFtpTarget,
   'sftp:': createSftpTarget,
   'scp:': createSftpTarget,
+  'webdav:': createWebdavTarget,
+  'webdavs:': createWebdavTarget,
+  // http(s):// is WebDAV only with `type: webdav` (the factory says so otherwise).
+  'http:': createWebdavTarget,
+  'https:': createWebdavTarget,
 };
 
 /** Parse a target URL; a bare path becomes file:// (relative paths against the cwd). */

@@ -4,7 +4,7 @@
  * for its scheme, naming the key.
  */
 export interface TargetSpec {
-  /** file:///dir, a plain path, ftp://, ftps://, sftp://, scp:// … (password may be inline). */
+  /** file:///dir, a plain path, ftp://, ftps://, sftp://, scp://, webdav://, webdavs:// … (password may be inline). */
   readonly url: string;
   readonly password?: string;
   readonly passwordFile?: string;
@@ -26,4 +26,8 @@ export interface TargetSpec {
   readonly hostKey?: string;
   /** Per-operation inactivity timeout. */
   readonly timeoutMs?: number;
+  /** WebDAV: extra request headers (e.g. a bearer token); the values are secrets. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** `webdav`: an http(s):// URL names a WebDAV target. */
+  readonly type?: 'webdav';
 }

@@ -33,8 +33,8 @@ export const DEFAULT_CONNECTIONS = 4;
 export const DEFAULT_TIMEOUT_MS = 30_000;
 const MAX_CONNECTIONS = 64;
 
-/** Keys of TargetSpec that have no meaning for FTP. */
-const SSH_ONLY_KEYS = ['identityFile', 'passphrase', 'passphraseFile', 'knownHosts', 'hostKey'] as const;
+/** Keys of TargetSpec that have no meaning for FTP (SSH's and WebDAV's). */
+const SSH_ONLY_KEYS = ['identityFile', 'passphrase', 'passphraseFile', 'knownHosts', 'hostKey', 'headers', 'type'] as const;
 
 function configError(url: URL, message: string): TargetError {
   return new TargetError('E_CONFIG', `target ${displayUrl(url, '/')}: ${message}`);

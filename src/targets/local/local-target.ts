@@ -15,7 +15,7 @@ import type { PutOptions, PutSource, RemoteEntry, Target, TargetCapabilities } f
 import { translateLocalError } from './translate-error.ts';
 import { hashFile } from '../../io/hash-file.ts';
 
-const UNSUPPORTED_KEYS = ['password', 'passwordFile', 'tls', 'ca', 'insecure', 'identityFile', 'passphrase', 'passphraseFile', 'knownHosts', 'hostKey'] as const;
+const UNSUPPORTED_KEYS = ['password', 'passwordFile', 'tls', 'ca', 'insecure', 'identityFile', 'passphrase', 'passphraseFile', 'knownHosts', 'hostKey', 'headers', 'type'] as const;
 
 export function createLocalTarget(spec: TargetSpec, url: URL): Target {
   for (const key of UNSUPPORTED_KEYS) {

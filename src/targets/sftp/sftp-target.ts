@@ -32,7 +32,7 @@ import { SftpPool, type Connector, type SftpSession } from './pool.ts';
 import { loadSsh2, ssh2 } from './ssh2-module.ts';
 import { SFTP_STATUS, isFailure, isNoSuchFile, sftpStatusOf, translateSftpError } from './translate-error.ts';
 
-const UNSUPPORTED_KEYS = ['tls', 'ca', 'insecure'] as const;
+const UNSUPPORTED_KEYS = ['tls', 'ca', 'insecure', 'headers', 'type'] as const;
 
 export const SFTP_DEFAULTS = {
   connections: 4,

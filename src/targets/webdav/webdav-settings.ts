@@ -12,13 +12,8 @@ import { TargetError } from '../errors.ts';
 import { resolvePassword } from '../secrets.ts';
 import type { TargetSpec } from '../spec.ts';
 
-/** The keys this backend reads beyond the shared ones. */
-export interface WebdavSpec extends TargetSpec {
-  /** Extra request headers (e.g. `Authorization: Bearer …`); values are secrets. */
-  readonly headers?: Readonly<Record<string, string>>;
-  /** `webdav` for an http(s):// URL. */
-  readonly type?: string;
-}
+/** The keys this backend reads: the shared ones, `headers` and `type` among them. */
+export type WebdavSpec = TargetSpec;
 
 export interface WebdavTls {
   /** CA certificates to trust: the system ones plus `ca` (undefined: Node's defaults). */
