@@ -30,6 +30,10 @@ const MODULES = '/usr/lib/apache2/modules';
 export interface ApacheDavOptions {
   readonly auth?: 'basic' | 'digest';
   readonly tls?: boolean;
+  /** Seconds a Digest nonce lives (Apache's default: 300); after that the server says stale. */
+  readonly nonceLifetimeSec?: number;
+  /** Seconds an idle keep-alive connection stays open (default here: 60). */
+  readonly keepAliveSec?: number;
 }
 
 export async function startApacheDav(options: ApacheDavOptions = {}): Promise<DavTestServer | undefined> {
@@ -70,7 +74,7 @@ export async function startApacheDav(options: ApacheDavOptions = {}): Promise<Da
     `CustomLog ${accessLog} dav`,
     // Idle keep-alive sockets stay open while a test looks at them (the default is 5 s).
     'KeepAlive On',
-    'KeepAliveTimeout 60',
+    `KeepAliveTimeout ${options.keepAliveSec ?? 60}`,
     'MaxKeepAliveRequests 0',
     'Timeout 60',
     `DAVLockDB ${join(lock, 'DAVLock')}`,
@@ -82,7 +86,7 @@ export async function startApacheDav(options: ApacheDavOptions = {}): Promise<Da
     '  AllowOverride None',
     `  AuthType ${auth === 'digest' ? 'Digest' : 'Basic'}`,
     `  AuthName "${DAV_REALM}"`,
-    ...(auth === 'digest' ? ['  AuthDigestProvider file', `  AuthDigestDomain /`] : ['  AuthBasicProvider file']),
+    ...(auth === 'digest' ? ['  AuthDigestProvider file', `  AuthDigestDomain /`, ...(options.nonceLifetimeSec ? [`  AuthDigestNonceLifetime ${options.nonceLifetimeSec}`] : [])] : ['  AuthBasicProvider file']),
     `  AuthUserFile ${userFile}`,
     '  Require valid-user',
     '</Directory>',

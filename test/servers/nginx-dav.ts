@@ -18,6 +18,8 @@ const DAV_EXT = '/usr/lib/nginx/modules/ngx_http_dav_ext_module.so';
 
 export interface NginxDavOptions {
   readonly tls?: boolean;
+  /** Refuse (403) every request without this header and value, as a token-guarded origin does. */
+  readonly requireHeader?: { readonly name: string; readonly value: string };
 }
 
 export async function startNginxDav(options: NginxDavOptions = {}): Promise<DavTestServer | undefined> {
@@ -71,6 +73,9 @@ export async function startNginxDav(options: NginxDavOptions = {}): Promise<DavT
       '      dav_access user:rw group:rw all:r;',
       `      auth_basic "${DAV_REALM}";`,
       `      auth_basic_user_file ${htpasswd};`,
+      ...(options.requireHeader
+        ? [`      if ($http_${options.requireHeader.name.toLowerCase().replace(/-/g, '_')} != "${options.requireHeader.value}") { return 403; }`]
+        : []),
       '    }',
       '  }',
       '}',

@@ -5,8 +5,9 @@
  *   - MKCOL on an existing collection: 405 (Apache, nginx, rclone) or 201 (some accept it);
  *     the target looks before it calls a 405 an error (E_EXISTS when a file is there).
  *   - a missing parent: 409 (Apache, RFC 4918), 404 (rclone for some methods), 403 (some
- *     hosted servers): all E_NOT_FOUND, except that 403 is ambiguous, so the target checks
- *     the parent before calling it E_NOT_FOUND rather than E_PERMISSION.
+ *     hosted servers), 500 (nginx's PUT): all E_NOT_FOUND, except that 403 and 500 are
+ *     ambiguous, so the target checks the parent before naming the error.
+ *   - MKCOL where a file has the name: 405, or 400/409 (Apache, nginx): the target looks.
  *   - DELETE of a collection: 200 or 204; a 207 names the member that could not go.
  *   - MOVE with `Overwrite: F` onto something: 412.
  * Messages name the operation, the path and the status line; never a password or a header.

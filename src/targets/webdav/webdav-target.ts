@@ -125,13 +125,13 @@ export class WebdavTarget implements Target {
   }
 
   /**
-   * A 403 to a write may mean a missing parent (some servers say so instead of 409): look
-   * at the parent before naming the error.
+   * A 403 or 500 to a write may mean a missing parent (hosted servers say 403, nginx 500
+   * when it cannot open the file, instead of 409): look at the parent before naming the error.
    */
   private async failWrite(op: DavOperation, path: string, res: DavResponse): Promise<TargetError> {
-    if (res.status === 403 && path.includes('/')) {
+    if ((res.status === 403 || res.status === 500) && path.includes('/')) {
       const parent = await this.kindOf(parentOf(path)).catch(() => 'dir' as const);
-      if (parent === undefined) return statusError(op, path, 403, '(the parent directory does not exist)', 'E_NOT_FOUND');
+      if (parent === undefined) return statusError(op, path, res.status, '(the parent directory does not exist)', 'E_NOT_FOUND');
     }
     return this.fail(op, path, res);
   }
@@ -339,7 +339,9 @@ export class WebdavTarget implements Target {
   async mkdir(path: string): Promise<void> {
     const res = await this.client.send({ method: 'MKCOL', path: this.req(path, true), about: path });
     if (ok(res.status)) return;
-    if (res.status === 405 || res.status === 301) {
+    // Something is there: 405 (RFC 4918), 301 (a redirect to the slashed form), 400 or 409
+    // (Apache, nginx: MKCOL of `file/` when a file has that name).
+    if (res.status === 405 || res.status === 301 || res.status === 400 || res.status === 409) {
       const kind = await this.kindOf(path);
       if (kind === 'dir') return;
       if (kind === 'file') throw new TargetError('E_EXISTS', `mkdir ${JSON.stringify(path)}: a file is in the way`, { path });
