@@ -4,13 +4,16 @@
  * auth against the RFC 7616 vectors, and the settings.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { TargetError, type TargetErrorCode } from '../../src/targets/errors.ts';
 import { DigestSession, parseChallenges } from '../../src/targets/webdav/http-auth.ts';
 import { firstFailure, parseMultistatus } from '../../src/targets/webdav/multistatus.ts';
 import { codeForStatus, translateNetworkError, type DavOperation } from '../../src/targets/webdav/translate-error.ts';
 import { encodeSegment, relativeFromHref, requestPath } from '../../src/targets/webdav/webdav-paths.ts';
+import { loadWebdavModules } from '../../src/targets/webdav/webdav-modules.ts';
 import { webdavSettings, type WebdavSpec } from '../../src/targets/webdav/webdav-settings.ts';
+
+before(() => loadWebdavModules());
 
 describe('webdav status table', () => {
   const cases: Array<[string, DavOperation, number, TargetErrorCode]> = [

@@ -5,7 +5,8 @@
  * Namespace prefixes are dropped (Apache writes `lp1:getlastmodified`, nginx `D:`), and only
  * DAV: properties are asked for, so a bare local name is unambiguous.
  */
-import { XMLParser } from 'fast-xml-parser';
+import type { XMLParser } from 'fast-xml-parser';
+import { fastXmlParser } from './webdav-modules.ts';
 
 export interface DavMember {
   /** The href exactly as the server wrote it (decode with webdav-paths.ts). */
@@ -20,13 +21,19 @@ export interface DavMember {
   readonly failedProps: ReadonlyMap<string, number>;
 }
 
-const parser = new XMLParser({
-  removeNSPrefix: true,
-  ignoreAttributes: true,
-  parseTagValue: false,
-  trimValues: true,
-  isArray: (name) => name === 'response' || name === 'propstat',
-});
+let parser: XMLParser | undefined;
+
+/** Made on first use (the module is loaded at connect: webdav-modules.ts). */
+function xmlParser(): XMLParser {
+  parser ??= new (fastXmlParser().XMLParser)({
+    removeNSPrefix: true,
+    ignoreAttributes: true,
+    parseTagValue: false,
+    trimValues: true,
+    isArray: (name) => name === 'response' || name === 'propstat',
+  });
+  return parser;
+}
 
 type Node = Record<string, unknown>;
 
@@ -50,7 +57,7 @@ export function statusLineCode(line: string | undefined): number | undefined {
 export function parseMultistatus(xml: string): DavMember[] {
   let doc: Node;
   try {
-    doc = parser.parse(xml) as Node;
+    doc = xmlParser().parse(xml) as Node;
   } catch {
     return [];
   }

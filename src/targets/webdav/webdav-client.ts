@@ -10,10 +10,11 @@
  * body is read or dumped, so its socket goes back to the pool.
  */
 import { Readable } from 'node:stream';
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import { TargetError } from '../errors.ts';
 import { DigestSession, basicAuthorization, parseChallenges } from './http-auth.ts';
 import { translateNetworkError } from './translate-error.ts';
+import { undici } from './webdav-modules.ts';
 import type { WebdavSettings } from './webdav-settings.ts';
 
 export interface DavRequest {
@@ -58,7 +59,7 @@ export class DavClient {
   }
 
   private dispatcher(): Agent {
-    this.agent ??= new Agent({
+    this.agent ??= new (undici().Agent)({
       connections: this.s.connections,
       // One request at a time per socket: WebDAV writes are not idempotent enough to pipeline
       // behind one another, and a request waiting behind a big PUT would only wait longer.
@@ -123,7 +124,7 @@ export class DavClient {
       if (req.body !== undefined) headers['content-length'] = String(req.length ?? 0);
       let res: Dispatcher.ResponseData;
       try {
-        res = await request(this.s.origin + req.path, {
+        res = await undici().request(this.s.origin + req.path, {
           method: req.method as Dispatcher.HttpMethod,
           headers,
           ...(req.body !== undefined ? { body: req.body() } : {}),

@@ -28,6 +28,7 @@ import type { ConnectOptions, PutOptions, PutSource, RemoteEntry, Target, Target
 import { firstFailure, parseMultistatus, PROPFIND_BODY, proppatchMtimeBody, type DavMember } from './multistatus.ts';
 import { statusError, type DavOperation } from './translate-error.ts';
 import { DavClient, exactLength, type DavResponse } from './webdav-client.ts';
+import { loadWebdavModules } from './webdav-modules.ts';
 import { relativeFromHref, requestPath } from './webdav-paths.ts';
 import { webdavSettings, type WebdavSettings, type WebdavSpec } from './webdav-settings.ts';
 
@@ -139,6 +140,7 @@ export class WebdavTarget implements Target {
   // ---- connection -------------------------------------------------------------------------
 
   async connect(_options?: ConnectOptions): Promise<void> {
+    await loadWebdavModules();
     if (this.s.insecure && !this.warned) {
       this.warned = true;
       (this.options.logger ?? console).warn(`${this.displayName}: TLS certificate verification is off (insecure: true); anyone on the path can impersonate this server`);
@@ -166,8 +168,8 @@ export class WebdavTarget implements Target {
   }
 
   /**
-   * What this server does, found by trying once per target (the probes are temp names the
-   * engine ignores and removes, so a crash mid-probe leaves nothing it would mirror):
+   * What this server does, found by trying once per target (the probes carry temp names,
+   * which the engine never mirrors, lists as extra or deletes as ours; they are removed here):
    *   - how it keeps mtimes: a file is PUT with X-OC-Mtime, then given a PROPPATCH, and read
    *     back each time; neither took: "none";
    *   - whether DELETE honours `Depth: 0` on a collection (Apache and nginx refuse it with
