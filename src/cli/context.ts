@@ -84,7 +84,17 @@ export function secretsOf(config: ConfigFile): string[] {
   for (const s of config.syncs) {
     for (const t of s.targets) {
       const keys = t as Record<string, unknown>;
-      for (const key of SECRET_KEYS) if (typeof keys[key] === 'string') out.add(keys[key]);
+      for (const key of SECRET_KEYS) {
+        const value = keys[key];
+        // A map of secrets (WebDAV `headers`): each value is one, and so is its credential
+        // part (`Bearer <token>`), which may show on its own.
+        for (const v of typeof value === 'string' ? [value] : value !== null && typeof value === 'object' ? Object.values(value) : []) {
+          if (typeof v !== 'string') continue;
+          out.add(v);
+          const credential = /^[A-Za-z][\w-]*\s+(\S.*)$/.exec(v)?.[1];
+          if (credential !== undefined && credential.length >= 8) out.add(credential);
+        }
+      }
       for (const key of SECRET_FILE_KEYS) {
         const file = keys[key];
         if (typeof file !== 'string') continue;

@@ -34,7 +34,7 @@ function collect(value: string, previous: string[] = []): string[] {
 function withCommon(cmd: Command): Command {
   return cmd
     .argument('[source]', 'folder to mirror')
-    .argument('[dest]', 'target: a folder, file:///path, ftp://user@host/path, sftp://…')
+    .argument('[dest]', 'target: a folder, file:///path, ftp://user@host/path, sftp://…, webdav(s)://…')
     .option('-c, --config <file>', 'YAML configuration file, or the original ftp-inotify settings file')
     .option('--state <file>', 'state database (default: named after the instance)')
     .option('--connections <n>', 'parallel operations for the quick form')

@@ -401,7 +401,19 @@ export class TargetSync {
       if (wanted.includes('') && !listed.has('')) return this.rootVanished();
     }
     const records = dirs === 'all' ? store.subtree(id, '') : [...listed].flatMap((d) => store.children(id, d));
-    const drift = [...gone, ...findDrift(records, remote, listed, target.caps.preservesMtime)];
+    const listedDrift = findDrift(records, remote, listed, target.caps.preservesMtime);
+    // A listing may leave entries out that are there (nginx's PROPFIND hides dot files): a
+    // file missing from it is asked about once more before it counts as missing.
+    const confirmed: Drift[] = [];
+    for (const d of listedDrift) {
+      const known = d.kind === 'missing' ? store.get(id, d.path) : undefined;
+      if (known?.kind === 'file' && !remote.has(d.path)) {
+        const there = await target.stat(d.path);
+        if (there?.kind === 'file' && there.size === known.size) continue;
+      }
+      confirmed.push(d);
+    }
+    const drift = [...gone, ...confirmed];
     logger.debug(`verified ${listed.size} director${listed.size === 1 ? 'y' : 'ies'} of the target in ${Date.now() - startedAt} ms: ${drift.length} entr${drift.length === 1 ? 'y' : 'ies'} not as sent`);
     if (drift.length === 0) return drift;
     await this.commits.write(() => {
@@ -410,7 +422,7 @@ export class TargetSync {
         else store.upsert(id, uncertainFile(d.path));
       }
     });
-    for (const d of drift.slice(0, DRIFT_LINES)) logger.warn(`${JSON.stringify(d.path)}: ${d.detail}, not as sent: repairing`);
+    for (const d of drift.slice(0, DRIFT_LINES)) logger.warn(`${quotePath(d.path)}: ${d.detail}, not as sent: repairing`);
     if (drift.length > DRIFT_LINES) logger.warn(`… and ${drift.length - DRIFT_LINES} more entries not as sent: repairing`);
     return drift;
   }

@@ -17,12 +17,12 @@ describe('backend declarations', () => {
   const refused: [spec: TargetSpec, message: RegExp][] = [
     [{ url: 'ftp://u@h/', identityFile: '/k' }, /key "identityFile" does not apply to FTP\/FTPS \(it is a key of SFTP\): remove it/],
     [{ url: 'sftp://u@h/x', tls: 'explicit' }, /key "tls" does not apply to SFTP \(it is a key of FTP\/FTPS\)/],
-    [{ url: '/tmp/x', password: 'p' }, /key "password" does not apply to a local folder \(it is a key of FTP\/FTPS, SFTP\)/],
+    [{ url: '/tmp/x', password: 'p' }, /key "password" does not apply to a local folder \(it is a key of FTP\/FTPS, SFTP, WebDAV\)/],
     [{ url: 'ftp://u@h/', connections: 0 }, /connections: /],
     [{ url: 'sftp://u@h/', connections: 65 }, /connections: at most 64/],
     [{ url: 'ftp://u@h/', timeoutMs: 5 }, /timeoutMs: at least 100 ms/],
     [{ url: 'sftp://u@h/', hostKey: 'MD5:xx' }, /hostKey: must look like SHA256/],
-    [{ url: 'gopher://h/' }, /scheme gopher:\/\/ is not supported: use one of file:\/\/, ftp:\/\/, ftps:\/\/, sftp:\/\/, scp:\/\//],
+    [{ url: 'gopher://h/' }, /scheme gopher:\/\/ is not supported: use one of file:\/\/, ftp:\/\/, ftps:\/\/, sftp:\/\/, scp:\/\/, webdav:\/\//],
   ];
   for (const [spec, message] of refused) {
     it(`refuses ${JSON.stringify(spec)}`, () => assert.match(configError(spec), message));
@@ -37,7 +37,7 @@ describe('backend declarations', () => {
   });
 
   it('secrets, secret files and paths come from the declarations', () => {
-    assert.deepEqual([...SECRET_KEYS].sort(), ['passphrase', 'password']);
+    assert.deepEqual([...SECRET_KEYS].sort(), ['headers', 'passphrase', 'password']);
     assert.deepEqual([...SECRET_FILE_KEYS].sort(), ['passphraseFile', 'passwordFile']);
     assert.deepEqual([...PATH_KEYS].sort(), ['ca', 'identityFile', 'knownHosts', 'passphraseFile', 'passwordFile']);
   });
