@@ -304,7 +304,10 @@ export function describeMirrorCases(fx: MirrorFixture): void {
           if (rand(20) === 0) await sleep(5);
         }
         const took = await waitForSame(s.src, s.dst, CONVERGE_MS, d);
-        assert.ok(took < 1_000, `converged ${took} ms after the last change (goal: within a second)`);
+        // Converged by the changes' own events, not by a backstop (the periodic rescan is 10 min
+        // away): a few seconds at most even on a loaded 2-core machine. How fast it is, is the
+        // benchmarks' job (bench/ latency and burst cases), not a timed test's.
+        assert.ok(took < 5_000, `converged ${took} ms after the last change (goal: within seconds, by events)`);
       }));
   });
 }
