@@ -2,8 +2,8 @@
  * FTP target settings: the URL and FtpSpec keys, validated once, turned into what a
  * connection needs. Errors are E_CONFIG and name the key to fix; the password is never in them.
  */
-import { readFileSync } from 'node:fs';
-import { createSecureContext, rootCertificates, type ConnectionOptions } from 'node:tls';
+import { trustedCas } from '../trusted-cas.ts';
+import { createSecureContext, type ConnectionOptions } from 'node:tls';
 import { TargetError } from '../errors.ts';
 import { resolvePassword } from '../secrets.ts';
 import type { FtpSpec } from './options.ts';
@@ -92,17 +92,7 @@ export function ftpSettings(spec: FtpSpec, url: URL): FtpSettings {
   // made vsftpd fail empty uploads more often (see tls-empty-upload.ts). Node's `ca` replaces
   // the default roots; the setting means "also trust this CA", so the roots are added back.
   if (tls !== 'none') {
-    let ca: string[] | undefined;
-    if (spec.ca !== undefined) {
-      let pem: string;
-      try {
-        pem = readFileSync(spec.ca, 'utf8');
-      } catch (err) {
-        throw configError(url, `cannot read ca file ${spec.ca} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-      }
-      if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw configError(url, `ca file ${spec.ca} holds no PEM certificate`);
-      ca = [...rootCertificates, pem];
-    }
+    const ca = trustedCas(spec.ca, (message) => configError(url, message));
     try {
       secureOptions.secureContext = createSecureContext(ca ? { ca } : {});
     } catch (err) {

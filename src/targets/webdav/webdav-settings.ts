@@ -6,8 +6,7 @@
  * URLs: `webdav://user@host[:port]/path` (HTTP), `webdavs://…` (HTTPS), or `http(s)://…` with
  * `type: webdav`. The path is the collection on the server that is the target root.
  */
-import { readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
+import { trustedCas } from '../trusted-cas.ts';
 import { TargetError } from '../errors.ts';
 import { resolvePassword } from '../secrets.ts';
 import type { WebdavSpec } from './options.ts';
@@ -123,18 +122,7 @@ export function webdavSettings(spec: WebdavSpec, url: URL): WebdavSettings {
   const insecure = spec.insecure === true;
   let tls: WebdavTls | undefined;
   if (secure) {
-    let ca: string[] | undefined;
-    if (spec.ca !== undefined) {
-      let pem: string;
-      try {
-        pem = readFileSync(spec.ca, 'utf8');
-      } catch (err) {
-        throw configError(url, `cannot read ca file ${spec.ca} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-      }
-      if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw configError(url, `ca file ${spec.ca} holds no PEM certificate`);
-      // Node's `ca` replaces the default roots; the setting means "also trust this CA".
-      ca = [...rootCertificates, pem];
-    }
+    const ca = trustedCas(spec.ca, (message) => configError(url, message));
     const isIp = /^[\d.]+$/.test(host) || host.includes(':');
     tls = { ca, rejectUnauthorized: !insecure, servername: isIp ? undefined : host };
   }
