@@ -38,6 +38,14 @@ export interface SafetyInput {
 
 export type SafetyVerdict = { readonly ok: true } | { readonly ok: false; readonly reason: string; readonly code: GateCode };
 
+/**
+ * The empty-source gate guards a target holding more than this many entries. Removing the
+ * last few entries of a tiny tree is ordinary work (a test folder, a directory made and
+ * removed again), and the bare mount point of an unmounted file system is caught whatever
+ * its size by the identity gate (SOURCE_REPLACED).
+ */
+export const EMPTY_SOURCE_MIN_KNOWN = 10;
+
 export function checkSafety(input: SafetyInput): SafetyVerdict {
   const removals = countRemovals(input.ops);
   if (removals === 0) return { ok: true };
@@ -45,7 +53,7 @@ export function checkSafety(input: SafetyInput): SafetyVerdict {
   if (!source.present) {
     return { ok: false, code: 'SOURCE_GONE', reason: `the source folder is missing or not a directory (unmounted?): refusing to delete ${removals} entries on the target` };
   }
-  if (!source.hasEntries && input.knownTotal > 0) {
+  if (!source.hasEntries && input.knownTotal > EMPTY_SOURCE_MIN_KNOWN) {
     return { ok: false, code: 'SOURCE_EMPTY', reason: `the source folder is empty but the target holds ${input.knownTotal} entries we sent: refusing to delete them` };
   }
   if (input.recordedIdentity !== undefined && source.identity !== undefined && source.identity !== input.recordedIdentity) {
