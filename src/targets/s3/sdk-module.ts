@@ -6,7 +6,13 @@
  * The SDK warns at load on Node < 22 that *later* releases will need Node 22; we pin the
  * version (package.json, README "S3"), so the warning says nothing about what runs here and
  * is switched off unless the operator set the variable themselves.
+ *
+ * Loaded with require, not import(): the CLI runs as one bundle in a vm.Script (for its code
+ * cache, scripts/build.mjs), where a dynamic import() of a package outside the bundle has no
+ * loader to call, and the SDK ships CommonJS builds.
  */
+import { createRequire } from 'node:module';
+
 export type S3Sdk = typeof import('@aws-sdk/client-s3');
 export type StorageLib = typeof import('@aws-sdk/lib-storage');
 
@@ -20,7 +26,9 @@ let loading: Promise<LoadedSdk> | undefined;
 export function loadS3Sdk(): Promise<LoadedSdk> {
   loading ??= (async () => {
     process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
-    const [s3, storage] = await Promise.all([import('@aws-sdk/client-s3'), import('@aws-sdk/lib-storage')]);
+    const require = createRequire(import.meta.url);
+    const s3 = require('@aws-sdk/client-s3') as S3Sdk;
+    const storage = require('@aws-sdk/lib-storage') as StorageLib;
     return { s3, storage };
   })();
   loading.catch(() => {
