@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { CreateMultipartUploadCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { TargetError } from '../../src/targets/errors.ts';
 import { createTarget, type TargetSpec } from '../../src/targets/registry.ts';
+import { createS3Target } from '../../src/targets/s3/s3-target.ts';
 import type { Target } from '../../src/targets/target.ts';
 import { bufferSource } from '../conformance/suite.ts';
 import { createBucket, rawClient, s3View, uploadsInProgress } from '../helpers/s3-view.ts';
@@ -104,6 +105,27 @@ describe('S3 target against Swift s3api', { concurrency: 1 }, () => {
     assert.equal(h.ContentType, 'application/octet-stream');
     assert.equal(await t.hash!('big.bin'), (await import('node:crypto')).createHash('sha256').update(big).digest('hex'));
     assert.equal((await t.stat('big.bin'))?.mtimeMs, mtimeMs);
+  });
+
+  test('an object above the copy limit is renamed by a multipart copy of ranges, fingerprint kept', async () => {
+    const prefix = `p${++n}`;
+    const spec = { url: `s3://${BUCKET}/${prefix}`, endpoint: srv!.endpoint, accessKeyId: srv!.accessKeyId, secretAccessKey: srv!.secretAccessKey, connections: 4 };
+    // The limits lowered so that an 11 MiB object takes the path of one over 5 GiB.
+    const t = createS3Target(spec, new URL(spec.url), { maxCopySize: 5 * 1024 * 1024, copyPartSize: 5 * 1024 * 1024 });
+    open.push(t);
+    await t.connect();
+    const big = Buffer.alloc(11 * 1024 * 1024 + 1);
+    for (let i = 0; i < big.length; i += 1024) big[i] = (i / 1024) & 0xff;
+    const mtimeMs = Date.UTC(2023, 4, 5, 6, 7, 8);
+    await t.put('a/big.bin', bufferSource(big, mtimeMs), {});
+    await t.rename!('a', 'b');
+    const view = s3View(client, BUCKET, prefix);
+    assert.ok((await view.read('b/big.bin'))?.equals(big), 'the bytes arrived whole');
+    assert.equal(await view.exists('a/big.bin'), false);
+    const h = await client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `${prefix}/b/big.bin` }));
+    assert.match(h.ETag ?? '', /-3"?$/, 'copied as three ranges');
+    assert.equal((await t.stat('b/big.bin'))?.mtimeMs, mtimeMs, 'our fingerprint came along');
+    assert.deepEqual(await uploadsInProgress(client, BUCKET, `${prefix}/`), []);
   });
 
   test('an object written by someone else: no mtime claimed, hashed by reading it back', async () => {

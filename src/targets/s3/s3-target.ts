@@ -50,16 +50,24 @@ export const S3_DEFAULTS = {
   headsInParallel: 16,
   /** S3's limit of keys per DeleteObjects. */
   deleteBatch: 1000,
-  /** CopyObject's limit; larger objects would need UploadPartCopy. */
+  /** CopyObject's limit; larger objects are copied in parts (UploadPartCopy). */
   maxCopySize: 5 * 1024 ** 3,
+  /** Parts of such a copy: 10,000 parts at most, so up to 5 TiB, the S3 object limit. */
+  copyPartSize: 512 * 1024 ** 2,
 } as const;
+
+/** Limits the tests lower to reach the large-object paths with small objects. */
+export interface S3Tuning {
+  readonly maxCopySize: number;
+  readonly copyPartSize: number;
+}
 
 interface Credentials {
   readonly accessKeyId: string;
   readonly secretAccessKey: string;
 }
 
-export function createS3Target(spec: S3Spec, url: URL): Target {
+export function createS3Target(spec: S3Spec, url: URL, tuning?: S3Tuning): Target {
   const loc = parseS3Url(url);
   if ((spec.secretAccessKey !== undefined || spec.secretAccessKeyFile !== undefined) && spec.accessKeyId === undefined) {
     throw new TargetError('E_CONFIG', `target s3://${loc.bucket}/${loc.prefix}: a secret access key is set without accessKeyId: set both`);
@@ -70,7 +78,7 @@ export function createS3Target(spec: S3Spec, url: URL): Target {
   if (spec.accessKeyId !== undefined && spec.profile !== undefined) {
     throw new TargetError('E_CONFIG', `target s3://${loc.bucket}/${loc.prefix}: set either accessKeyId or profile, not both`);
   }
-  return new S3Target(spec, loc);
+  return new S3Target(spec, loc, tuning);
 }
 
 /** One path segment at a time, so '/' stays a separator in CopySource. */
@@ -98,6 +106,7 @@ export class S3Target implements Target {
   constructor(
     private readonly spec: S3Spec,
     private readonly loc: S3Location,
+    private readonly tuning: S3Tuning = S3_DEFAULTS,
   ) {
     this.displayName = `s3://${loc.bucket}/${loc.prefix}${spec.endpoint === undefined ? '' : ` at ${new URL(spec.endpoint).origin}`}`;
     this.connections = spec.connections ?? S3_DEFAULTS.connections;
@@ -335,22 +344,51 @@ export class S3Target implements Target {
   }
 
   private async copyKey(from: string, to: string, size: number, path: string): Promise<void> {
-    if (size > S3_DEFAULTS.maxCopySize) {
-      throw new TargetError('E_UNSUPPORTED', `rename ${quotePath(path)}: objects over 5 GiB cannot be copied in one request; it is sent again instead`, { path });
+    const extra = {
+      ...(this.spec.storageClass === undefined ? {} : { StorageClass: this.spec.storageClass as never }),
+      ...(this.spec.acl === undefined ? {} : { ACL: this.spec.acl }),
+    };
+    const copySource = `${this.loc.bucket}/${encodeKey(from)}`;
+    if (size > this.tuning.maxCopySize) {
+      await this.copyInParts(from, to, size, path, copySource, extra);
+      return;
     }
     try {
-      await this.c().send(
-        new (this.s3().CopyObjectCommand)({
-          Bucket: this.loc.bucket,
-          Key: to,
-          CopySource: `${this.loc.bucket}/${encodeKey(from)}`,
-          MetadataDirective: 'COPY', // our fingerprint travels with the object
-          ...(this.spec.storageClass === undefined ? {} : { StorageClass: this.spec.storageClass as never }),
-          ...(this.spec.acl === undefined ? {} : { ACL: this.spec.acl }),
-        }),
-      );
+      // MetadataDirective COPY: our fingerprint travels with the object.
+      await this.c().send(new (this.s3().CopyObjectCommand)({ Bucket: this.loc.bucket, Key: to, CopySource: copySource, MetadataDirective: 'COPY', ...extra }));
     } catch (err) {
       throw this.fail(err, 'rename (copy)', path);
+    }
+  }
+
+  /**
+   * CopyObject stops at 5 GiB: a larger object is copied as a multipart upload whose parts
+   * are ranges of the source (UploadPartCopy), still without a byte over our link. The
+   * metadata (our fingerprint) is read from the source and set on the new upload.
+   */
+  private async copyInParts(from: string, to: string, size: number, path: string, copySource: string, extra: object): Promise<void> {
+    const s3 = this.s3();
+    const h = await this.head(from, path);
+    if (h === undefined) throw new TargetError('E_NOT_FOUND', `rename ${quotePath(path)}: no such file`, { path });
+    let uploadId: string | undefined;
+    try {
+      const created = await this.c().send(new s3.CreateMultipartUploadCommand({ Bucket: this.loc.bucket, Key: to, ContentType: contentTypeOf(to), ...(h.metadata === undefined ? {} : { Metadata: h.metadata }), ...extra }));
+      uploadId = created.UploadId;
+      const partSize = this.tuning.copyPartSize;
+      const ranges = Array.from({ length: Math.ceil(size / partSize) }, (_, i) => [i * partSize, Math.min(size, (i + 1) * partSize) - 1] as const);
+      const parts = await mapLimit(ranges, S3_DEFAULTS.partsInParallel, async ([start, end], i) => {
+        const r = await this.c().send(
+          new s3.UploadPartCopyCommand({ Bucket: this.loc.bucket, Key: to, UploadId: uploadId, PartNumber: i + 1, CopySource: copySource, CopySourceRange: `bytes=${start}-${end}` }),
+        );
+        return { PartNumber: i + 1, ETag: r.CopyPartResult?.ETag };
+      });
+      await this.c().send(new s3.CompleteMultipartUploadCommand({ Bucket: this.loc.bucket, Key: to, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
+    } catch (err) {
+      if (uploadId !== undefined) {
+        const id = uploadId;
+        await this.c().send(new s3.AbortMultipartUploadCommand({ Bucket: this.loc.bucket, Key: to, UploadId: id })).catch(() => undefined);
+      }
+      throw this.fail(err, 'rename (copy in parts)', path);
     }
   }
 
