@@ -235,6 +235,48 @@ describe('e2e once, check and adoption: S3', { concurrency: 1 }, () => {
   });
 });
 
+describe('e2e safety gates: S3', { concurrency: 1 }, () => {
+  it('the source emptied while running: halted, nothing deleted in the bucket', async (ctx) => {
+    const srv = await swift();
+    if (!srv) return ctx.skip('Swift not available');
+    const p = prepare('emptied', srv);
+    mkdirSync(join(p.src, 'sub'));
+    for (let i = 0; i < 10; i++) writeFileSync(join(p.src, i % 2 ? 'sub' : '', `f${i}`), `${i}`);
+    const d = await Daemon.start(p.args);
+    try {
+      await waitForBucket(p.src, p.prefix, CONVERGE_MS, d);
+      for (const name of readdirSync(p.src)) rmSync(join(p.src, name), { recursive: true });
+      await d.waitFor(/halted, nothing deleted: the source folder is empty/, 20_000);
+      await sleep(1_500);
+      assert.equal((await objects(p.prefix)).size, 10, `objects were deleted:\n${d.output.slice(-2000)}`);
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it('more deletes than maxDelete: halted, nothing deleted; under the limit, deletes go through', async (ctx) => {
+    const srv = await swift();
+    if (!srv) return ctx.skip('Swift not available');
+    const p = prepare('maxdelete', srv);
+    writeFileSync(p.cfg, readFileSync(p.cfg, 'utf8').replace('    targets:', '    maxDelete: 3\n    targets:'));
+    mkdirSync(join(p.src, 'many'));
+    for (let i = 0; i < 8; i++) writeFileSync(join(p.src, 'many', `f${i}`), `${i}`);
+    writeFileSync(join(p.src, 'stay'), 'stay');
+    const d = await Daemon.start(p.args);
+    try {
+      await waitForBucket(p.src, p.prefix, CONVERGE_MS, d);
+      rmSync(join(p.src, 'many', 'f0'));
+      await waitForBucket(p.src, p.prefix, CONVERGE_MS, d);
+      rmSync(join(p.src, 'many'), { recursive: true });
+      await d.waitFor(/halted, nothing deleted: .*more than maxDelete 3/, 20_000);
+      await sleep(1_000);
+      assert.equal((await objects(p.prefix)).size, 8, `objects were deleted:\n${d.output.slice(-2000)}`);
+    } finally {
+      await d.stop();
+    }
+  });
+});
+
 describe('e2e faults: S3', { concurrency: 1 }, () => {
   it('wrong credentials: the target pauses with a clear error, no secret in the output, nothing written', async (ctx) => {
     const srv = await swift();
