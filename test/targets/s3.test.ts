@@ -138,6 +138,18 @@ describe('S3 target against Swift s3api', { concurrency: 1 }, () => {
     assert.equal(await t.hash!('foreign.txt'), (await import('node:crypto')).createHash('sha256').update('not ours').digest('hex'));
   });
 
+  test('names with a control character, plus signs and spaces list exactly (encoding-type=url)', async () => {
+    const { t } = target();
+    await t.connect();
+    const names = ['ctl\x01char', 'a+b c%d', 'tab\there'];
+    for (const name of names) await t.put(`d/${name}`, bufferSource(name), {});
+    await t.put(`d/sub\x02dir/f`, bufferSource('f'), {});
+    const listed = (await t.list('d')).map((e) => `${e.kind}:${e.path}`).sort();
+    assert.deepEqual(listed, [...names.map((n) => `file:d/${n}`), 'dir:d/sub\x02dir'].sort());
+    await t.rmdir('d', { recursive: true });
+    assert.deepEqual(await t.list('d'), []);
+  });
+
   test('content types follow the extension', async () => {
     const { t, prefix } = target();
     await t.connect();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { TargetError } from '../errors.ts';
-import { dirPrefixOf, finalPrefixOfTemp, fingerprintMetadata, fingerprintOf, keyOf, parseS3Url, pathOfKey } from './keys.ts';
+import { decodeListedKey, dirPrefixOf, finalPrefixOfTemp, fingerprintMetadata, fingerprintOf, keyOf, parseS3Url, pathOfKey } from './keys.ts';
 
 describe('s3 keys', () => {
   it('parses s3://bucket/prefix', () => {
@@ -53,5 +53,16 @@ describe('s3 keys', () => {
     assert.equal(fingerprintOf({}, 5), undefined);
     assert.equal(fingerprintOf(undefined, 5), undefined);
     assert.equal(fingerprintOf({ ...meta, 'sync-inotify-sha256': 'nothex' }, 5), undefined);
+  });
+
+  it('decodes keys listed with encoding-type=url (AWS and Swift spellings)', () => {
+    const table: [string, string][] = [
+      ['p/ctl%01x', 'p/ctl\x01x'],
+      ['p/plain%20a%2Bb%25c', 'p/plain a+b%c'], // Swift
+      ['p/plain+a%2Bb%25c', 'p/plain a+b%c'], // AWS
+      ['p/%C3%A9/', 'p/é/'],
+      ['p/line%0Abreak', 'p/line\nbreak'],
+    ];
+    for (const [encoded, key] of table) assert.equal(decodeListedKey(encoded), key, encoded);
   });
 });

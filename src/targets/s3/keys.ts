@@ -104,3 +104,12 @@ export function fingerprintOf(metadata: Readonly<Record<string, string | undefin
   if (!Number.isSafeInteger(size) || size !== objectSize || !Number.isFinite(mtimeMs) || !/^[0-9a-f]{64}$/.test(sha256)) return undefined;
   return { size, mtimeMs, sha256 };
 }
+
+/**
+ * A key as a listing returns it with `encoding-type=url`, which we always ask for: without
+ * it a key holding a control character makes the XML invalid (Swift answers InternalError for
+ * the whole listing). AWS writes a space as '+', Swift as %20; a real '+' is %2B in both.
+ */
+export function decodeListedKey(encoded: string): string {
+  return decodeURIComponent(encoded.replace(/\+/g, ' '));
+}

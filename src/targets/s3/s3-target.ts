@@ -34,7 +34,7 @@ import { isSafeRelativePath } from '../../core/paths.ts';
 import { TargetError } from '../errors.ts';
 import { readSecretFile } from '../secrets.ts';
 import type { PutSource, RemoteEntry, Target, TargetCapabilities } from '../target.ts';
-import { dirPrefixOf, finalPrefixOfTemp, fingerprintMetadata, fingerprintOf, keyOf, parseS3Url, pathOfKey, type S3Location } from './keys.ts';
+import { decodeListedKey, dirPrefixOf, finalPrefixOfTemp, fingerprintMetadata, fingerprintOf, keyOf, parseS3Url, pathOfKey, type S3Location } from './keys.ts';
 import { mapLimit } from './map-limit.ts';
 import type { S3Spec } from './options.ts';
 import { loadS3Sdk, type LoadedSdk } from './sdk-module.ts';
@@ -224,10 +224,16 @@ export class S3Target implements Target {
     let idMarker: string | undefined;
     try {
       for (;;) {
-        const page = await this.c().send(new s3.ListMultipartUploadsCommand({ Bucket: this.loc.bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: idMarker }));
-        for (const u of page.Uploads ?? []) if (u.Key !== undefined && u.UploadId !== undefined && which(u.Key)) found.push({ key: u.Key, id: u.UploadId });
+        const page = await this.c().send(
+          new s3.ListMultipartUploadsCommand({ Bucket: this.loc.bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: idMarker, EncodingType: 'url' }),
+        );
+        const decode = page.EncodingType === 'url' ? decodeListedKey : (k: string) => k;
+        for (const u of page.Uploads ?? []) {
+          const key = u.Key === undefined ? undefined : decode(u.Key);
+          if (key !== undefined && u.UploadId !== undefined && which(key)) found.push({ key, id: u.UploadId });
+        }
         if (page.IsTruncated !== true) break;
-        keyMarker = page.NextKeyMarker;
+        keyMarker = page.NextKeyMarker === undefined ? undefined : decode(page.NextKeyMarker);
         idMarker = page.NextUploadIdMarker;
       }
       await mapLimit(found, this.connections, async (u) => {
@@ -279,12 +285,17 @@ export class S3Target implements Target {
       let page;
       try {
         page = await this.c().send(
-          new s3.ListObjectsV2Command({ Bucket: this.loc.bucket, Prefix: prefix, ContinuationToken: token, ...(delimiter ? { Delimiter: '/' } : {}) }),
+          new s3.ListObjectsV2Command({ Bucket: this.loc.bucket, Prefix: prefix, ContinuationToken: token, EncodingType: 'url', ...(delimiter ? { Delimiter: '/' } : {}) }),
         );
       } catch (err) {
         throw this.fail(err, 'list', path);
       }
-      yield { objects: page.Contents ?? [], prefixes: page.CommonPrefixes ?? [] };
+      // A server that ignored encoding-type says so by leaving it out of the answer.
+      const decode = page.EncodingType === 'url' ? decodeListedKey : (k: string) => k;
+      yield {
+        objects: (page.Contents ?? []).map((o) => (o.Key === undefined ? o : { ...o, Key: decode(o.Key) })),
+        prefixes: (page.CommonPrefixes ?? []).map((c) => (c.Prefix === undefined ? c : { Prefix: decode(c.Prefix) })),
+      };
       token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
     } while (token !== undefined);
   }
@@ -299,7 +310,7 @@ export class S3Target implements Target {
   /** Does anything live under directory prefix `prefix` (a marker counts)? */
   private async anyUnder(prefix: string, path: string): Promise<boolean> {
     try {
-      const page = await this.c().send(new (this.s3().ListObjectsV2Command)({ Bucket: this.loc.bucket, Prefix: prefix, MaxKeys: 1 }));
+      const page = await this.c().send(new (this.s3().ListObjectsV2Command)({ Bucket: this.loc.bucket, Prefix: prefix, MaxKeys: 1, EncodingType: 'url' }));
       return (page.Contents ?? []).length > 0;
     } catch (err) {
       throw this.fail(err, 'stat', path);
