@@ -8,6 +8,7 @@
  * one replica built here with swift-ring-builder, one process per server (`workers = 0`),
  * `s3api` + `tempauth` in the proxy pipeline. The S3 credentials are tempauth's user
  * `test:tester` with the key `testing`: access key id "test:tester", secret "testing".
+ * A second account (SWIFT_THROTTLED_CREDENTIALS) is rate limited by the `ratelimit` filter.
  *
  * Swift reads its hash prefix and storage policies from /etc/swift/swift.conf, whatever the
  * servers' `swift_dir`; each server is therefore started through a two-line launcher that
@@ -29,6 +30,13 @@ const SWIFT_MODULE = '/usr/lib/python3/dist-packages/swift/__init__.py';
 
 /** tempauth's user as S3 credentials (a loopback test server's fixture). */
 export const SWIFT_S3_CREDENTIALS = { accessKeyId: 'test:tester', secretAccessKey: 'testing' } as const;
+/**
+ * A second account whose writes are rate limited (2 a second, no waiting: swift's ratelimit
+ * filter with the account's global-write-ratelimit, set by the fixture on the account server
+ * directly, since clients may not set sysmeta): a burst gets 503 SlowDown, as S3 answers
+ * under load.
+ */
+export const SWIFT_THROTTLED_CREDENTIALS = { accessKeyId: 'slow:tester', secretAccessKey: 'testing-slow' } as const;
 
 export interface SwiftServer {
   /** The S3 endpoint: http://127.0.0.1:PORT (path-style buckets). */
@@ -72,12 +80,14 @@ function storageConf(kind: 'account' | 'container' | 'object', port: number, dir
 }
 
 function proxyConf(port: number, memcachePort: number, dir: string, user: string): string {
-  const filters = ['catch_errors', 'gatekeeper', 'healthcheck', 'proxy-logging', 'cache', 'listing_formats', 's3api', 'tempauth', 'copy', 'slo', 'dlo', 'versioned_writes'];
+  // ratelimit after s3api and tempauth: it reads the account from the Swift path they make.
+  const filters = ['catch_errors', 'gatekeeper', 'healthcheck', 'proxy-logging', 'cache', 'listing_formats', 's3api', 'tempauth', 'ratelimit', 'copy', 'slo', 'dlo', 'versioned_writes'];
   const egg: Record<string, string> = { 'proxy-logging': 'proxy_logging', cache: 'memcache' };
   const extra: Record<string, string[]> = {
     cache: [`memcache_servers = 127.0.0.1:${memcachePort}`],
     s3api: ['location = us-east-1'],
-    tempauth: [`user_test_tester = ${SWIFT_S3_CREDENTIALS.secretAccessKey} .admin`],
+    tempauth: [`user_test_tester = ${SWIFT_S3_CREDENTIALS.secretAccessKey} .admin`, `user_slow_tester = ${SWIFT_THROTTLED_CREDENTIALS.secretAccessKey} .admin`],
+    ratelimit: ['max_sleep_time_seconds = 0.05'],
   };
   return [
     '[DEFAULT]',
@@ -110,6 +120,34 @@ async function healthy(port: number): Promise<boolean> {
     });
     req.end();
   });
+}
+
+/**
+ * Creates SWIFT_THROTTLED_CREDENTIALS' account on the account server itself, with a write
+ * rate limit in its sysmeta, before the proxy has seen (and cached) the account.
+ */
+async function createThrottledAccount(dir: string, accountPort: number): Promise<void> {
+  const account = `AUTH_${SWIFT_THROTTLED_CREDENTIALS.accessKeyId.split(':')[0]}`;
+  const script = 'import sys\nfrom swift.common import utils\nutils.set_swift_dir(sys.argv[1])\nfrom swift.common.ring import Ring\nprint(Ring(sys.argv[1], ring_name="account").get_part(sys.argv[2]))';
+  const part = execFileSync(PYTHON, ['-c', script, dir, account], { encoding: 'utf8' }).trim();
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port: accountPort,
+        method: 'PUT',
+        path: `/d1/${part}/${account}`,
+        headers: { 'X-Timestamp': (Date.now() / 1000).toFixed(5), 'X-Account-Sysmeta-Global-Write-Ratelimit': '2', 'Content-Length': '0' },
+      },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+  if (status !== 201 && status !== 202) throw new Error(`creating the throttled account ${account} on the account server answered ${status}`);
 }
 
 /** Start a private Swift, or return undefined after `serverMissing` when it is not installed. */
@@ -188,6 +226,7 @@ export async function startSwift(): Promise<SwiftServer | undefined> {
       if (Date.now() > deadline) throw new Error(`swift-proxy did not answer on 127.0.0.1:${ports.proxy} within 90 s:\n${output}`);
       await new Promise((r) => setTimeout(r, 200));
     }
+    await createThrottledAccount(dir, ports.account);
   } catch (err) {
     await cleanup();
     throw err;

@@ -16,7 +16,7 @@ import type { Target } from '../../src/targets/target.ts';
 import { bufferSource } from '../conformance/suite.ts';
 import { createBucket, rawClient, s3View, uploadsInProgress } from '../helpers/s3-view.ts';
 import { freePort } from '../servers/net.ts';
-import { startSwift, type SwiftServer } from '../servers/swift.ts';
+import { startSwift, SWIFT_THROTTLED_CREDENTIALS, type SwiftServer } from '../servers/swift.ts';
 
 const BUCKET = 'targets';
 
@@ -148,6 +148,40 @@ describe('S3 target against Swift s3api', { concurrency: 1 }, () => {
     assert.deepEqual(listed, [...names.map((n) => `file:d/${n}`), 'dir:d/sub\x02dir'].sort());
     await t.rmdir('d', { recursive: true });
     assert.deepEqual(await t.list('d'), []);
+  });
+
+  test('503 SlowDown from a throttling server: retried by the SDK, then E_PROTOCOL (transient) until everything lands', async () => {
+    const slow = { ...srv!, ...SWIFT_THROTTLED_CREDENTIALS };
+    await createBucket(slow, 'throttled');
+    const t = createTarget({ url: 's3://throttled/x', endpoint: srv!.endpoint, ...SWIFT_THROTTLED_CREDENTIALS, connections: 8 });
+    open.push(t);
+    await t.connect();
+    const before = srv!.log().length;
+    let pending = Array.from({ length: 12 }, (_, i) => `f${i}`);
+    const seen = new Set<string>();
+    // What the engine does with a transient error: try the path again a little later.
+    for (let round = 0; pending.length > 0 && round < 40; round++) {
+      const results = await Promise.allSettled(pending.map((p) => t.put(p, bufferSource(p), {})));
+      const failed: string[] = [];
+      results.forEach((r, i) => {
+        if (r.status === 'fulfilled') return;
+        assert.ok(r.reason instanceof TargetError, String(r.reason));
+        seen.add(`${r.reason.code} ${r.reason.scope} ${/SlowDown/.test(r.reason.message)}`);
+        failed.push(pending[i]!);
+      });
+      pending = failed;
+      if (pending.length > 0) await new Promise((r) => setTimeout(r, 1_000));
+    }
+    assert.deepEqual(pending, [], 'every file landed in the end');
+    const log = srv!.log().slice(before);
+    assert.match(log, /PUT \/throttled\/x\/f\d+\S* HTTP\/1\.[01] 503/, 'the server did throttle');
+    assert.ok([...seen].every((s) => s === 'E_PROTOCOL transient true'), [...seen].join(', '));
+    const slowClient = rawClient(slow);
+    try {
+      assert.equal((await s3View(slowClient, 'throttled', 'x').names('')).length, 12);
+    } finally {
+      slowClient.destroy();
+    }
   });
 
   test('content types follow the extension', async () => {
