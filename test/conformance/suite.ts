@@ -1,7 +1,9 @@
 /**
  * One conformance suite for every target (rclone's habit). A backend test file calls
  * `describeConformance` with a fixture factory that starts (or reuses) a real server whose
- * storage is a local directory, so the suite can check bytes on disk directly.
+ * storage is a local directory, so the suite can check bytes on disk directly, or, where the
+ * server keeps no plain files (an object store), gives a `view` that reads them back through
+ * a second client of its own.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
