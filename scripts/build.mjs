@@ -12,7 +12,10 @@
 // - better-sqlite3 and nsfw: native addons, found by their own package code;
 // - ssh2's optional native crypto binding (sshcrypto.node) and cpu-features: ssh2 requires the
 //   binding by a path relative to its own file, which the bundle rewrites to a package path so
-//   it still resolves from dist/ (without it ssh2 silently falls back to slower JS ciphers).
+//   it still resolves from dist/ (without it ssh2 silently falls back to slower JS ciphers);
+// - the AWS SDK (@aws-sdk/*, @smithy/*): several MB that only an S3 target uses; it is
+//   imported when such a target connects (src/targets/s3/sdk-module.ts), so the bundle and
+//   its code cache stay the size every start reads.
 //
 // Type checking is not done here: `npm test` runs `tsc --noEmit`.
 import { build } from 'esbuild';
@@ -46,7 +49,7 @@ await build({
   format: 'cjs',
   target: 'node20',
   sourcemap: 'linked',
-  external: ['better-sqlite3', 'nsfw', 'cpu-features', '*.node'],
+  external: ['better-sqlite3', 'nsfw', 'cpu-features', '*.node', '@aws-sdk/*', '@smithy/*'],
   // The CommonJS wrapper provides require, __filename and __dirname; import.meta.url (used by
   // src/cli/package-root.ts) is rebuilt from __filename.
   define: { 'import.meta.url': '__bundleImportMetaUrl' },

@@ -33,6 +33,8 @@ export async function checkTarget(sourceRoot: string, scanner: Scanner, target: 
     const l = scan.entries.get(path);
     const r = remote.get(path);
     if (!r) {
+      // An object store keeps no empty directory: its absence is no difference.
+      if (l!.kind === 'dir' && target.caps.implicitDirs === true) continue;
       // Why, when we know: this target refuses a name that is not valid UTF-8 (E_NAME).
       const why = !target.caps.byteNames && hasEscapedBytes(path) ? ': its name is not valid UTF-8, which this target cannot carry' : '';
       diffs.push({ path, kind: 'missing', detail: `${l!.kind} missing on the target${why}` });

@@ -16,7 +16,7 @@ import { flushDelay, unsettledPaths, type PathHintTimes } from '../core/debounce
 import { countRemovals, describeOp, type Op, type Problem, type PutOp } from '../core/ops.ts';
 import { isAtOrUnder, parentOf } from '../core/paths.ts';
 import { plan } from '../core/plan.ts';
-import { CreationPlanner } from '../core/plan-creations.ts';
+import { CreationPlanner, DEFAULT_STAGING } from '../core/plan-creations.ts';
 import { announceFailure, backoffDelay, PAUSED_RETRY, TARGET_RETRY } from '../core/retry.ts';
 import { checkSafety, probeChanged, type GateCode, type MaxDelete, type SafetyVerdict, type SourceRootProbe } from '../core/safety.ts';
 import { needsDeepScan, normalizeScopes, widenScope, type Scope } from '../core/scope.ts';
@@ -407,6 +407,8 @@ export class TargetSync {
     const confirmed: Drift[] = [];
     for (const d of listedDrift) {
       const known = d.kind === 'missing' ? store.get(id, d.path) : undefined;
+      // An object store keeps no empty directory (caps.implicitDirs): not there is as sent.
+      if (known?.kind === 'dir' && target.caps.implicitDirs === true) continue;
       if (known?.kind === 'file' && !remote.has(d.path)) {
         const there = await target.stat(d.path);
         if (there?.kind === 'file' && there.size === known.size) continue;
@@ -565,7 +567,10 @@ export class TargetSync {
     const identity = (await scanner.probeRoot()).identity;
     if (identity !== undefined) store.setSourceIdentity(this.targetId, identity);
     const scan = emptyScan();
-    const planner = new CreationPlanner({ rename: target.caps.rename, symlinks: target.caps.symlinks, byteNames: target.caps.byteNames });
+    // Staging a new directory costs one rename; where a directory rename copies every file
+    // (object stores), it would send the tree twice instead.
+    const staging = target.caps.dirRenameCopies === true ? false : DEFAULT_STAGING;
+    const planner = new CreationPlanner({ rename: target.caps.rename, symlinks: target.caps.symlinks, byteNames: target.caps.byteNames }, staging);
     const problems: Problem[] = [];
     const report = (found: readonly Problem[]) => {
       this.reportProblems(found);

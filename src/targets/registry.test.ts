@@ -37,9 +37,9 @@ describe('backend declarations', () => {
   });
 
   it('secrets, secret files and paths come from the declarations', () => {
-    assert.deepEqual([...SECRET_KEYS].sort(), ['headers', 'passphrase', 'password']);
-    assert.deepEqual([...SECRET_FILE_KEYS].sort(), ['passphraseFile', 'passwordFile']);
-    assert.deepEqual([...PATH_KEYS].sort(), ['ca', 'identityFile', 'knownHosts', 'passphraseFile', 'passwordFile']);
+    assert.deepEqual([...SECRET_KEYS].sort(), ['accessKeyId', 'headers', 'passphrase', 'password', 'secretAccessKey']);
+    assert.deepEqual([...SECRET_FILE_KEYS].sort(), ['passphraseFile', 'passwordFile', 'secretAccessKeyFile']);
+    assert.deepEqual([...PATH_KEYS].sort(), ['ca', 'identityFile', 'knownHosts', 'passphraseFile', 'passwordFile', 'secretAccessKeyFile']);
   });
 
   it('--help lists every key of every backend', () => {

@@ -35,6 +35,18 @@ export interface TargetCapabilities {
    * Without it, every call on such a path rejects with E_NAME.
    */
   readonly byteNames: boolean;
+  /**
+   * Directories are only the prefixes of the names under them (object stores): an empty
+   * directory is not kept, `mkdir` may write nothing, `stat` of an empty one is undefined and
+   * `list` of a missing one is empty rather than E_NOT_FOUND. Absent: false.
+   */
+  readonly implicitDirs?: boolean;
+  /**
+   * `rename` of a directory copies every file under it (object stores): a cheap way to move
+   * a tree on the server, but staging a new directory under a temp name would send each file
+   * once and copy it once more, so the planner does not stage. Absent: false.
+   */
+  readonly dirRenameCopies?: boolean;
 }
 
 export interface RemoteEntry {
