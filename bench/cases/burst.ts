@@ -84,7 +84,7 @@ export async function runBurstCase(ctx: Context, id: string, endpoint: EndpointI
     work: `With the tool running and idle, \`cp -r\` copies the 10k corpus (${files} files, ${dirs} directories with the parent) into the watched folder; time from the start of the copy until the target holds the complete tree (names and sizes polled every 100 ms, contents verified after). The copy itself took ${formatMs(median(copyMs))} (median). Medians of ${ctx.runs} runs.`,
     table,
     notes: [
-      `Goal (DESIGN §6): no slower than our initial push of the same files${initial !== undefined ? ` (${formatMs(initial)} in this run, including start-up)` : ''}, with no more operations than files + directories.`,
+      `Goal: no slower than our initial push of the same files${initial !== undefined ? ` (${formatMs(initial)} in this run, including start-up)` : ''}, with no more operations than files + directories.`,
     ],
     ratios,
   };

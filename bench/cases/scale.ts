@@ -61,7 +61,7 @@ export async function runRestartCase(ctx: Context, id: string, endpoint: Endpoin
     title: `No-change restart on 100,000 files, ${ep.label}`,
     work: `${SCALE.description}. Each tool pushes it once into its own empty target (the "first push" column, one run), then runs the same command again with nothing changed (timed; medians of ${ctx.runs} runs). Verified by names and sizes.`,
     table,
-    notes: ['Goal (DESIGN §6): reconcile in under 3 s without listing the remote.', 'Fewer runs than the other cases: every tool first has to push 100,000 files.'],
+    notes: ['Goal: reconcile in under 3 s without listing the remote.', 'Fewer runs than the other cases: every tool first has to push 100,000 files.'],
     ratios,
   };
 }
@@ -124,7 +124,7 @@ export async function runIdleCase(ctx: Context, id: string): Promise<CaseResult>
     title: 'Watching 100,000 files in 10,000 directories: memory and idle CPU',
     work: `${SCALE.description}, the target (a local folder) already in sync. "live" is from the start of the process until a probe file written into the source arrives on the target (for ours: start-up, full reconcile against the state store, 10,000 watches). RSS from /proc (VmRSS, VmHWM) of the main process; CPU (user + system) over ${idleSec} s with nothing changing, starting 5 s after live. One run.`,
     table: markdownTable(['tool', 'live after', 'RSS', 'peak RSS', `CPU in ${idleSec} s idle`], rows),
-    notes: ['Goal (DESIGN §6): under 150 MB resident, ~0 CPU when idle.', 'lsyncd keeps only inotify watches and a Lua table of directories; its rsync runs are separate processes (not counted).'],
+    notes: ['Goal: under 150 MB resident, ~0 CPU when idle.', 'lsyncd keeps only inotify watches and a Lua table of directories; its rsync runs are separate processes (not counted).'],
     ratios,
   };
 }
