@@ -1,5 +1,5 @@
 /**
- * The configuration file's schema (DESIGN §1). Strict objects: an unknown key is an error
+ * The configuration file's schema (README: Configuration). Strict objects: an unknown key is an error
  * that names the key and the closest known one (see load.ts).
  */
 import { z } from 'zod';

@@ -1,5 +1,5 @@
 /**
- * First run against a target that already holds files (DESIGN §2 Durable): entries that match
+ * First run against a target that already holds files (README: How it behaves, Durable): entries that match
  * the source are recorded as if we had sent them, instead of being uploaded again. Files
  * match on size, and on mtime too when the target keeps mtimes (to the second: servers round).
  * Anything that does not match is not recorded: the plan then overwrites what the source has

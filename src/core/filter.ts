@@ -1,5 +1,5 @@
 /**
- * Which source paths are mirrored. Order (DESIGN §2): our own temp files and the state file
+ * Which source paths are mirrored. Order (README: Filters): our own temp files and the state file
  * never; then `exclude` / `include` globs; then `fileTypes` / `extensions` (decided from the
  * content sniff done by the engine, see `typeVerdict`).
  *

@@ -1,5 +1,5 @@
 /**
- * Top-level MIME type of a file from its content (DESIGN §2 Filters): magic bytes via
+ * Top-level MIME type of a file from its content (README: Filters): magic bytes via
  * file-type; else text when the head has no NUL and is valid UTF-8; else undefined
  * ("detection failed", so the extension decides). SVG is XML text: its extension says image.
  */

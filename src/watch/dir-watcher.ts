@@ -28,7 +28,7 @@
  * What it cannot see: libuv reads IN_Q_OVERFLOW (the kernel queue, fs.inotify.max_queued_events,
  * overflowed) but drops it silently (its wd is -1, no watcher matches). Events lost that way
  * are found by SyncRunner's periodic full rescan (`rescanIntervalSec`), the backstop for every
- * watcher here (DESIGN §2, §4). Names are kept exactly, valid UTF-8 or not: watches deliver
+ * watcher here. Names are kept exactly, valid UTF-8 or not: watches deliver
  * them as bytes (`encoding: 'buffer'`), decoded with the engine's mapping (core/names.ts).
  *
  * The walk is synchronous on purpose: events of one inotify read are handled in kernel order

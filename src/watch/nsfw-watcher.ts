@@ -1,5 +1,5 @@
 /**
- * Linux inotify through nsfw (DESIGN §4: the only npm watcher that reported every file after
+ * Linux inotify through nsfw (the only npm watcher that reported every file after
  * `mkdir -p`, moves into the tree and large untars). Events become hints: deletes and rename
  * sources are deep (their subtree went with them); creations are shallow and the engine
  * deepens them when it finds a new directory, scanning it itself (watches are added late).

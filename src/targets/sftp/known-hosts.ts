@@ -1,6 +1,6 @@
 /**
  * Host key verification for SFTP, done by us because ssh2 accepts any host key unless a
- * `hostVerifier` is given (DESIGN §2: an unknown key fails closed).
+ * `hostVerifier` is given (an unknown key fails closed).
  *
  * Two policies:
  *   - a pinned fingerprint (`hostKey: SHA256:…`): the offered key must have exactly that

@@ -4,7 +4,7 @@
  * URL: sftp://[user@]host[:port]/absolute/path. `sftp://host` or `sftp://host/` is the login
  * directory, `sftp://host/~/dir` a directory below it. The user defaults to the local user.
  *
- * Security (DESIGN §2): the host key is always checked (known_hosts or a pinned `hostKey`,
+ * Security: the host key is always checked (known_hosts or a pinned `hostKey`,
  * see known-hosts.ts) before anything is sent; an unknown or changed key is E_HOST_KEY.
  * Credentials, tried in this order: `identityFile` (+ `passphrase`/`passphraseFile`), the
  * ssh-agent at SSH_AUTH_SOCK, the default ~/.ssh/id_{ed25519,ecdsa,rsa} when no identityFile
