@@ -12,9 +12,8 @@ import { isExecutable, makeTestCa } from './ftp-common.ts';
 import { freePort } from './net.ts';
 import {
   DAV_REALM,
-  DAV_TEST_PASSWORD,
-  DAV_TEST_USER,
   DavServerProcess,
+  davTestServer,
   makeDavDirs,
   readLog,
   removeDir,
@@ -102,21 +101,5 @@ export async function startApacheDav(options: ApacheDavOptions = {}): Promise<Da
     removeDir(base);
     throw err;
   }
-  const scheme = ca ? 'webdavs' : 'webdav';
-  return {
-    name: `apache2 mod_dav_fs (${auth}${ca ? ', https' : ''})`,
-    port,
-    user: DAV_TEST_USER,
-    password: DAV_TEST_PASSWORD,
-    rootDir: root,
-    caFile: ca?.caFile,
-    url: `${scheme}://${DAV_TEST_USER}@127.0.0.1:${port}`,
-    log: logs,
-    stop: () => proc.stop(),
-    start: () => proc.start(),
-    cleanup: async () => {
-      await proc.stop();
-      removeDir(base);
-    },
-  };
+  return davTestServer({ name: `apache2 mod_dav_fs (${auth}${ca ? ', https' : ''})`, port, root, base, caFile: ca?.caFile, log: logs, proc });
 }

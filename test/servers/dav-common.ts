@@ -11,7 +11,7 @@ import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
-import { descendantsOf } from './processes.ts';
+import { killTree } from './processes.ts';
 
 /** The test login; a fixture of loopback servers that live for one test file. */
 export const DAV_TEST_USER = 'sidav';
@@ -144,22 +144,29 @@ export class DavServerProcess {
   async stop(): Promise<void> {
     const child = this.child;
     this.child = undefined;
-    if (child?.pid === undefined) return;
-    const exited = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => child.once('exit', () => r()));
-    for (const pid of [child.pid, ...descendantsOf(child.pid)]) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }
-    try {
-      process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      // No group left.
-    }
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+    if (child) await killTree(child);
   }
+}
+
+/** The fixture every DAV server file returns: its process, folders and logs, as the tests see them. */
+export function davTestServer(o: { name: string; port: number; root: string; base: string; caFile: string | undefined; log: () => string; proc: DavServerProcess }): DavTestServer {
+  const scheme = o.caFile !== undefined ? 'webdavs' : 'webdav';
+  return {
+    name: o.name,
+    port: o.port,
+    user: DAV_TEST_USER,
+    password: DAV_TEST_PASSWORD,
+    rootDir: o.root,
+    caFile: o.caFile,
+    url: `${scheme}://${DAV_TEST_USER}@127.0.0.1:${o.port}`,
+    log: o.log,
+    stop: () => o.proc.stop(),
+    start: () => o.proc.start(),
+    cleanup: async () => {
+      await o.proc.stop();
+      removeDir(o.base);
+    },
+  };
 }
 
 export function removeDir(dir: string): void {

@@ -9,7 +9,7 @@ import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
-import { descendantsOf } from './processes.ts';
+import { killTree } from './processes.ts';
 import { freePort } from './net.ts';
 
 export { freePort };
@@ -190,36 +190,11 @@ export class ServerProcess {
   async stop(): Promise<void> {
     const child = this.child;
     this.child = undefined;
-    if (child?.pid === undefined) return;
-    const exited = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => child.once('exit', () => r()));
-    const pids = [child.pid, ...descendantsOf(child.pid)];
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }
-    try {
-      process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      // No group left.
-    }
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
-    // Wait until the sessions are really gone, so their sockets are closed.
-    for (let i = 0; i < 50 && pids.some(isAlive); i++) await new Promise((r) => setTimeout(r, 20));
+    if (child) await killTree(child);
   }
 }
 
 
-function isAlive(pid: number): boolean {
-  try {
-    const state = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/\) Z /.test(state);
-  } catch {
-    return false;
-  }
-}
 
 export function readLog(file: string): string {
   try {

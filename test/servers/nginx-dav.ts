@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { serverMissing } from '../helpers/server-required.ts';
 import { isExecutable, makeTestCa } from './ftp-common.ts';
 import { freePort } from './net.ts';
-import { DAV_REALM, DAV_TEST_PASSWORD, DAV_TEST_USER, DavServerProcess, makeDavDirs, readLog, removeDir, webAccount, writeHtpasswd, type DavTestServer } from './dav-common.ts';
+import { DAV_REALM, DavServerProcess, davTestServer, makeDavDirs, readLog, removeDir, webAccount, writeHtpasswd, type DavTestServer } from './dav-common.ts';
 import { existsSync } from 'node:fs';
 
 const NGINX = '/usr/sbin/nginx';
@@ -90,21 +90,5 @@ export async function startNginxDav(options: NginxDavOptions = {}): Promise<DavT
     removeDir(base);
     throw err;
   }
-  const scheme = ca ? 'webdavs' : 'webdav';
-  return {
-    name: `nginx dav_ext${ca ? ' (https)' : ''}`,
-    port,
-    user: DAV_TEST_USER,
-    password: DAV_TEST_PASSWORD,
-    rootDir: root,
-    caFile: ca?.caFile,
-    url: `${scheme}://${DAV_TEST_USER}@127.0.0.1:${port}`,
-    log: logs,
-    stop: () => proc.stop(),
-    start: () => proc.start(),
-    cleanup: async () => {
-      await proc.stop();
-      removeDir(base);
-    },
-  };
+  return davTestServer({ name: `nginx dav_ext${ca ? ' (https)' : ''}`, port, root, base, caFile: ca?.caFile, log: logs, proc });
 }

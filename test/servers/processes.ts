@@ -2,6 +2,7 @@
  * The process tree from /proc, for test servers whose session processes escape a
  * process-group kill (sshd's and vsftpd's per-connection children call setsid()).
  */
+import type { ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 
 /** Every process below `root` in the process tree. */
@@ -31,4 +32,39 @@ export function descendantsOf(root: number): number[] {
     }
   }
   return out;
+}
+
+/** True while `pid` runs (a zombie counts as gone). */
+export function isAlive(pid: number): boolean {
+  try {
+    const state = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/\) Z /.test(state);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * SIGKILL a server started in its own process group and every process it forked (workers
+ * that run as another user or called setsid()), then wait until they are gone, so their
+ * sockets are closed when this resolves.
+ */
+export async function killTree(child: ChildProcess): Promise<void> {
+  if (child.pid === undefined) return;
+  const exited = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => child.once('exit', () => r()));
+  const pids = [child.pid, ...descendantsOf(child.pid)];
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // No group left.
+  }
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+  for (let i = 0; i < 50 && pids.some(isAlive); i++) await new Promise((r) => setTimeout(r, 20));
 }

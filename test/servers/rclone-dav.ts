@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { serverMissing } from '../helpers/server-required.ts';
 import { makeTestCa } from './ftp-common.ts';
 import { freePort } from './net.ts';
-import { DAV_TEST_PASSWORD, DAV_TEST_USER, DavServerProcess, makeDavDirs, readLog, removeDir, type DavTestServer } from './dav-common.ts';
+import { DAV_TEST_PASSWORD, DAV_TEST_USER, DavServerProcess, davTestServer, makeDavDirs, readLog, removeDir, type DavTestServer } from './dav-common.ts';
 
 export interface RcloneDavOptions {
   readonly tls?: boolean;
@@ -61,21 +61,5 @@ export async function startRcloneDav(options: RcloneDavOptions = {}): Promise<Da
     removeDir(base);
     throw err;
   }
-  const scheme = ca ? 'webdavs' : 'webdav';
-  return {
-    name: `rclone serve webdav${ca ? ' (https)' : ''}`,
-    port,
-    user: DAV_TEST_USER,
-    password: DAV_TEST_PASSWORD,
-    rootDir: root,
-    caFile: ca?.caFile,
-    url: `${scheme}://${DAV_TEST_USER}@127.0.0.1:${port}`,
-    log: logs,
-    stop: () => proc.stop(),
-    start: () => proc.start(),
-    cleanup: async () => {
-      await proc.stop();
-      removeDir(base);
-    },
-  };
+  return davTestServer({ name: `rclone serve webdav${ca ? ' (https)' : ''}`, port, root, base, caFile: ca?.caFile, log: logs, proc });
 }
