@@ -27,7 +27,7 @@ import { isTargetError, TargetError } from '../targets/errors.ts';
 import type { RemoteEntry, Target } from '../targets/target.ts';
 import { walkTarget } from '../targets/walk.ts';
 import { MkdirIntents, renameHappened } from './intents.ts';
-import { applyOp } from './apply-op.ts';
+import { BatchApplier } from './batch-apply.ts';
 import { Executor, isOpList, type OpFeed } from './executor.ts';
 import { recoverStagedDir, StagedDirs } from './staged-dirs.ts';
 import { TempReservations } from './temp-journal.ts';
@@ -568,8 +568,9 @@ export class TargetSync {
     if (identity !== undefined) store.setSourceIdentity(this.targetId, identity);
     const scan = emptyScan();
     // Staging a new directory costs one rename; where a directory rename copies every file
-    // (object stores), it would send the tree twice instead.
-    const staging = target.caps.dirRenameCopies === true ? false : DEFAULT_STAGING;
+    // (object stores), it would send the tree twice instead; a batch target sends a new tree in
+    // few calls with its own temp names, so staging buys it nothing.
+    const staging = target.caps.dirRenameCopies === true || target.applyBatch !== undefined ? false : DEFAULT_STAGING;
     const planner = new CreationPlanner({ rename: target.caps.rename, symlinks: target.caps.symlinks, byteNames: target.caps.byteNames }, staging);
     const problems: Problem[] = [];
     const report = (found: readonly Problem[]) => {
@@ -681,10 +682,11 @@ export class TargetSync {
       }
       return down !== undefined;
     };
+    const batches = new BatchApplier(); // targets that take batches (Target.applyBatch)
     const report = await executor.execute(feed, async (op) => {
       this.counters.inFlight++;
       try {
-        return await applyOp(
+        return await batches.run(
           {
             sourceRoot: this.o.sourceRoot,
             target: this.o.target,
