@@ -53,6 +53,8 @@ export async function startRsyncd(): Promise<RsyncdServer | undefined> {
       `pid file = ${join(dir, 'rsyncd.pid')}`,
       `log file = ${join(dir, 'rsyncd.log')}`,
       'use chroot = no',
+      // Links are stored as sent (a mirror); with `use chroot = no` rsyncd would munge them by default.
+      'munge symlinks = no',
       'max connections = 0',
       // Running as root in CI: stay root-owned like the test folders (no nobody/nogroup).
       `uid = ${me.uid}`,

@@ -48,6 +48,9 @@ export interface RsyncTargetOptions {
 
 /** The mv script: refuses a link or a non-directory on the way below the root, then renames. */
 const MV_SCRIPT = [
+  // Each argument comes as a printf format of octal escapes (any byte, a trailing newline too).
+  'dec() { v=$(printf "$1"; printf x); v=${v%x}; }',
+  'dec "$1"; root=$v; dec "$2"; a=$v; dec "$3"; b=$v; set -- "$root" "$a" "$b"',
   'root=$1',
   'chk() { p=$root; rest=$1; while :; do case $rest in */*) c=${rest%%/*}; rest=${rest#*/};; *) return 0;; esac; p=$p/$c; if [ -L "$p" ]; then exit 40; fi; [ -d "$p" ] || exit 2; done; }',
   'chk "$2"; chk "$3"',
@@ -101,7 +104,7 @@ export class RsyncTarget implements Target {
     let rootCreated = false;
     if ((await this.stat('')) === undefined) {
       const parent = this.transport.parent;
-      if (options.rootExisted === true && parent !== undefined && !(await this.exists(parent.dir, parent.name))) {
+      if (options.rootExisted === true && parent !== undefined && !(await this.dirExists(parent.dir))) {
         throw new TargetError('E_ROOT_GONE', `the target root of ${this.displayName} is gone, and its parent too (an unmounted disk?): waiting for it, nothing is created`, { path: '' });
       }
       const empty = this.freshDir();
@@ -126,12 +129,13 @@ export class RsyncTarget implements Target {
     throw translateCall(r.exit, said, `connecting to ${this.displayName}`);
   }
 
-  /** `name` is in the remote folder `dir` (a path rsync takes, with trailing slash). */
-  private async exists(dir: string, name: string): Promise<boolean> {
-    const r = await this.rsync(['--list-only', '-d', '-l', '--from0', '--files-from=-', ...this.timeoutArgs, dir, `${this.freshDir()}/`], nulList([Buffer.from(name)]));
+  /** The remote folder `dir` (as rsync takes it, with a trailing slash) exists. */
+  private async dirExists(dir: string): Promise<boolean> {
+    const r = await this.rsync(['--list-only', '-d', '--exclude=*', ...this.timeoutArgs, dir]);
     if (r.exit === 0) return true;
-    if (r.exit === 23 && /No such file or directory \(2\)/.test(r.stderr.toString('utf8'))) return false;
-    throw translateCall(r.exit, r.stderr.toString('utf8'), `looking for the target root of ${this.displayName}`);
+    const said = r.stderr.toString('utf8');
+    if (/(link_stat|change_dir)[^\n]*failed: (No such file or directory \(2\)|Not a directory \(20\))/.test(said)) return false;
+    throw translateCall(r.exit, said, `looking at ${dir.replace(/^[^:]*:/, '')} on ${this.displayName}`);
   }
 
   /**
@@ -145,7 +149,7 @@ export class RsyncTarget implements Target {
     try {
       const r = await this.rsync(['--list-only', '-r', '-l', '-8', '--no-h', '--from0', `--exclude-from=${join(dir, 'filter')}`, '--files-from=-', ...this.timeoutArgs, this.transport.root, `${dir}/`], nulList([path === '' ? Buffer.from('.') : encodeName(path)]));
       const said = r.stderr.toString('utf8');
-      if (r.exit === 23 && /No such file or directory \(2\)|Not a directory \(20\)/.test(said)) return undefined;
+      if (r.exit !== 0 && /(link_stat|change_dir)[^\n]*failed: (No such file or directory \(2\)|Not a directory \(20\))/.test(said)) return undefined;
       if (r.exit === 23 && /\(40\)/.test(said)) throw new TargetError('E_LINK_IN_PATH', `${quotePath(path)}: a link on the way below the target root`, { path });
       if (r.exit !== 0) throw translateCall(r.exit, said, `listing ${quotePath(path)} on ${this.displayName}`);
       return parseListing(r.stdout);
@@ -156,13 +160,7 @@ export class RsyncTarget implements Target {
 
   async stat(path: string): Promise<RemoteEntry | undefined> {
     if (path !== '') assertSafePath(path);
-    if (path === '') {
-      const r = await this.rsync(['--list-only', '-d', '--exclude=*', ...this.timeoutArgs, this.transport.root]);
-      if (r.exit === 0) return { path: '', kind: 'dir', size: 0 };
-      const said = r.stderr.toString('utf8');
-      if (/No such file or directory \(2\)|change_dir.*failed/.test(said)) return undefined;
-      throw translateCall(r.exit, said, `looking at the target root of ${this.displayName}`);
-    }
+    if (path === '') return (await this.dirExists(this.transport.root)) ? { path: '', kind: 'dir', size: 0 } : undefined;
     const found = await this.listAt(path, 0);
     const self = found?.find((e) => e.path === path);
     if (self === undefined) return undefined;
@@ -214,7 +212,7 @@ export class RsyncTarget implements Target {
     try {
       const abs = localPath(root, path);
       mkdirSync(localPath(root, parentOf(path)), { recursive: true });
-      symlinkSync(linkTarget, abs);
+      symlinkSync(hasEscapedBytes(linkTarget) ? encodeName(linkTarget) : linkTarget, abs);
       await this.single({ sourceRoot: root, items: [{ kind: 'symlink', path }] });
     } finally {
       rmSync(root, { recursive: true, force: true });
@@ -344,9 +342,8 @@ export class RsyncTarget implements Target {
   private async renameOverShell(from: string, to: string): Promise<void> {
     assertSafePath(from);
     assertSafePath(to);
-    if (hasEscapedBytes(from) || hasEscapedBytes(to)) throw new TargetError('E_NAME', `rename ${quotePath(from)}: a name that is not UTF-8 cannot be given to the remote shell`, { path: to });
     const root = this.transport.root.slice(this.transport.root.indexOf(':') + 1).replace(/\/+$/, '') || '/';
-    const r = await this.transport.shell!(MV_SCRIPT, [root, from, to]);
+    const r = await this.transport.shell!(MV_SCRIPT, [root, from, to].map((p) => printfEscape(encodeName(p))));
     if (r.exit === 0) return;
     const said = r.stderr.toString('utf8').trim();
     if (r.exit === 40) throw new TargetError('E_LINK_IN_PATH', `rename ${quotePath(from)} -> ${quotePath(to)}: a link on the way below the target root`, { path: to });
@@ -392,6 +389,13 @@ function safe(path: string): boolean {
 /** The local file for a relative path under `root` (bytes when the name is not UTF-8). */
 function localPath(root: string, path: string): string | Buffer {
   return hasEscapedBytes(path) ? Buffer.concat([Buffer.from(root + '/'), encodeName(path)]) : join(root, path);
+}
+
+/** Bytes as a printf(1) format that prints exactly them: safe characters as they are, others as \\ooo. */
+function printfEscape(bytes: Buffer): string {
+  let out = '';
+  for (const b of bytes) out += /[A-Za-z0-9._/]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `\\${b.toString(8).padStart(3, '0')}`;
+  return out;
 }
 
 /** A literal name inside an rsync filter pattern that holds wildcards. */
