@@ -44,7 +44,7 @@ export interface Itemized {
   readonly path: string;
 }
 
-const ITEMIZE = /^([<>ch.*][fdLDS ][ .+?a-zA-Z]{9}|\*deleting  ) /;
+const ITEMIZE = /^([<>ch.*][fdLDS ][ .+?a-zA-Z]{9}|\*deleting {2}) /;
 
 /** The per-file lines of `--out-format='%i %n'`; other lines (warnings, notes) are left out. */
 export function parseItemized(out: Buffer): Itemized[] {

@@ -50,7 +50,11 @@ export class Runner {
   }
 }
 
-/** NUL-separated list for `--from0 --files-from=-`. */
+/**
+ * NUL-separated list for `--from0 --files-from=-`. Each path starts with `./`: rsync takes a
+ * line starting with `#` or `;` as a comment, and `./` is dropped again (it marks where the
+ * relative path starts).
+ */
 export function nulList(paths: readonly Buffer[]): Buffer {
-  return Buffer.concat(paths.flatMap((p) => [p, Buffer.of(0)]));
+  return Buffer.concat(paths.flatMap((p) => [Buffer.from('./'), p, Buffer.of(0)]));
 }
