@@ -66,6 +66,7 @@ describeMirrorCases({
   label: 'rsync daemon',
   symlinks: true,
   byteNames: true,
+  renames: false,
   async open(name) {
     const srv = await daemonServer();
     if (!srv) return undefined;
