@@ -70,6 +70,8 @@ export class RsyncTarget implements Target {
   /** Deletes in lsyncd's include-filter form (the receiver breaks --delete-missing-args). */
   private filterDeletes = false;
   private seq = 0;
+  /** rsync's own statistics of the sends so far (`--stats`): bytes on the wire, and file data sent as literal bytes. */
+  readonly wire = { sentBytes: 0, literalBytes: 0, matchedBytes: 0 };
 
   constructor(private readonly o: RsyncTargetOptions) {
     this.displayName = redactUrl(o.url);
@@ -259,8 +261,12 @@ export class RsyncTarget implements Target {
 
   /** Puts, mkdirs and symlinks: one rsync call from the source folder. */
   private async sendGroup(sourceRoot: string, items: readonly BatchItem[], delta: boolean): Promise<BatchResult[]> {
-    const args = ['-l', '-t', '-d', '-O', '-I', '-8', '--no-implied-dirs', '--ignore-missing-args', '--from0', '--files-from=-', '-ii', '--out-format=%i %n', ...this.timeoutArgs, ...(delta ? ['--no-whole-file'] : ['--whole-file']), `${sourceRoot}/`, this.transport.root];
+    const args = ['-l', '-t', '-d', '-O', '-I', '-8', '--stats', '--no-implied-dirs', '--ignore-missing-args', '--from0', '--files-from=-', '-ii', '--out-format=%i %n', ...this.timeoutArgs, ...(delta ? ['--no-whole-file'] : ['--whole-file']), `${sourceRoot}/`, this.transport.root];
     const r = await this.rsync(args, nulList(items.map((i) => encodeName(i.path))));
+    const stat = (name: string) => Number(new RegExp(`^${name}: ([\\d,]+)`, 'm').exec(r.stdout.toString('latin1'))?.[1]?.replace(/,/g, '') ?? 0);
+    this.wire.sentBytes += stat('Total bytes sent');
+    this.wire.literalBytes += stat('Literal data');
+    this.wire.matchedBytes += stat('Matched data');
     return this.results(r, items, 'sending');
   }
 
