@@ -58,6 +58,24 @@ const MV_SCRIPT = [
   'exec mv -fT -- "$root/$2" "$root/$3"',
 ].join('\n');
 
+/**
+ * The link check over SSH: for each argument `F:path` (F=1: the path itself may not be a link
+ * either), prints its index when a directory on the way below the root is a link.
+ */
+const LINK_SCRIPT = [
+  'dec() { v=$(printf "$1"; printf x); v=${v%x}; }',
+  'dec "$1"; root=$v; shift; i=0',
+  'for a in "$@"; do',
+  '  self=${a%%:*}; dec "${a#*:}"; rest=$v; p=$root',
+  '  while :; do',
+  '    case $rest in */*) c=${rest%%/*}; rest=${rest#*/};; *) if [ "$self" = 1 ] && [ -L "$p/$rest" ]; then echo $i; fi; break;; esac',
+  '    p=$p/$c',
+  '    if [ -L "$p" ]; then echo $i; break; fi',
+  '  done',
+  '  i=$((i+1))',
+  'done',
+].join('\n');
+
 export class RsyncTarget implements Target {
   readonly displayName: string;
   readonly caps: TargetCapabilities;
@@ -160,9 +178,58 @@ export class RsyncTarget implements Target {
     }
   }
 
+  /** The root as a path on the server (SSH: after `host:`). */
+  private remoteRootPath(): string {
+    return this.transport.root.slice(this.transport.root.indexOf(':') + 1).replace(/\/+$/, '') || '/';
+  }
+
+  /**
+   * Which of `paths` have a link on the way below the root (or are one, where `self`): the
+   * jail (README "rsync"). Over SSH one shell call; without a shell, one listing per parent
+   * (rsync's sender refuses to list through a link) and per path that must not be one.
+   */
+  private async linksOnTheWay(paths: readonly string[], self: readonly boolean[]): Promise<Set<number>> {
+    const found = new Set<number>();
+    if (this.transport.shell !== undefined) {
+      const r = await this.transport.shell(LINK_SCRIPT, [printfEscape(encodeName(this.remoteRootPath())), ...paths.map((p, i) => `${self[i] ? 1 : 0}:${printfEscape(encodeName(p))}`)]);
+      if (r.exit !== 0) throw translateCall(r.exit, r.stderr.toString('utf8'), `checking paths on ${this.displayName}`);
+      for (const line of r.stdout.toString('latin1').split('\n')) if (/^\d+$/.test(line)) found.add(Number(line));
+      return found;
+    }
+    const parents = new Map<string, number[]>();
+    paths.forEach((p, i) => {
+      const parent = parentOf(p);
+      if (parent !== '') parents.set(parent, [...(parents.get(parent) ?? []), i]);
+    });
+    for (const [parent, indexes] of parents) {
+      try {
+        const at = await this.listAt(parent, 0);
+        if (at?.find((e) => e.path === parent)?.kind === 'symlink') indexes.forEach((i) => found.add(i));
+      } catch (err) {
+        if (err instanceof TargetError && err.code === 'E_LINK_IN_PATH') indexes.forEach((i) => found.add(i));
+        else throw err;
+      }
+    }
+    for (let i = 0; i < paths.length; i++) {
+      if (!self[i] || found.has(i)) continue;
+      const at = await this.listAt(paths[i]!, 0).catch((err: unknown) => {
+        if (err instanceof TargetError && err.code === 'E_LINK_IN_PATH') return 'link' as const;
+        throw err;
+      });
+      if (at === 'link' || at?.find((e) => e.path === paths[i])?.kind === 'symlink') found.add(i);
+    }
+    return found;
+  }
+
+  private async refuseLinks(path: string, self: boolean): Promise<void> {
+    if (this.transport.shell === undefined) return; // the daemon's sender refuses by itself
+    if ((await this.linksOnTheWay([path], [self])).size > 0) throw new TargetError('E_LINK_IN_PATH', `${quotePath(path)}: a link on the way below the target root`, { path });
+  }
+
   async stat(path: string): Promise<RemoteEntry | undefined> {
     if (path !== '') assertSafePath(path);
     if (path === '') return (await this.dirExists(this.transport.root)) ? { path: '', kind: 'dir', size: 0 } : undefined;
+    if (path.includes('/')) await this.refuseLinks(path, false);
     const found = await this.listAt(path, 0);
     const self = found?.find((e) => e.path === path);
     if (self === undefined) return undefined;
@@ -172,6 +239,7 @@ export class RsyncTarget implements Target {
 
   async list(dir: string): Promise<RemoteEntry[]> {
     if (dir !== '') assertSafePath(dir);
+    if (dir !== '') await this.refuseLinks(dir, true);
     const found = await this.listAt(dir, 1);
     if (found === undefined) throw new TargetError('E_NOT_FOUND', `${quotePath(dir)} not found on ${this.displayName}`, { path: dir });
     const self = found.find((e) => e.path === dir);
@@ -271,7 +339,18 @@ export class RsyncTarget implements Target {
   }
 
   /** Removes and rmdirs: one rsync call from a folder where these paths are missing. */
-  private async deleteGroup(items: readonly BatchItem[], force: boolean): Promise<BatchResult[]> {
+  private async deleteGroup(all: readonly BatchItem[], force: boolean): Promise<BatchResult[]> {
+    // Never through a link, and an rmdir never removes a link in place of a directory.
+    const linked = await this.linksOnTheWay(all.map((i) => i.path), all.map((i) => i.kind === 'rmdir'));
+    const items = all.filter((_, i) => !linked.has(i));
+    const refused = (item: BatchItem): BatchResult => ({ ok: false, error: new TargetError('E_LINK_IN_PATH', `${quotePath(item.path)}: a link on the way below the target root (or in its place): not removed`, { path: item.path }) });
+    if (items.length === 0) return all.map(refused);
+    const results = await this.deleteUnlinked(items, force);
+    let k = 0;
+    return all.map((item, i) => (linked.has(i) ? refused(item) : results[k++]!));
+  }
+
+  private async deleteUnlinked(items: readonly BatchItem[], force: boolean): Promise<BatchResult[]> {
     const skeleton = this.freshDir();
     try {
       // The parents exist in the skeleton (rsync needs them to name a missing child), the paths do not.
@@ -348,7 +427,7 @@ export class RsyncTarget implements Target {
   private async renameOverShell(from: string, to: string): Promise<void> {
     assertSafePath(from);
     assertSafePath(to);
-    const root = this.transport.root.slice(this.transport.root.indexOf(':') + 1).replace(/\/+$/, '') || '/';
+    const root = this.remoteRootPath();
     const r = await this.transport.shell!(MV_SCRIPT, [root, from, to].map((p) => printfEscape(encodeName(p))));
     if (r.exit === 0) return;
     const said = r.stderr.toString('utf8').trim();
