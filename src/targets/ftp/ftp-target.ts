@@ -28,6 +28,7 @@
  */
 import { Readable } from 'node:stream';
 import { quotePath } from '../../core/names.ts';
+import { randomToken, TEMP_MARKER } from '../../core/temp-name.ts';
 import { FTPError } from 'basic-ftp';
 import type { Reply } from './deferred-commands.ts';
 import { parentOf } from '../../core/paths.ts';
@@ -42,6 +43,7 @@ import { ftpSettings, type FtpSettings } from './ftp-settings.ts';
 import { KnownDirs } from './known-dirs.ts';
 import { holdEmptyTlsUploadEnd } from './tls-empty-upload.ts';
 import { translateFtpError, type FtpOperation } from './translate-error.ts';
+import { doubleIac, fromWire, IAC, toWire } from './wire.ts';
 
 /** Where warnings go (insecure TLS); console by default, injectable for tests and the daemon. */
 export interface FtpLogger {
@@ -77,14 +79,19 @@ export class FtpTarget implements Target {
   private readonly pool: FtpPool;
   private readonly known = new KnownDirs();
   private features: FtpFeatures | undefined;
-  /** The root as the server resolves it (PWD at connect): paths are built on it. */
+  /** The root as the server resolves it (PWD at connect, wire form): paths are built on it. */
   private realRoot: string | undefined;
+  /** The configured root in wire form (wire.ts). */
+  private readonly rootWire: string;
+  /** Whether this server doubles byte 0xFF in replies (wire.ts); probed when first needed. */
+  private iacDoubled: Promise<boolean> | undefined;
 
   constructor(
     private readonly settings: FtpSettings,
     private readonly options: FtpTargetOptions = {},
   ) {
     this.displayName = settings.displayName;
+    this.rootWire = toWire(settings.root);
     this.maxInFlight = settings.connections * 2;
     this.pool = new FtpPool({
       size: settings.connections,
@@ -101,7 +108,7 @@ export class FtpTarget implements Target {
       preservesMtime: this.features?.mfmt ?? false,
       symlinks: false,
       fastRecursiveRemove: false,
-      byteNames: false,
+      byteNames: true,
       hash: false,
     };
   }
@@ -114,12 +121,47 @@ export class FtpTarget implements Target {
 
   // ---- paths and errors -------------------------------------------------------------------
 
-  /** Absolute server path of a relative target path. */
+  /** Absolute server path of a relative target path, in wire form (the bytes to send, wire.ts). */
   private abs(path: string): string {
     assertSafePath(path);
-    const full = underRoot(this.realRoot ?? this.settings.root, path);
+    const full = underRoot(this.realRoot ?? this.rootWire, toWire(path));
     assertSendable(full, path);
     return full;
+  }
+
+  /**
+   * Whether the reply to PWD (its readings, see directoriesFromPwd) names `expected` (wire
+   * form). A byte 0xFF in the name is compared the way this server writes it (wire.ts): a
+   * reading that allowed both ways would take a sibling whose name doubles that byte for ours.
+   */
+  private async pwdShows(s: FtpSession, shown: readonly string[], expected: string): Promise<boolean> {
+    if (!expected.includes(IAC)) return shown.includes(expected);
+    return shown.includes((await this.iacDoubledOn(s)) ? doubleIac(expected) : expected);
+  }
+
+  private iacDoubledOn(s: FtpSession): Promise<boolean> {
+    const probe = (this.iacDoubled ??= this.probeIacDoubling(s));
+    probe.catch(() => {
+      if (this.iacDoubled === probe) this.iacDoubled = undefined; // asked again next time
+    });
+    return probe;
+  }
+
+  /**
+   * Creates and removes a directory whose name holds byte 0xFF in the root, and reads the
+   * reply to MKD, which names it (RFC 959 257): is the byte doubled? Once per server, only
+   * when a path with that byte is checked. The name is a temp name (core/temp-name.ts), so a
+   * crash between the two leaves something the engine recognises and cleans up.
+   */
+  private async probeIacDoubling(s: FtpSession): Promise<boolean> {
+    const name = `.iac-probe${IAC}${TEMP_MARKER}${randomToken()}.tmp`;
+    const dir = underRoot(this.realRoot ?? this.rootWire, name);
+    const made = await s.client.sendIgnoringError(`MKD ${dir}`);
+    await s.client.sendIgnoringError(`RMD ${dir}`);
+    const tail = name.slice(name.indexOf(IAC) + 1);
+    if (made.code === 257 && made.message.includes(`${IAC}${IAC}${tail}`)) return true;
+    if (made.code === 257 && made.message.includes(`probe${IAC}${tail}`)) return false;
+    throw new TargetError('E_PROTOCOL', `${this.displayName}: cannot tell how the server writes byte 0xFF in a reply (MKD of a probe directory answered ${JSON.stringify(fromWire(made.message.trim()))}), so a name with that byte cannot be checked for links on its way`);
   }
 
   /**
@@ -141,11 +183,11 @@ export class FtpTarget implements Target {
     if (cwd instanceof FTPError) return cwd;
     const shown = pwd instanceof FTPError ? [] : directoriesFromPwd(pwd.message);
     if (shown.length === 0) {
-      throw new TargetError('E_PROTOCOL', `${op} ${JSON.stringify(path)}: the reply to PWD names no directory (${pwd.message.trim()}), so a link on the way cannot be ruled out`, { path });
+      throw new TargetError('E_PROTOCOL', `${op} ${quotePath(path)}: the reply to PWD names no directory (${fromWire(pwd.message.trim())}), so a link on the way cannot be ruled out`, { path });
     }
-    if (!shown.includes(expected)) {
+    if (!(await this.pwdShows(s, shown, expected))) {
       this.known.forgetChain(dir);
-      throw linkInPathError(op, path, undefined, shown[0], dir);
+      throw linkInPathError(op, path, undefined, fromWire(shown[0]!), dir);
     }
     s.cwd = expected;
     return undefined;
@@ -187,7 +229,7 @@ export class FtpTarget implements Target {
     if (path === '') {
       // The root can vanish too (removed behind our back): the engine asks after an E_NOT_FOUND.
       try {
-        await s.cdAgain(this.settings.root);
+        await s.cdAgain(this.rootWire);
         return { path: '', kind: 'dir', size: 0 };
       } catch (err) {
         if (isReply(err, 550, 450, 553)) return undefined;
@@ -198,7 +240,7 @@ export class FtpTarget implements Target {
     if (s.features.mlsd) {
       try {
         const res = await s.send(`MLST ${abs}`);
-        const entry = entryFromMlst(path, res.message);
+        const entry = entryFromMlst(path, fromWire(res.message));
         if (entry) return entry;
       } catch (err) {
         if (isReply(err, 550, 450, 553)) return undefined;
@@ -248,15 +290,16 @@ export class FtpTarget implements Target {
     if (this.settings.insecure) {
       (this.options.logger ?? console).warn(`${this.displayName}: TLS certificate verification is off (insecure: true); anyone on the path can impersonate this server`);
     }
-    const root = this.settings.root;
     this.realRoot = undefined;
     return this.runOp('open target root', '', async (s) => {
-      const rootCreated = await this.enterRoot(s, root, options.rootExisted === true);
+      const rootCreated = await this.enterRoot(s, this.rootWire, options.rootExisted === true);
       // The root may be a link the operator set up: resolved once, here, then trusted.
       const res = await s.send('PWD');
       const candidates = directoriesFromPwd(res.message);
-      const shown = candidates.includes(root) ? root : candidates[0];
-      if (shown === undefined) throw new TargetError('E_PROTOCOL', `open target root: the reply to PWD names no directory (${res.message.trim()})`, { path: '' });
+      let shown = candidates.includes(this.rootWire) ? this.rootWire : candidates[0];
+      if (shown === undefined) throw new TargetError('E_PROTOCOL', `open target root: the reply to PWD names no directory (${fromWire(res.message.trim())})`, { path: '' });
+      // A root resolved through a link to a name with byte 0xFF: as this server writes it.
+      if (shown !== this.rootWire && shown.includes(IAC) && (await this.iacDoubledOn(s))) shown = shown.split(IAC + IAC).join(IAC);
       this.realRoot = shown;
       return { rootCreated };
     });
@@ -268,6 +311,8 @@ export class FtpTarget implements Target {
    * missing parent (an unmounted disk on the server) is waited for, E_ROOT_GONE.
    */
   private async enterRoot(s: FtpSession, root: string, rootExisted: boolean): Promise<boolean> {
+    // `root` is in wire form; messages show the configured root.
+    const shownRoot = this.settings.root;
     try {
       await s.cd(root);
       return false;
@@ -282,7 +327,7 @@ export class FtpTarget implements Target {
         return true;
       } catch (err) {
         if (!isReply(err) || s.closed) throw this.fail(err, 'open target root', '');
-        throw new TargetError('E_ROOT_GONE', `the target root ${root} on ${this.displayName} is gone and cannot be created again (is its parent folder gone too?): waiting for it to come back`, { path: '', cause: err });
+        throw new TargetError('E_ROOT_GONE', `the target root ${shownRoot} on ${this.displayName} is gone and cannot be created again (is its parent folder gone too?): waiting for it to come back`, { path: '', cause: err });
       }
     }
     // Create the root (and missing parents) one level at a time.
@@ -296,7 +341,7 @@ export class FtpTarget implements Target {
       await s.cd(root);
     } catch (err) {
       const te = this.fail(err, 'open target root', '', 'E_PERMISSION');
-      throw new TargetError(te.code, `cannot create or enter the target root ${root} on ${this.displayName}: ${te.message}`, { path: '', cause: te });
+      throw new TargetError(te.code, `cannot create or enter the target root ${shownRoot} on ${this.displayName}: ${te.message}`, { path: '', cause: te });
     }
     return true;
   }
