@@ -4,7 +4,7 @@
  * reconnects, certificate checks, capabilities decided by the server.
  */
 import assert from 'node:assert/strict';
-import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, symlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -364,6 +364,43 @@ describe('ftp target: names are bytes (a latin1 control connection)', () => {
         assert.equal(readFileSync(onDisk(server, 'y', 0xff, '/f'), 'utf8'), 'y');
         // The probe that found out how the server writes 0xFF left nothing behind.
         assert.deepEqual(readdirSync(server.rootDir).filter((n) => n.includes('probe')), []);
+      } finally {
+        await server.cleanup();
+      }
+    });
+  }
+});
+
+describe('ftp target: directory checks shared between sessions', () => {
+  for (const [name, start] of [
+    ['vsftpd', () => startVsftpd()],
+    ['pure-ftpd', () => startPureFtpd()],
+  ] as const) {
+    it(`${name}: parallel puts share checks in flight, and every one into a directory now a link is refused`, async (ctx) => {
+      const server = await start();
+      if (!server) return ctx.skip(`${name} not available`);
+      try {
+        const t = target(server, { connections: 4 }, FAST, 'ftp', '/mirror');
+        await t.connect({ bulk: true });
+        await t.mkdir('d');
+        await Promise.all(Array.from({ length: 80 }, (_, i) => t.put(`d/f${i}`, bufferSource(`c${i}`), { tempPath: `d/.f${i}.tmp` })));
+        for (let i = 0; i < 80; i++) assert.equal(readFileSync(join(server.rootDir, 'mirror/d', `f${i}`), 'utf8'), `c${i}`);
+        const shared = (t as unknown as { checksShared: number }).checksShared;
+        assert.ok(shared > 0, 'some puts used a check another session had in flight');
+        // d replaced by a link to a folder outside the target root (relative: the server is chrooted).
+        const outside = join(server.rootDir, 'outside');
+        mkdirSync(outside);
+        const owner = statSync(server.rootDir);
+        chownSync(outside, owner.uid, owner.gid);
+        renameSync(join(server.rootDir, 'mirror/d'), join(server.rootDir, 'mirror/d.aside'));
+        symlinkSync('../outside', join(server.rootDir, 'mirror/d'));
+        const results = await Promise.allSettled(Array.from({ length: 40 }, (_, i) => t.put(`d/g${i}`, bufferSource(`g${i}`), { tempPath: `d/.g${i}.tmp` })));
+        for (const r of results) {
+          assert.equal(r.status, 'rejected');
+          const err = (r as PromiseRejectedResult).reason as TargetError;
+          assert.equal(err.code, 'E_LINK_IN_PATH', err.message);
+        }
+        assert.deepEqual(readdirSync(outside), [], 'nothing written through the link');
       } finally {
         await server.cleanup();
       }

@@ -25,6 +25,15 @@
  *     after the first check would be written through for as long as the session lives. The
  *     cost is one round trip per operation below a subdirectory (none for files in the root);
  *     it also carries the replies of the previous put's deferred commands.
+ *     Shared checks: an operation whose directory is being checked by another session, with
+ *     a check sent after this operation was called, waits for that answer instead of sending
+ *     its own (checkDir). The server evaluated that PWD after the operation was asked for and
+ *     the operation proceeds as soon as the answer is in, so it is exactly as fresh as its own
+ *     check would be. In a first push (sessions writing into one directory side by side)
+ *     about half the puts skip the round trip. Not done, on purpose: trusting a directory
+ *     because this session created it (MKD succeeded) or because it was checked a moment ago
+ *     is a cache by another name; a link planted after that moment would be written through
+ *     for as long as the trust lasts, which is what the per-operation check rules out.
  */
 import { Readable } from 'node:stream';
 import { quotePath } from '../../core/names.ts';
@@ -61,6 +70,12 @@ export function createFtpTarget(spec: FtpSpec, url: URL, options: FtpTargetOptio
   return new FtpTarget(ftpSettings(spec, url), options);
 }
 
+/**
+ * The server's answer to a directory check: the directory itself ('ok'), a refused CWD, a
+ * PWD reply without a directory, or another directory (a link on the way, as PWD showed it).
+ */
+type DirVerdict = 'ok' | { readonly refused: FTPError } | { readonly noPwd: string } | { readonly link: string };
+
 /** Bytes per second below which a transfer counts as stuck, for the put deadline. */
 const MIN_RATE_BYTES_PER_S = 16 * 1024;
 
@@ -83,6 +98,12 @@ export class FtpTarget implements Target {
   private realRoot: string | undefined;
   /** The configured root in wire form (wire.ts). */
   private readonly rootWire: string;
+  /** Numbers operation calls and directory checks in the order they happen (see checkDir). */
+  private seq = 0;
+  /** Per directory, the check whose answer is on its way (see checkDir). */
+  private readonly checksInFlight = new Map<string, { readonly sentSeq: number; readonly verdict: Promise<DirVerdict> }>();
+  /** Operations that waited for another session's check instead of sending their own. */
+  checksShared = 0;
   /** Whether this server doubles byte 0xFF in replies (wire.ts); probed when first needed. */
   private iacDoubled: Promise<boolean> | undefined;
 
@@ -168,34 +189,70 @@ export class FtpTarget implements Target {
    * CWD to `dir` and PWD in one write (see the header). Throws E_LINK_IN_PATH when the server
    * resolves `dir` to another directory. Returns the CWD refusal when the server could not
    * enter `dir` (missing, not a directory, not allowed): the caller decides what that means;
-   * then there is no directory to write through either.
+   * then there is no directory to write through either. Leaves the session in `dir`.
    */
   private async enterChecked(s: FtpSession, dir: string, op: FtpOperation, path: string): Promise<FTPError | undefined> {
-    const expected = this.abs(dir);
-    s.cwd = undefined;
-    let replies: Reply[];
+    const entry = { sentSeq: ++this.seq, verdict: this.checkOn(s, dir) };
+    this.checksInFlight.set(dir, entry);
+    const settled = () => {
+      if (this.checksInFlight.get(dir) === entry) this.checksInFlight.delete(dir);
+    };
+    entry.verdict.then(settled, settled);
+    let verdict: DirVerdict;
     try {
-      replies = await s.pipeline([`CWD ${expected}`, 'PWD']);
+      verdict = await entry.verdict;
     } catch (err) {
       throw this.fail(err, op, path);
     }
-    const [cwd, pwd] = replies as [Reply, Reply];
-    if (cwd instanceof FTPError) return cwd;
-    const shown = pwd instanceof FTPError ? [] : directoriesFromPwd(pwd.message);
-    if (shown.length === 0) {
-      throw new TargetError('E_PROTOCOL', `${op} ${quotePath(path)}: the reply to PWD names no directory (${fromWire(pwd.message.trim())}), so a link on the way cannot be ruled out`, { path });
-    }
-    if (!(await this.pwdShows(s, shown, expected))) {
-      this.known.forgetChain(dir);
-      throw linkInPathError(op, path, undefined, fromWire(shown[0]!), dir);
-    }
-    s.cwd = expected;
-    return undefined;
+    return this.judge(verdict, dir, op, path);
   }
 
-  /** `enterChecked` for the directory an operation acts in; the root needs no check. */
-  private async checkDir(s: FtpSession, dir: string, op: FtpOperation, path: string): Promise<void> {
-    if (dir !== '') await this.enterChecked(s, dir, op, path);
+  /** Sends the check of `dir` on `s` (the write leaves now) and reads the server's answer. */
+  private async checkOn(s: FtpSession, dir: string): Promise<DirVerdict> {
+    const expected = this.abs(dir);
+    s.cwd = undefined;
+    const [cwd, pwd] = (await s.pipeline([`CWD ${expected}`, 'PWD'])) as [Reply, Reply];
+    if (cwd instanceof FTPError) return { refused: cwd };
+    const shown = pwd instanceof FTPError ? [] : directoriesFromPwd(pwd.message);
+    if (shown.length === 0) return { noPwd: pwd.message };
+    if (!(await this.pwdShows(s, shown, expected))) {
+      this.known.forgetChain(dir);
+      return { link: shown[0]! };
+    }
+    s.cwd = expected;
+    return 'ok';
+  }
+
+  /** What a check's answer means for one operation (see enterChecked). */
+  private judge(verdict: DirVerdict, dir: string, op: FtpOperation, path: string): FTPError | undefined {
+    if (verdict === 'ok') return undefined;
+    if ('refused' in verdict) return verdict.refused;
+    if ('noPwd' in verdict) {
+      throw new TargetError('E_PROTOCOL', `${op} ${quotePath(path)}: the reply to PWD names no directory (${fromWire(verdict.noPwd.trim())}), so a link on the way cannot be ruled out`, { path });
+    }
+    throw linkInPathError(op, path, undefined, fromWire(verdict.link), dir);
+  }
+
+  /**
+   * The jail check for the directory an operation acts in (the root needs none). `requested`
+   * is the operation's sequence number, taken when it was called: a check of the same
+   * directory that another session sent after that moment and whose answer is still on its
+   * way is waited for instead of sending one more (see the header: as fresh as its own).
+   * Without `requested` the check is always this session's own.
+   */
+  private async checkDir(s: FtpSession, dir: string, op: FtpOperation, path: string, requested?: number): Promise<void> {
+    if (dir === '') return;
+    const inFlight = requested === undefined ? undefined : this.checksInFlight.get(dir);
+    if (inFlight !== undefined && inFlight.sentSeq > requested!) {
+      // A connection lost on the other session says nothing about this one: check here then.
+      const verdict = await inFlight.verdict.catch(() => undefined);
+      if (verdict !== undefined) {
+        this.checksShared++;
+        this.judge(verdict, dir, op, path);
+        return;
+      }
+    }
+    await this.enterChecked(s, dir, op, path);
   }
 
   private fail(err: unknown, op: FtpOperation, path: string, fallback550?: TargetErrorCode): TargetError {
@@ -347,8 +404,9 @@ export class FtpTarget implements Target {
   }
 
   async stat(path: string): Promise<RemoteEntry | undefined> {
+    const requested = ++this.seq;
     return this.runOp('stat', path, async (s) => {
-      await this.checkDir(s, parentOf(path), 'stat', path);
+      await this.checkDir(s, parentOf(path), 'stat', path, requested);
       try {
         const entry = await this.statOn(s, path);
         if (entry?.kind === 'dir') this.known.add(path);
@@ -398,12 +456,13 @@ export class FtpTarget implements Target {
     const final = this.abs(path);
     const tempPath = options.tempPath;
     const temp = tempPath === undefined ? final : this.abs(tempPath);
+    const requested = ++this.seq;
     const sent = await this.runOp(
       'put',
       path,
       async (s) => {
-        await this.checkDir(s, parentOf(path), 'put', path);
-        if (tempPath !== undefined && parentOf(tempPath) !== parentOf(path)) await this.checkDir(s, parentOf(tempPath), 'put', path);
+        await this.checkDir(s, parentOf(path), 'put', path, requested);
+        if (tempPath !== undefined && parentOf(tempPath) !== parentOf(path)) await this.checkDir(s, parentOf(tempPath), 'put', path, requested);
         let stream: Readable | undefined;
         let sourceError: Error | undefined;
         try {
@@ -508,9 +567,10 @@ export class FtpTarget implements Target {
 
   async mkdir(path: string): Promise<void> {
     if (this.known.has(path)) return;
+    const requested = ++this.seq;
     return this.runOp('mkdir', path, async (s) => {
       const abs = this.abs(path);
-      await this.checkDir(s, parentOf(path), 'mkdir', path);
+      await this.checkDir(s, parentOf(path), 'mkdir', path, requested);
       try {
         await s.send(`MKD ${abs}`);
         this.known.add(path);
@@ -529,8 +589,9 @@ export class FtpTarget implements Target {
   }
 
   async remove(path: string): Promise<void> {
+    const requested = ++this.seq;
     return this.runOp('remove', path, async (s) => {
-      await this.checkDir(s, parentOf(path), 'remove', path);
+      await this.checkDir(s, parentOf(path), 'remove', path, requested);
       try {
         await s.send(`DELE ${this.abs(path)}`);
       } catch (err) {
@@ -546,11 +607,12 @@ export class FtpTarget implements Target {
   async rmdir(path: string, options: { recursive?: boolean } = {}): Promise<void> {
     if (path === '') throw new TargetError('E_PERMISSION', 'rmdir of the target root is not allowed', { path });
     const deadlineMs = options.recursive ? this.opDeadlineMs * 20 : undefined;
+    const requested = ++this.seq;
     await this.runOp(
       'rmdir',
       path,
       async (s) => {
-        await this.checkDir(s, parentOf(path), 'rmdir', path);
+        await this.checkDir(s, parentOf(path), 'rmdir', path, requested);
         if (options.recursive) {
           const there = await this.statOn(s, path).catch((err: unknown) => {
             throw this.fail(err, 'rmdir', path);
@@ -627,12 +689,13 @@ export class FtpTarget implements Target {
   async rename(from: string, to: string): Promise<void> {
     // Not idempotent: after a lost reply the first attempt may have happened. No retry here;
     // the engine re-plans from what is there.
+    const requested = ++this.seq;
     await this.runOp(
       'rename',
       from,
       async (s) => {
-        await this.checkDir(s, parentOf(from), 'rename', from);
-        await this.checkDir(s, parentOf(to), 'rename', to);
+        await this.checkDir(s, parentOf(from), 'rename', from, requested);
+        await this.checkDir(s, parentOf(to), 'rename', to, requested);
         await this.renameOver(s, this.abs(from), this.abs(to), from, to, 'rename');
       },
       { idempotent: false },
@@ -645,9 +708,10 @@ export class FtpTarget implements Target {
    * server offers MFMT, which is exactly when `caps.preservesMtime` is true (else E_UNSUPPORTED).
    */
   async setMtime(path: string, mtimeMs: number): Promise<void> {
+    const requested = ++this.seq;
     return this.runOp('set mtime', path, async (s) => {
       if (!s.features.mfmt) throw new TargetError('E_UNSUPPORTED', `set mtime ${quotePath(path)}: ${this.displayName} does not offer MFMT`, { path });
-      await this.checkDir(s, parentOf(path), 'set mtime', path);
+      await this.checkDir(s, parentOf(path), 'set mtime', path, requested);
       try {
         await s.send(`MFMT ${formatMfmtTime(mtimeMs)} ${this.abs(path)}`);
       } catch (err) {
