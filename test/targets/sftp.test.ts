@@ -26,6 +26,7 @@ import {
 } from '../../src/targets/sftp/known-hosts.ts';
 import { bufferSource } from '../conformance/suite.ts';
 import { KEY_PASSPHRASE, SSH_KEYGEN, startSshd, type SshdServer } from '../servers/sshd.ts';
+import { capabilitiesOf } from '../../src/targets/capabilities.ts';
 
 // Two fixed public keys (blobs are what matter; these were made with ssh-keygen -t ed25519).
 const KEY_A = 'AAAAC3NzaC1lZDI1NTE5AAAAICova+ago5rluHEyKLhYBH9sKfH91x4ikRoan6S8GpQS';
@@ -272,7 +273,7 @@ describe('sftp target against OpenSSH sshd', () => {
     // scp:// is an alias (the transfer is SFTP either way); an inline password never shows.
     const alias = createTarget({ url: `scp://u:hunter2@127.0.0.1:${s.port}/srv/x`, hostKey: s.hostKeyFingerprint });
     assert.equal(alias.displayName, `scp://u@127.0.0.1:${s.port}/srv/x`);
-    assert.equal(alias.caps.rename, true);
+    assert.equal(capabilitiesOf(alias).rename, true);
   });
 
   test('sshd stopped mid-way (also during a big upload) and restarted: the target reconnects', async (s) => {
