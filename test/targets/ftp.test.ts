@@ -22,6 +22,7 @@ import { startVsftpd } from '../servers/vsftpd.ts';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { capabilitiesOf } from '../../src/targets/capabilities.ts';
+import { expectCode as rejectsWith } from '../helpers/expect-code.ts';
 
 const FAST: FtpTargetOptions = { openBackoffMs: [50, 100], coolDownMs: 200, logger: { warn: () => undefined } };
 
@@ -39,18 +40,6 @@ function track(t: Target): Target {
 function target(server: FtpTestServer, extra: Partial<TargetSpec> = {}, options: FtpTargetOptions = FAST, scheme = 'ftp', path = '/'): Target {
   const url = `${scheme}://${server.user}@${server.host}:${server.port}${path}`;
   return track(createFtpTarget({ url, password: server.password, timeoutMs: 5_000, ...extra }, new URL(url), options));
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: string, check?: (err: TargetError) => void): Promise<TargetError> {
-  let caught: unknown;
-  await assert.rejects(promise, (err: unknown) => {
-    caught = err;
-    assert.ok(err instanceof TargetError, `expected a TargetError, got ${String(err)}`);
-    assert.equal(err.code, code, `expected ${code}, got ${err.code}: ${err.message}`);
-    check?.(err);
-    return true;
-  });
-  return caught as TargetError;
 }
 
 /** Every string reachable from an error: message, stack, causes. */
