@@ -27,6 +27,7 @@ import type { Logger } from '../log/logger.ts';
 import { GroupCommit } from '../state/group-commit.ts';
 import type { Store } from '../state/store.ts';
 import { isTargetError, TargetError } from '../targets/errors.ts';
+import { capabilitiesOf } from '../targets/capabilities.ts';
 import type { Target } from '../targets/target.ts';
 import { adoptRemote } from './adopt.ts';
 import { DirtySet } from './dirty-set.ts';
@@ -369,11 +370,12 @@ export class TargetSync {
     for (const s of widened) await collectScope(region, s, scan, known);
     await hashRacy({ sourceRoot: this.o.sourceRoot, store, commits: this.commits, targetId: this.targetId, logger }, scan.entries, known);
 
+    const caps = capabilitiesOf(this.o.target);
     const planFor = (keep: readonly string[]) =>
       plan({
         local: scan.entries,
         known,
-        caps: { rename: this.o.target.caps.rename, symlinks: this.o.target.caps.symlinks },
+        caps: { rename: caps.rename, symlinks: caps.symlinks },
         recursiveRemove: this.o.recursiveRemove,
         unreadable: [...scan.unreadable, ...keep],
       });
@@ -432,7 +434,8 @@ export class TargetSync {
     // Staging a new directory costs one rename; where a directory rename copies every file
     // (object stores), it would send the tree twice instead.
     const staging = target.caps.dirRenameCopies === true ? false : DEFAULT_STAGING;
-    const planner = new CreationPlanner({ rename: target.caps.rename, symlinks: target.caps.symlinks, byteNames: target.caps.byteNames }, staging);
+    const caps = capabilitiesOf(target);
+    const planner = new CreationPlanner({ rename: caps.rename, symlinks: caps.symlinks, byteNames: caps.byteNames }, staging);
     const problems: Problem[] = [];
     const report = (found: readonly Problem[]) => {
       this.reportProblems(found);
