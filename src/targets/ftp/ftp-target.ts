@@ -125,12 +125,9 @@ export class FtpTarget implements Target {
   /** What this server can do; final once `connect()` resolved (FEAT of the first session). */
   get caps(): TargetCapabilities {
     return {
-      rename: true,
       preservesMtime: this.features?.mfmt ?? false,
-      symlinks: false,
       fastRecursiveRemove: false,
       byteNames: true,
-      hash: false,
     };
   }
 
@@ -701,23 +698,6 @@ export class FtpTarget implements Target {
       { idempotent: false },
     );
     this.known.forgetTree(from);
-  }
-
-  /**
-   * Set a file's mtime with MFMT. Present on every FTP target, but it only works where the
-   * server offers MFMT, which is exactly when `caps.preservesMtime` is true (else E_UNSUPPORTED).
-   */
-  async setMtime(path: string, mtimeMs: number): Promise<void> {
-    const requested = ++this.seq;
-    return this.runOp('set mtime', path, async (s) => {
-      if (!s.features.mfmt) throw new TargetError('E_UNSUPPORTED', `set mtime ${quotePath(path)}: ${this.displayName} does not offer MFMT`, { path });
-      await this.checkDir(s, parentOf(path), 'set mtime', path, requested);
-      try {
-        await s.send(`MFMT ${formatMfmtTime(mtimeMs)} ${this.abs(path)}`);
-      } catch (err) {
-        throw this.fail(err, 'set mtime', path, 'E_NOT_FOUND');
-      }
-    });
   }
 
   async close(): Promise<void> {

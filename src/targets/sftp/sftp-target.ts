@@ -133,12 +133,9 @@ interface Credentials {
 
 export class SftpTarget implements Target {
   readonly caps: TargetCapabilities = {
-    rename: true,
     preservesMtime: true,
-    symlinks: true,
     fastRecursiveRemove: false,
     byteNames: true,
-    hash: false,
   };
   readonly displayName: string;
   /** Each connection pipelines up to opsPerConnection operations (pool.ts). */
@@ -742,27 +739,6 @@ export class SftpTarget implements Target {
       } catch (err) {
         await s.request('remove', (sftp, cb) => sftp.unlink(wirePath(side), cb)).catch(() => undefined);
         throw translateSftpError(err, 'symlink', path);
-      }
-    });
-  }
-
-  async setMtime(path: string, mtimeMs: number): Promise<void> {
-    const remote = this.abs(path);
-    const seconds = Math.floor(mtimeMs / 1000);
-    await this.pool.run(async (s) => {
-      await this.checkDir(s, parentOf(path), 'set mtime', path);
-      try {
-        if (s.ext.lsetstat) {
-          await s.request('lsetstat', (sftp, cb) => sftp.ext_openssh_lsetstat(wirePath(remote), { atime: seconds, mtime: seconds }, cb));
-          return;
-        }
-        // Plain SETSTAT follows symlinks: never touch what a link points at.
-        const st = await this.lstatRaw(s, remote, 'set mtime', path);
-        if (st === undefined) throw new TargetError('E_NOT_FOUND', `set mtime ${quotePath(path)}: no such file`, { path });
-        if (kindOf(st.mode) === 'symlink') throw new TargetError('E_UNSUPPORTED', `set mtime ${quotePath(path)}: the server cannot set a symlink's own time`, { path });
-        await s.request('utimes', (sftp, cb) => sftp.utimes(wirePath(remote), seconds, seconds, cb));
-      } catch (err) {
-        throw translateSftpError(err, 'set mtime', path);
       }
     });
   }
