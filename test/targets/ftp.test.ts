@@ -4,7 +4,7 @@
  * reconnects, certificate checks, capabilities decided by the server.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, existsSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, symlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -285,6 +285,111 @@ describe('ftp target: stat, remove and rename on hostile names (MLST on pure-ftp
         await rejectsWith(t.put('nope/f', bufferSource('x'), { tempPath: 'nope/.f.tmp' }), 'E_NOT_FOUND');
         await rejectsWith(t.mkdir('nope/sub'), 'E_NOT_FOUND');
         assert.deepEqual((await t.list('')).map((e) => e.path).sort(), ['dir', 'plain']);
+      } finally {
+        await server.cleanup();
+      }
+    });
+  }
+});
+
+describe('ftp target: names are bytes (a latin1 control connection)', () => {
+  const esc = (byte: number) => String.fromCharCode(0xdc00 + byte);
+  /** A path under the server root made of string parts and raw bytes. */
+  const onDisk = (server: FtpTestServer, ...parts: (string | number | Buffer)[]) =>
+    Buffer.concat([Buffer.from(`${server.rootDir}/`), ...parts.map((p) => (typeof p === 'number' ? Buffer.of(p) : Buffer.isBuffer(p) ? p : Buffer.from(p)))]);
+  for (const [name, start] of [
+    ['vsftpd (doubles 0xFF in replies)', () => startVsftpd()],
+    ['pure-ftpd (does not)', () => startPureFtpd()],
+  ] as const) {
+    it(`${name}: names that are not valid UTF-8, UTF-8 names and 0xFF bytes land exactly; a link that only differs by a doubled 0xFF is still a link`, async (ctx) => {
+      const server = await start();
+      if (!server) return ctx.skip(`${name} not available`);
+      try {
+        const t = target(server);
+        await t.connect();
+        assert.equal(t.caps.byteNames, true);
+        // UTF-8 names are just their bytes; 0xFF once and twice; a Latin-1 byte.
+        const names: [string, Buffer][] = [
+          ['café 漢字', Buffer.from('café 漢字')],
+          [`a${esc(0xff)}b`, Buffer.from([0x61, 0xff, 0x62])],
+          [`two${esc(0xff)}${esc(0xff)}`, Buffer.from([0x74, 0x77, 0x6f, 0xff, 0xff])],
+          [`docs${esc(0xe9)}`, Buffer.from([0x64, 0x6f, 0x63, 0x73, 0xe9])],
+        ];
+        for (const [i, [dir, bytes]] of names.entries()) {
+          await t.mkdir(dir);
+          await t.put(`${dir}/f${esc(0xfe)}`, bufferSource(`content ${i}`), { tempPath: `${dir}/.f.tmp` });
+          assert.equal(readFileSync(onDisk(server, bytes, '/f', 0xfe), 'utf8'), `content ${i}`);
+          assert.deepEqual((await t.list(dir)).map((e) => e.path), [`${dir}/f${esc(0xfe)}`]);
+          assert.equal((await t.stat(`${dir}/f${esc(0xfe)}`))?.size, `content ${i}`.length);
+        }
+        assert.deepEqual((await t.list('')).map((e) => e.path).sort(), names.map(([n]) => n).sort());
+        await t.rename!(`a${esc(0xff)}b`, `renamed${esc(0xff)}`);
+        assert.equal(readFileSync(onDisk(server, 'renamed', 0xff, '/f', 0xfe), 'utf8'), 'content 1');
+        await t.rmdir(`renamed${esc(0xff)}`, { recursive: true });
+        assert.equal(existsSync(onDisk(server, 'renamed', 0xff)), false);
+
+        // The jail with byte 0xFF: x\xff is a link to the real directory x\xff\xff (and y\xff\xff a
+        // link to y\xff). Read loosely, one PWD reply would pass for the other on one of the two
+        // servers; each must be refused, and nothing written where the links lead.
+        const owner = statSync(server.rootDir);
+        for (const [real, link] of [
+          [['x', 0xff, 0xff], ['x', 0xff]],
+          [['y', 0xff], ['y', 0xff, 0xff]],
+        ] as const) {
+          mkdirSync(onDisk(server, ...real));
+          chownSync(onDisk(server, ...real), owner.uid, owner.gid);
+          // Relative: the server is chrooted.
+          symlinkSync(Buffer.concat(real.map((p) => (typeof p === 'number' ? Buffer.of(p) : Buffer.from(p)))), onDisk(server, ...link));
+        }
+        await rejectsWith(t.put(`x${esc(0xff)}/f`, bufferSource('x'), { tempPath: `x${esc(0xff)}/.f.tmp` }), 'E_LINK_IN_PATH');
+        await rejectsWith(t.put(`y${esc(0xff)}${esc(0xff)}/f`, bufferSource('y'), { tempPath: `y${esc(0xff)}${esc(0xff)}/.f.tmp` }), 'E_LINK_IN_PATH');
+        await rejectsWith(t.mkdir(`x${esc(0xff)}/sub`), 'E_LINK_IN_PATH');
+        assert.deepEqual(readdirSync(onDisk(server, 'x', 0xff, 0xff)), []);
+        assert.deepEqual(readdirSync(onDisk(server, 'y', 0xff)), []);
+        // The real directories work.
+        await t.put(`x${esc(0xff)}${esc(0xff)}/f`, bufferSource('x'), { tempPath: `x${esc(0xff)}${esc(0xff)}/.f.tmp` });
+        await t.put(`y${esc(0xff)}/f`, bufferSource('y'), { tempPath: `y${esc(0xff)}/.f.tmp` });
+        assert.equal(readFileSync(onDisk(server, 'x', 0xff, 0xff, '/f'), 'utf8'), 'x');
+        assert.equal(readFileSync(onDisk(server, 'y', 0xff, '/f'), 'utf8'), 'y');
+        // The probe that found out how the server writes 0xFF left nothing behind.
+        assert.deepEqual(readdirSync(server.rootDir).filter((n) => n.includes('probe')), []);
+      } finally {
+        await server.cleanup();
+      }
+    });
+  }
+});
+
+describe('ftp target: directory checks shared between sessions', () => {
+  for (const [name, start] of [
+    ['vsftpd', () => startVsftpd()],
+    ['pure-ftpd', () => startPureFtpd()],
+  ] as const) {
+    it(`${name}: parallel puts share checks in flight, and every one into a directory now a link is refused`, async (ctx) => {
+      const server = await start();
+      if (!server) return ctx.skip(`${name} not available`);
+      try {
+        const t = target(server, { connections: 4 }, FAST, 'ftp', '/mirror');
+        await t.connect({ bulk: true });
+        await t.mkdir('d');
+        await Promise.all(Array.from({ length: 80 }, (_, i) => t.put(`d/f${i}`, bufferSource(`c${i}`), { tempPath: `d/.f${i}.tmp` })));
+        for (let i = 0; i < 80; i++) assert.equal(readFileSync(join(server.rootDir, 'mirror/d', `f${i}`), 'utf8'), `c${i}`);
+        const shared = (t as unknown as { checksShared: number }).checksShared;
+        assert.ok(shared > 0, 'some puts used a check another session had in flight');
+        // d replaced by a link to a folder outside the target root (relative: the server is chrooted).
+        const outside = join(server.rootDir, 'outside');
+        mkdirSync(outside);
+        const owner = statSync(server.rootDir);
+        chownSync(outside, owner.uid, owner.gid);
+        renameSync(join(server.rootDir, 'mirror/d'), join(server.rootDir, 'mirror/d.aside'));
+        symlinkSync('../outside', join(server.rootDir, 'mirror/d'));
+        const results = await Promise.allSettled(Array.from({ length: 40 }, (_, i) => t.put(`d/g${i}`, bufferSource(`g${i}`), { tempPath: `d/.g${i}.tmp` })));
+        for (const r of results) {
+          assert.equal(r.status, 'rejected');
+          const err = (r as PromiseRejectedResult).reason as TargetError;
+          assert.equal(err.code, 'E_LINK_IN_PATH', err.message);
+        }
+        assert.deepEqual(readdirSync(outside), [], 'nothing written through the link');
       } finally {
         await server.cleanup();
       }
