@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createTarget } from '../../src/targets/registry.ts';
 import { startRsyncd } from '../servers/rsyncd.ts';
 import { startSshd } from '../servers/sshd.ts';
-import { describeConformance } from './suite.ts';
+import { describeConformance, diskReadBack } from './suite.ts';
 
 describeConformance('rsync (rsync daemon)', async () => {
   const rsyncd = await startRsyncd();
@@ -19,8 +19,8 @@ describeConformance('rsync (rsync daemon)', async () => {
   const target = createTarget({ url: rsyncd.url('parent/root'), password: rsyncd.password });
   return {
     target,
-    rootDir,
-    rootParentRemovable: true,
+    readBack: diskReadBack(rootDir),
+    disk: { rootDir, rootParentRemovable: true },
     cleanup: () => rsyncd.cleanup(),
   };
 });
@@ -35,8 +35,8 @@ describeConformance('rsync+ssh (OpenSSH sshd)', async () => {
   const target = createTarget({ url: `rsync+ssh://${sshd.user}@127.0.0.1:${sshd.port}${rootDir}`, identityFile: sshd.clientKey, knownHosts: sshd.knownHosts });
   return {
     target,
-    rootDir,
-    rootParentRemovable: true,
+    readBack: diskReadBack(rootDir),
+    disk: { rootDir, rootParentRemovable: true },
     cleanup: async () => {
       await sshd.cleanup();
       rmSync(base, { recursive: true, force: true });

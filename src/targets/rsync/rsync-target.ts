@@ -94,7 +94,7 @@ export class RsyncTarget implements Target {
   constructor(private readonly o: RsyncTargetOptions) {
     this.displayName = redactUrl(o.url);
     this.transport = o.transport(this.runner);
-    this.caps = { rename: this.transport.shell !== undefined, preservesMtime: true, symlinks: true, fastRecursiveRemove: true, hash: false, byteNames: true };
+    this.caps = { preservesMtime: true, fastRecursiveRemove: true, byteNames: true };
     if (this.transport.shell !== undefined) this.rename = (from, to) => this.renameOverShell(from, to);
   }
 
