@@ -18,6 +18,8 @@ import { createLogger, type Logger } from '../log/logger.ts';
 import { logNow } from '../log/clock.ts';
 import { LogOutput, maskSecrets } from '../log/output.ts';
 import { startControlServer, stopControlServer } from '../service/control.ts';
+import { startMetricsServer, type MetricsServer } from '../service/metrics.ts';
+import { formatListenAddress, parseListenAddress } from '../core/listen-address.ts';
 import { instancePaths, logSettings, type InstancePaths } from '../service/paths.ts';
 import { AlreadyRunningError, acquirePidFile, releasePidFile } from '../service/pid-file.ts';
 import type { DaemonStatus } from '../service/status-report.ts';
@@ -58,6 +60,12 @@ function masked<T>(value: T, secrets: readonly string[]): T {
   return value;
 }
 
+/** The `metrics:` address as configured, for the reload's "takes a restart" warning. */
+function metricsText(config: ConfigFile): string {
+  const r = parseListenAddress(config.metrics);
+  return r.ok && r.address ? formatListenAddress(r.address) : 'off';
+}
+
 export async function serve(source: string | undefined, dest: string | undefined, opts: ServeOptions): Promise<number> {
   const mode = opts.daemon ? 'daemon' : 'foreground';
   const notify = (msg: ReadyMessage) =>
@@ -87,11 +95,14 @@ export async function serve(source: string | undefined, dest: string | undefined
   let store: SqliteStore | undefined;
   let runner: SyncRunner | undefined;
   let control: Server | undefined;
+  let metrics: MetricsServer | undefined;
   let pidTaken = false;
 
   const cleanup = async () => {
     if (control) await stopControlServer(control, paths.socket).catch(() => undefined);
     control = undefined;
+    await metrics?.close();
+    metrics = undefined;
     if (pidTaken) releasePidFile(paths.pidFile);
     pidTaken = false;
   };
@@ -145,6 +156,11 @@ export async function serve(source: string | undefined, dest: string | undefined
         throw new Error(`unknown command ${JSON.stringify(cmd)}`);
       });
     }
+    const metricsAt = parseListenAddress(config.metrics);
+    if (metricsAt.ok && metricsAt.address) {
+      metrics = await startMetricsServer(metricsAt.address, { targets: () => statusPayload().targets, watches: () => runner?.watchCounts() ?? [] });
+      logger.info(`metrics at ${metrics.url}`);
+    }
     await runner.watch();
     if (managed) logger.info(`${paths.name} running (pid ${process.pid}; log ${output.path ?? 'terminal'}; state ${paths.statePath}; pid file ${paths.pidFile})`);
   } catch (err) {
@@ -182,6 +198,7 @@ export async function serve(source: string | undefined, dest: string | undefined
           ['instance name', paths.name, nextPaths.name],
           ['pid file', paths.pidFile, nextPaths.pidFile],
           ['state file', paths.statePath, nextPaths.statePath],
+          ['metrics address', metricsText(config), metricsText(next)],
         ];
         for (const [what, was, now] of fixed) if (was !== now) logger.warn(`reload: the ${what} changed (${was} → ${now}); that takes a restart, keeping ${was}`);
         next = { ...next, ...(config.name !== undefined ? { name: config.name } : {}), ...(config.pidFile !== undefined ? { pidFile: config.pidFile } : {}) };

@@ -227,6 +227,11 @@ export class SyncRunner {
     await Promise.all(this.targets.map((t) => t.whenIdle()));
   }
 
+  /** Per source: inotify watches held now (0 while its root is gone; undefined: nsfw cannot tell). */
+  watchCounts(): { source: string; watches: number | undefined }[] {
+    return this.syncs.map((s) => ({ source: resolve(s.config.source), watches: s.watchedRoot === undefined ? 0 : s.watcher?.watchCount?.() }));
+  }
+
   status(): TargetStatus[] {
     return this.targets.map((t) => t.status());
   }

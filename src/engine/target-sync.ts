@@ -65,6 +65,10 @@ export interface TargetStatus {
   readonly lagMs: number;
   readonly lastError?: { message: string; at: string };
   readonly problems: number;
+  /** Failures since start by error code (per-path failures and target-wide ones; metrics). */
+  readonly errors: Readonly<Record<string, number>>;
+  /** End of the last cycle that reached the target without a target-wide failure. */
+  readonly lastSyncAt?: string;
 }
 
 export interface CycleResult {
@@ -117,6 +121,8 @@ export class TargetSync {
   private counters = { filesSent: 0, bytesSent: 0, opsDone: 0, inFlight: 0 };
   private lastError: { message: string; at: string } | undefined;
   private problemCount = 0;
+  private readonly errorCodes = new Map<string, number>();
+  private lastSyncAt: number | undefined;
   /** While halted by a safety gate: which gate, and the source root as it was then. */
   private halted: { code: GateCode; probe: SourceRootProbe; hinted: boolean } | undefined;
   /** The operator confirmed the deletes a gate refused (`allow-delete`, `once --allow-delete`). */
@@ -162,6 +168,8 @@ export class TargetSync {
       lagMs: this.dirty.size > 0 || this.running ? Date.now() - (this.firstHintAt || Date.now()) : 0,
       ...(this.lastError ? { lastError: this.lastError } : {}),
       problems: this.problemCount,
+      errors: Object.fromEntries(this.errorCodes),
+      ...(this.lastSyncAt !== undefined ? { lastSyncAt: new Date(this.lastSyncAt).toISOString() } : {}),
     };
   }
 
@@ -731,6 +739,7 @@ export class TargetSync {
       // A vanished root fails every operation in flight: onTargetDown says it once.
       if (isTargetError(error) && error.code === 'E_ROOT_GONE') continue;
       if (!isTargetError(error) || error.scope === 'path') {
+        this.countError(error);
         logger.warn(`${describeOp(op)} failed: ${error.message}`);
         this.lastError = { message: `${describeOp(op)}: ${error.message}`, at: new Date().toISOString() };
       } else if (op.kind === 'put') {
@@ -783,7 +792,13 @@ export class TargetSync {
     this.failures = 0;
     this.failureCode = undefined;
     this.reason = undefined;
+    this.lastSyncAt = Date.now();
     if (this.state !== 'stopped') this.state = 'ok';
+  }
+
+  private countError(err: unknown): void {
+    const code = isTargetError(err) ? err.code : 'E_UNKNOWN';
+    this.errorCodes.set(code, (this.errorCodes.get(code) ?? 0) + 1);
   }
 
   private onTargetDown(err: unknown, scopes: readonly Scope[]): void {
@@ -794,6 +809,7 @@ export class TargetSync {
     const rootGone = isTargetError(error) && error.code === 'E_ROOT_GONE';
     this.failures++;
     this.failureCode = code;
+    this.countError(error);
     const delay = backoffDelay(this.failures - 1, pause ? PAUSED_RETRY : TARGET_RETRY);
     this.state = pause ? 'paused' : 'retrying';
     this.reason = error.message;
