@@ -38,6 +38,7 @@ function withCommon(cmd: Command): Command {
     .option('-c, --config <file>', 'YAML configuration file, or the original ftp-inotify settings file')
     .option('--state <file>', 'state database (default: named after the instance)')
     .option('--connections <n>', 'parallel operations for the quick form')
+    .option('--bwlimit <rate>', 'upload bandwidth limit for the quick form: 10M, 512k, or a timetable "08:00,512k 19:00,off"')
     .option('--exclude <glob>', 'exclude pattern for the quick form (gitignore dialect; repeatable)', collect)
     .option('--target <url>', 'with -c: replace every target of the file by this one (e.g. try a config on a local folder)')
     .option('--debug', 'log every detail');

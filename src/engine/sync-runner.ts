@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { quotePath } from '../core/names.ts';
 import { createPathFilter, type PathFilter } from '../core/filter.ts';
 import { parseMaxDelete } from '../core/safety.ts';
+import { formatRate, isUnlimited, parseBwlimit } from '../core/bwlimit.ts';
 import type { Drift } from '../core/drift.ts';
 import type { Scope } from '../core/scope.ts';
 import { ConfigError } from '../config/errors.ts';
@@ -72,6 +73,10 @@ export class SyncRunner {
           if (isTargetError(err) && err.code === 'E_CONFIG') throw new ConfigError(err.message);
           throw err;
         }
+        const bw = spec.bwlimit === undefined ? undefined : parseBwlimit(spec.bwlimit);
+        if (bw && !bw.ok) throw new ConfigError(`target ${target.displayName}: bwlimit: ${bw.message}`);
+        const bwlimit = bw?.ok && !isUnlimited(bw.schedule) ? bw.schedule : undefined;
+        if (bwlimit) logger.info(`${target.displayName}: uploads limited to ${bwlimit.length === 1 ? formatRate(bwlimit[0]!.rate) : `${bwlimit.map((e) => `${String(Math.floor(e.atMinute / 60)).padStart(2, '0')}:${String(e.atMinute % 60).padStart(2, '0')} ${formatRate(e.rate)}`).join(', ')}`} (all its connections together)`);
         return new TargetSync({
           sourceRoot: source,
           target,
@@ -84,6 +89,7 @@ export class SyncRunner {
           ...(maxDelete ? { maxDelete } : {}),
           recursiveRemove: (sc.deleteExtraneous ?? false) && target.caps.fastRecursiveRemove,
           interactive: process.stdout.isTTY === true,
+          ...(bwlimit ? { bwlimit } : {}),
         });
       });
       this.syncs.push({ config: sc, scanner, filter, targets });

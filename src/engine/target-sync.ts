@@ -34,6 +34,8 @@ import { TempReservations } from './temp-journal.ts';
 import { adoptRemote } from './adopt.ts';
 import { emptyScan, type Scanner, type ScanResult } from './scanner.ts';
 import { hashFile } from '../io/hash-file.ts';
+import type { BwSchedule } from '../core/bwlimit.ts';
+import { Throttle } from '../targets/throttle.ts';
 
 export type TargetState = 'starting' | 'ok' | 'retrying' | 'paused' | 'halted' | 'stopped';
 
@@ -50,6 +52,8 @@ export interface TargetSyncOptions {
   readonly recursiveRemove: boolean;
   /** Output goes to a terminal: show progress on long work. */
   readonly interactive?: boolean;
+  /** Upload bandwidth limit for the whole target (all its connections share it). */
+  readonly bwlimit?: BwSchedule;
 }
 
 export interface TargetStatus {
@@ -129,6 +133,8 @@ export class TargetSync {
   private deletesConfirmed = false;
 
   private readonly commits: GroupCommit;
+  /** One budget for every upload of this target (bwlimit), across its connections. */
+  private readonly throttle: Throttle | undefined;
   /** The next cycle starts with a full verification of the target (verify('all')). */
   private verifyDue = false;
   /** The root vanished and that was logged (once, not at every retry). */
@@ -136,6 +142,7 @@ export class TargetSync {
 
   constructor(private readonly o: TargetSyncOptions) {
     this.commits = new GroupCommit(o.store);
+    this.throttle = o.bwlimit ? Throttle.forSchedule(o.bwlimit) : undefined;
     this.targetId = o.store.targetId(`${o.sourceRoot}\n${o.target.displayName}`);
   }
 
@@ -705,6 +712,7 @@ export class TargetSync {
             now: Date.now,
             sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
             targetDown,
+            ...(this.throttle ? { throttle: this.throttle } : {}),
             onApplied: (done, bytes) => {
               this.counters.opsDone++;
               progress?.advance(bytes);
