@@ -13,7 +13,8 @@
 import type { Server } from 'node:net';
 import { ConfigError } from '../config/errors.ts';
 import type { ConfigFile } from '../config/schema.ts';
-import { SyncRunner } from '../engine/sync-runner.ts';
+import { SyncRunner, type RunnerOptions } from '../engine/sync-runner.ts';
+import { planLine } from '../engine/dry-run.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
 import { logNow } from '../log/clock.ts';
 import { LogOutput, maskSecrets } from '../log/output.ts';
@@ -35,6 +36,8 @@ export const STOP_DEADLINE_MS = 30_000;
 export interface ServeOptions extends CommonOptions {
   /** Set by `start` for the detached child: file logs, pid file always, readiness over IPC. */
   daemon?: boolean;
+  /** `run --dry-run`: plans are logged, nothing is carried out (README: Dry run). */
+  dryRun?: boolean;
 }
 
 /** What the detached child tells `start` over the IPC channel. */
@@ -89,7 +92,11 @@ export async function serve(source: string | undefined, dest: string | undefined
     throw err;
   }
   const logger: Logger = createLogger(output.sink, 'debug');
-  const managed = mode === 'daemon' || config.name !== undefined || config.pidFile !== undefined;
+  // A dry run is ad hoc whatever the config says: no pid file, no control socket, so it can
+  // look at the plan of an instance whose daemon is stopped without standing in for it.
+  const dryRun = opts.dryRun === true && mode === 'foreground';
+  const managed = !dryRun && (mode === 'daemon' || config.name !== undefined || config.pidFile !== undefined);
+  const runnerOptions: RunnerOptions = dryRun ? { dryRun: (target, op) => logger.info(`dry run${(runner?.targets.length ?? 0) > 1 ? ` [${target}]` : ''}: ${planLine(op)}`) } : {};
   const startedAt = Date.now();
   const reloadInfo: { count: number; at?: string; error?: string } = { count: 0 };
   let store: SqliteStore | undefined;
@@ -141,8 +148,10 @@ export async function serve(source: string | undefined, dest: string | undefined
       for (const note of paths.notes) logger.info(note);
     }
     logger.debug(`configuration ${opts.config ?? '(command line)'}: ${JSON.stringify(masked(config, secretsOf(config)), (k, v: unknown) => (SECRET_KEYS.includes(k) ? '***' : v))}`);
-    store = new SqliteStore(paths.statePath);
-    runner = new SyncRunner(config, store, paths.statePath, logger);
+    // A dry run plans from a copy of the state store and writes nothing to the file.
+    store = dryRun ? SqliteStore.copyOf(paths.statePath) : new SqliteStore(paths.statePath);
+    if (dryRun) logger.info('dry run: operations are printed, not carried out; the target is not contacted and the state file not written');
+    runner = new SyncRunner(config, store, paths.statePath, logger, runnerOptions);
     if (managed) {
       control = await startControlServer(paths.socket, (cmd) => {
         logger.debug(`control socket: ${cmd}`);
@@ -203,14 +212,14 @@ export async function serve(source: string | undefined, dest: string | undefined
         for (const [what, was, now] of fixed) if (was !== now) logger.warn(`reload: the ${what} changed (${was} → ${now}); that takes a restart, keeping ${was}`);
         next = { ...next, ...(config.name !== undefined ? { name: config.name } : {}), ...(config.pidFile !== undefined ? { pidFile: config.pidFile } : {}) };
         await output.configure(logSettings(next, { ...nextPaths, name: paths.name }, mode, opts.debug === true), secretsOf(next));
-        const fresh = new SyncRunner(next, store!, paths.statePath, logger);
+        const fresh = new SyncRunner(next, store!, paths.statePath, logger, runnerOptions);
         await runner!.stop();
         runner = fresh;
         try {
           await runner.watch();
         } catch (err) {
           logger.error(`reload: cannot watch with the new configuration (${errorText(err)}); going back to the previous one`);
-          runner = new SyncRunner(config, store!, paths.statePath, logger);
+          runner = new SyncRunner(config, store!, paths.statePath, logger, runnerOptions);
           await runner.watch();
           throw err;
         }

@@ -11,6 +11,7 @@ import { parseMaxDelete } from '../core/safety.ts';
 import { formatRate, isUnlimited, parseBwlimit } from '../core/bwlimit.ts';
 import type { Drift } from '../core/drift.ts';
 import type { Scope } from '../core/scope.ts';
+import type { Op } from '../core/ops.ts';
 import { ConfigError } from '../config/errors.ts';
 import type { ConfigFile, SyncConfig } from '../config/schema.ts';
 import type { Logger } from '../log/logger.ts';
@@ -38,6 +39,14 @@ interface RunningSync {
 }
 
 const FULL: Scope[] = [{ path: '', deep: true }];
+
+export interface RunnerOptions {
+  /**
+   * Dry run (README: Dry run): every target hands its planned operations here (with the
+   * target's name) instead of carrying them out, and is never contacted.
+   */
+  readonly dryRun?: (target: string, op: Op) => void;
+}
 const ONCE_ROUNDS = 5;
 
 export class SyncRunner {
@@ -51,6 +60,7 @@ export class SyncRunner {
     store: Store,
     statePath: string,
     private readonly logger: Logger,
+    private readonly options: RunnerOptions = {},
   ) {
     for (const sc of config.syncs) {
       const source = resolve(sc.source);
@@ -90,6 +100,7 @@ export class SyncRunner {
           recursiveRemove: (sc.deleteExtraneous ?? false) && target.caps.fastRecursiveRemove,
           interactive: process.stdout.isTTY === true,
           ...(bwlimit ? { bwlimit } : {}),
+          ...(options.dryRun ? { dryRun: (op: Op) => options.dryRun!(target.displayName, op) } : {}),
         });
       });
       this.syncs.push({ config: sc, scanner, filter, targets });
@@ -203,6 +214,11 @@ export class SyncRunner {
       this.targets.map(async (t) => {
         t.disableRenameGrace();
         if (options.allowDelete === true) t.confirmDeletesNextCycle();
+        if (this.options.dryRun) {
+          // The plan once: nothing is carried out, so there is nothing to verify or repeat.
+          const last = await t.cycle(FULL);
+          return { last, converged: !last.halted && !last.targetError };
+        }
         if (options.verifyAll) t.requestVerify();
         let last: CycleResult = { ops: 0, failed: 0, problems: [] };
         let drift: Drift[] = [];

@@ -54,6 +54,12 @@ export interface TargetSyncOptions {
   readonly interactive?: boolean;
   /** Upload bandwidth limit for the whole target (all its connections share it). */
   readonly bwlimit?: BwSchedule;
+  /**
+   * Dry run (README: Dry run): each planned operation is handed here instead of being carried
+   * out, and the target is never contacted (no connect, no leftover removal). The store
+   * should be a copy (SqliteStore.copyOf): the cycle still writes its bookkeeping there.
+   */
+  readonly dryRun?: (op: Op) => void;
 }
 
 export interface TargetStatus {
@@ -284,6 +290,12 @@ export class TargetSync {
    * and is back with whatever it holds) is verified against a full listing instead.
    */
   async start(): Promise<void> {
+    if (this.o.dryRun) {
+      // Planned against the store alone: files a real first run would adopt show as puts.
+      this.initialized = true;
+      this.state = 'ok';
+      return;
+    }
     const { store, target, logger } = this.o;
     const id = this.targetId;
     const unseen = store.isNewTarget(id);
@@ -340,6 +352,7 @@ export class TargetSync {
    * journal entry for the next try; a target-wide failure rejects.
    */
   private async removeLeftovers(): Promise<void> {
+    if (this.o.dryRun) return;
     const { target, store, logger } = this.o;
     for (const { path: temp, finalPath, kind } of store.temps(this.targetId)) {
       try {
@@ -697,6 +710,10 @@ export class TargetSync {
       return down !== undefined;
     };
     const report = await executor.execute(feed, async (op) => {
+      if (this.o.dryRun) {
+        this.o.dryRun(op);
+        return { status: 'done' };
+      }
       this.counters.inFlight++;
       try {
         return await applyOp(
