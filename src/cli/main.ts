@@ -10,6 +10,7 @@ import { AlreadyRunningError } from '../service/pid-file.ts';
 import { SyncRunner } from '../engine/sync-runner.ts';
 import { checkTarget } from '../engine/check.ts';
 import { DryRunPrinter } from '../engine/dry-run.ts';
+import { ProgressBoard, progressWanted } from './progress-line.ts';
 import { createLogger, terminalSink } from '../log/logger.ts';
 import { SqliteStore } from '../state/sqlite-store.ts';
 import { StateFileError } from '../state/state-file-error.ts';
@@ -52,14 +53,14 @@ export function translateLegacyFlags(argv: string[]): string[] {
   return [flags[0]!.slice(2), ...argv.filter((a) => a !== flags[0])];
 }
 
-async function open(source: string | undefined, dest: string | undefined, opts: CommonOptions, plan?: DryRunPrinter) {
+async function open(source: string | undefined, dest: string | undefined, opts: CommonOptions, plan?: DryRunPrinter, board?: ProgressBoard) {
   const config = resolveConfig(source, dest, opts);
   const logger = createLogger(terminalSink(), opts.debug || config.debug ? 'debug' : 'info');
   const statePath = statePathFor(config, opts);
   // A dry run reads a copy of the state store: the file is left as it is.
   const store = plan ? SqliteStore.copyOf(statePath) : new SqliteStore(statePath);
   try {
-    const runner = new SyncRunner(config, store, statePath, logger, plan ? { dryRun: (target, op) => plan.add(target, op) } : {});
+    const runner = new SyncRunner(config, store, statePath, logger, plan ? { dryRun: (target, op) => plan.add(target, op) } : board ? { progress: (label) => board.view(label) } : {});
     plan?.setTargets(runner.targets.map((t) => t.name));
     return { config, logger, store, runner };
   } catch (err) {
@@ -74,6 +75,8 @@ interface OnceOptions extends CommonOptions {
   verify?: boolean;
   /** Print the plan, change nothing (README: Dry run). */
   dryRun?: boolean;
+  /** false with `--no-progress`: no live progress line on a terminal. */
+  progress?: boolean;
 }
 
 async function onceCommand(source: string | undefined, dest: string | undefined, opts: OnceOptions): Promise<number> {
@@ -90,7 +93,11 @@ async function onceCommand(source: string | undefined, dest: string | undefined,
       store.close();
     }
   }
-  const { logger, store, runner } = await open(source, dest, opts);
+  const board = progressWanted(opts.progress) ? new ProgressBoard().install() : undefined;
+  const { logger, store, runner } = await open(source, dest, opts, undefined, board).catch((err: unknown) => {
+    board?.uninstall();
+    throw err;
+  });
   try {
     const { ok, results } = await runner.once({ allowDelete: opts.allowDelete === true, verifyAll: opts.verify === true });
     if (ok) logger.info('in sync');
@@ -103,6 +110,7 @@ async function onceCommand(source: string | undefined, dest: string | undefined,
     }
     return ok ? EXIT.ok : EXIT.differences;
   } finally {
+    board?.uninstall();
     await runner.stop();
     store.close();
   }
@@ -138,6 +146,7 @@ export async function main(argv: string[]): Promise<number> {
     .description('mirror now, then keep watching (foreground, e.g. under systemd; SIGTERM stops, SIGHUP reloads)')
     .addOption(new Option('--daemon', 'internal: the process `start` detaches').hideHelp())
     .option('--dry-run', 'print the plan of the first reconcile, then of every change seen, and carry out nothing (the target is not contacted, the state file not written)')
+    .option('--no-progress', 'on a terminal, log every operation instead of a live progress line per target')
     .action((s: string | undefined, d: string | undefined, o: ServeOptions) => {
       result = runCommand(s, d, o);
     });
@@ -179,6 +188,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--allow-delete', 'carry out deletes a safety gate would refuse (the source was emptied or replaced on purpose, more than maxDelete)')
     .option('--verify', 'list the whole target first and repair whatever changed there behind our back')
     .option('--dry-run', 'print the plan (mkdir, put, rename, remove, with sizes) and change nothing: neither the target (not even contacted) nor the state file')
+    .option('--no-progress', 'on a terminal, log every operation instead of a live progress line per target')
     .action((s: string | undefined, d: string | undefined, o: OnceOptions) => {
       result = onceCommand(s, d, o);
     });

@@ -15,6 +15,7 @@ import { ConfigError } from '../config/errors.ts';
 import type { ConfigFile } from '../config/schema.ts';
 import { SyncRunner, type RunnerOptions } from '../engine/sync-runner.ts';
 import { planLine } from '../engine/dry-run.ts';
+import { ProgressBoard, progressWanted } from './progress-line.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
 import { logNow } from '../log/clock.ts';
 import { LogOutput, maskSecrets } from '../log/output.ts';
@@ -38,6 +39,8 @@ export interface ServeOptions extends CommonOptions {
   daemon?: boolean;
   /** `run --dry-run`: plans are logged, nothing is carried out (README: Dry run). */
   dryRun?: boolean;
+  /** false with `--no-progress`: no live progress line on a terminal. */
+  progress?: boolean;
 }
 
 /** What the detached child tells `start` over the IPC channel. */
@@ -96,7 +99,13 @@ export async function serve(source: string | undefined, dest: string | undefined
   // look at the plan of an instance whose daemon is stopped without standing in for it.
   const dryRun = opts.dryRun === true && mode === 'foreground';
   const managed = !dryRun && (mode === 'daemon' || config.name !== undefined || config.pidFile !== undefined);
-  const runnerOptions: RunnerOptions = dryRun ? { dryRun: (target, op) => logger.info(`dry run${(runner?.targets.length ?? 0) > 1 ? ` [${target}]` : ''}: ${planLine(op)}`) } : {};
+  // Long work shows a live line per target on a terminal (a foreground run), not in a daemon.
+  const board = !dryRun && mode === 'foreground' && progressWanted(opts.progress) ? new ProgressBoard().install() : undefined;
+  const runnerOptions: RunnerOptions = dryRun
+    ? { dryRun: (target, op) => logger.info(`dry run${(runner?.targets.length ?? 0) > 1 ? ` [${target}]` : ''}: ${planLine(op)}`) }
+    : board
+      ? { progress: (label) => board.view(label) }
+      : {};
   const startedAt = Date.now();
   const reloadInfo: { count: number; at?: string; error?: string } = { count: 0 };
   let store: SqliteStore | undefined;
@@ -110,6 +119,7 @@ export async function serve(source: string | undefined, dest: string | undefined
     control = undefined;
     await metrics?.close();
     metrics = undefined;
+    board?.uninstall();
     if (pidTaken) releasePidFile(paths.pidFile);
     pidTaken = false;
   };

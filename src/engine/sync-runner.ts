@@ -22,6 +22,7 @@ import type { Watcher } from '../watch/watcher.ts';
 import { DirWatcher } from '../watch/dir-watcher.ts';
 import { Scanner } from './scanner.ts';
 import { TargetSync, type CycleResult, type TargetStatus } from './target-sync.ts';
+import type { ProgressView } from './progress.ts';
 
 export const DEFAULT_DEBOUNCE_MS = 20;
 export const DEFAULT_DEBOUNCE_MAX_MS = 1_000;
@@ -46,6 +47,8 @@ export interface RunnerOptions {
    * target's name) instead of carrying them out, and is never contacted.
    */
   readonly dryRun?: (target: string, op: Op) => void;
+  /** Where each target shows the progress of long work (a terminal: cli/progress-line.ts), by its label. */
+  readonly progress?: (label: string) => ProgressView;
 }
 const ONCE_ROUNDS = 5;
 
@@ -98,7 +101,7 @@ export class SyncRunner {
           debounceMaxMs: config.debounceMaxMs ?? DEFAULT_DEBOUNCE_MAX_MS,
           ...(maxDelete ? { maxDelete } : {}),
           recursiveRemove: (sc.deleteExtraneous ?? false) && target.caps.fastRecursiveRemove,
-          interactive: process.stdout.isTTY === true,
+          ...(options.progress ? { progress: options.progress(config.syncs.length > 1 ? `${source} → ${target.displayName}` : target.displayName) } : {}),
           ...(bwlimit ? { bwlimit } : {}),
           ...(options.dryRun ? { dryRun: (op: Op) => options.dryRun!(target.displayName, op) } : {}),
         });

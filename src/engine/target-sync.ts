@@ -34,6 +34,7 @@ import { TempReservations } from './temp-journal.ts';
 import { adoptRemote } from './adopt.ts';
 import { emptyScan, type Scanner, type ScanResult } from './scanner.ts';
 import { hashFile } from '../io/hash-file.ts';
+import { Progress, type ProgressView } from './progress.ts';
 import type { BwSchedule } from '../core/bwlimit.ts';
 import { Throttle } from '../targets/throttle.ts';
 
@@ -50,8 +51,8 @@ export interface TargetSyncOptions {
   readonly debounceMaxMs: number;
   readonly maxDelete?: MaxDelete;
   readonly recursiveRemove: boolean;
-  /** Output goes to a terminal: show progress on long work. */
-  readonly interactive?: boolean;
+  /** Where long work shows its progress (a terminal's live line); none: every op is logged. */
+  readonly progress?: ProgressView;
   /** Upload bandwidth limit for the whole target (all its connections share it). */
   readonly bwlimit?: BwSchedule;
   /**
@@ -681,9 +682,9 @@ export class TargetSync {
     const { logger } = this.o;
     const executor = new Executor(this.o.concurrency);
     this.executor = executor;
-    // Long work on a terminal: a progress line every few seconds instead of thousands of
-    // operation lines (those go to debug). Logs and pipes keep one line per operation.
-    const progress = this.o.interactive ? new Progress(logger) : undefined;
+    // Long work on a terminal: a live progress line instead of thousands of operation lines
+    // (those go to debug). Logs and pipes keep one line per operation.
+    const progress = this.o.progress ? new Progress(this.o.progress) : undefined;
     const opLine = (line: string) => (progress?.shown ? logger.debug(line) : logger.info(line));
     const { store } = this.o;
     const targetId = this.targetId;
@@ -694,9 +695,9 @@ export class TargetSync {
       intents.plan(ops);
       // Files written into a staged directory need no temp name of their own.
       temps.plan(ops.filter((op): op is PutOp => op.kind === 'put' && op.stagedIn === undefined));
-      progress?.plan(ops.length);
+      progress?.plan(ops);
     };
-    const feed: OpFeed = isOpList(plan) ? (planned(plan), plan) : tap(plan, planned);
+    const feed: OpFeed = isOpList(plan) ? (planned(plan), progress?.planned(), plan) : tap(plan, planned, () => progress?.planned());
     // The first op to find the target down shows it in `status` at once (the backoff and the
     // log line follow in onTargetDown, once the ops in flight have ended).
     let down: TargetError | undefined;
@@ -732,7 +733,7 @@ export class TargetSync {
             ...(this.throttle ? { throttle: this.throttle } : {}),
             onApplied: (done, bytes) => {
               this.counters.opsDone++;
-              progress?.advance(bytes);
+              progress?.advance(done, bytes);
               if (done.kind === 'put') {
                 this.counters.filesSent++;
                 this.counters.bytesSent += bytes;
@@ -1026,61 +1027,16 @@ function touchedDirs(done: readonly Op[]): string[] {
 /** How long a vanished path's removal waits for the other half of a rename. */
 const RENAME_GRACE_MS = 150;
 
-const PROGRESS_MIN_OPS = 200;
 /** Entries a first push scans between two batches of its plan (a few milliseconds of lstats). */
 const FIRST_PUSH_BATCH = 250;
-const PROGRESS_EVERY_MS = 2_000;
 
-/**
- * Counts finished operations and reports done/total, bytes and an estimate of time left. The
- * total grows while a plan arrives in batches; lines start once it reaches PROGRESS_MIN_OPS
- * (`shown`): smaller plans list their operations instead.
- */
-class Progress {
-  private total = 0;
-  private done = 0;
-  private bytes = 0;
-  private readonly startedAt = Date.now();
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(private readonly logger: Logger) {}
-
-  get shown(): boolean {
-    return this.timer !== undefined;
-  }
-
-  plan(ops: number): void {
-    this.total += ops;
-    if (this.timer === undefined && this.total >= PROGRESS_MIN_OPS) {
-      this.timer = setInterval(() => this.report(), PROGRESS_EVERY_MS);
-      this.timer.unref();
-    }
-  }
-
-  advance(bytes: number): void {
-    this.done++;
-    this.bytes += bytes;
-  }
-
-  private report(): void {
-    const elapsed = (Date.now() - this.startedAt) / 1000;
-    const left = this.done > 0 ? ((this.total - this.done) * elapsed) / this.done : undefined;
-    this.logger.info(`progress: ${this.done} of ${this.total} operations, ${formatBytes(this.bytes)} sent${left !== undefined ? `, about ${Math.ceil(left)} s left` : ''}`);
-  }
-
-  finish(): void {
-    if (this.timer === undefined) return;
-    clearInterval(this.timer);
-    this.report();
-  }
-}
-
-/** Passes a feed's batches on, showing each to `see` first. */
-async function* tap(feed: AsyncIterable<readonly Op[]>, see: (ops: readonly Op[]) => void): AsyncGenerator<readonly Op[]> {
+/** Passes a feed's batches on, showing each to `see` first; `end` when the feed is done. */
+async function* tap(feed: AsyncIterable<readonly Op[]>, see: (ops: readonly Op[]) => void, end: () => void): AsyncGenerator<readonly Op[]> {
   for await (const ops of feed) {
     see(ops);
     yield ops;
   }
+  end();
 }
 
 /** The scopes of a full reconcile: the whole tree, deep. */
