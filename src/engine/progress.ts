@@ -2,7 +2,7 @@
  * How far a long piece of work is (a first push, a big reconcile): operations, files and
  * bytes done of those planned. The total grows while a plan arrives in batches (a first push
  * plans while it scans): `planComplete` says when it stops growing. Shown (through a
- * ProgressView, e.g. the terminal's live line, cli/progress-line.ts) only once the work is
+ * ProgressView, e.g. the terminal's live line, service/progress-line.ts) only once the work is
  * long: PROGRESS_MIN_OPS operations or PROGRESS_MIN_BYTES bytes; smaller plans list their
  * operations in the log instead.
  */
@@ -68,4 +68,13 @@ export class Progress {
     this.shownAs?.done();
     this.shownAs = undefined;
   }
+}
+
+/** Passes a feed's batches on, showing each to `see` first; `end` when the feed is done. */
+export async function* tap(feed: AsyncIterable<readonly Op[]>, see: (ops: readonly Op[]) => void, end: () => void = () => undefined): AsyncGenerator<readonly Op[]> {
+  for await (const ops of feed) {
+    see(ops);
+    yield ops;
+  }
+  end();
 }

@@ -47,7 +47,7 @@ export interface RunnerOptions {
    * target's name) instead of carrying them out, and is never contacted.
    */
   readonly dryRun?: (target: string, op: Op) => void;
-  /** Where each target shows the progress of long work (a terminal: cli/progress-line.ts), by its label. */
+  /** Where each target shows the progress of long work (a terminal: service/progress-line.ts), by its label. */
   readonly progress?: (label: string) => ProgressView;
 }
 const ONCE_ROUNDS = 5;

@@ -1,6 +1,6 @@
 /**
  * Something drawn at the bottom of the terminal below the log lines (the live progress lines,
- * cli/progress-line.ts). The terminal sink (logger.ts) takes it off before it writes a log
+ * service/progress-line.ts). The terminal sink (logger.ts) takes it off before it writes a log
  * line and puts it back after, so lines and overlay never overwrite each other. One per
  * process: there is one terminal.
  */
