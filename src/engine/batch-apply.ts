@@ -17,7 +17,8 @@
  * as planned, or it is recorded as uncertain and looked at again (retry-later). A racy
  * record gets the hash of the file as it is after the call.
  *
- * Ops a batch does not carry (renames, staged directories, publishing) go to applyOp.
+ * Ops a batch does not carry (renames, staged directories, publishing) go to applyOp, and so
+ * does everything when the target has a bandwidth limit (`bwlimit` paces the streams we send).
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -69,7 +70,8 @@ export class BatchApplier {
 
   /** Drop-in for applyOp: the executor's `run` for this target. */
   run(ctx: ApplyContext, op: Op): Promise<OpOutcome> {
-    if (ctx.target.applyBatch === undefined || !batchable(op)) return applyOp(ctx, op);
+    // A bandwidth limit paces the bytes we stream; a batch's backend reads the files itself.
+    if (ctx.target.applyBatch === undefined || ctx.throttle !== undefined || !batchable(op)) return applyOp(ctx, op);
     this.ctx = ctx;
     return new Promise<OpOutcome>((resolve) => {
       this.queue.push({ op, resolve });
