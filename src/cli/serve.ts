@@ -20,12 +20,15 @@ import { LogOutput, maskSecrets } from '../log/output.ts';
 import { startControlServer, stopControlServer } from '../service/control.ts';
 import { instancePaths, logSettings, type InstancePaths } from '../service/paths.ts';
 import { AlreadyRunningError, acquirePidFile, releasePidFile } from '../service/pid-file.ts';
-import type { DaemonStatus } from '../service/status-report.ts';
+import { formatStatusLine, type DaemonStatus } from '../service/status-report.ts';
+import { SystemdNotifier, notifySettings } from '../service/systemd-notify.ts';
 import { SqliteStore } from '../state/sqlite-store.ts';
 import { StateFileError } from '../state/state-file-error.ts';
 import { isTargetError, redactSecrets } from '../targets/errors.ts';
 import { SECRET_KEYS } from '../targets/registry.ts';
 import { resolveConfig, secretsOf, type CommonOptions } from './context.ts';
+import { packageVersion } from './package-root.ts';
+import { resolve as resolvePath } from 'node:path';
 
 /** How long SIGTERM waits for operations in flight before exiting anyway. */
 export const STOP_DEADLINE_MS = 30_000;
@@ -110,9 +113,10 @@ export async function serve(source: string | undefined, dest: string | undefined
       {
         name: paths.name,
         pid: process.pid,
+        version: packageVersion(),
         startedAt: new Date(startedAt).toISOString(),
         uptimeSec: Math.round((Date.now() - startedAt) / 1000),
-        ...(opts.config !== undefined ? { config: opts.config } : {}),
+        ...(opts.config !== undefined ? { config: resolvePath(opts.config) } : {}),
         pidFile: paths.pidFile,
         statePath: paths.statePath,
         ...(output.path !== undefined ? { logFile: output.path } : {}),
@@ -157,6 +161,10 @@ export async function serve(source: string | undefined, dest: string | undefined
     throw err;
   }
   await notify({ ready: true, pid: process.pid, ...(output.path !== undefined ? { logFile: output.path } : {}) });
+  // Under a Type=notify unit: READY=1 once the start's reconcile has ended, then watchdog pings and STATUS=.
+  const systemd = new SystemdNotifier(notifySettings(process.env, process.pid), logger);
+  systemd.start(() => formatStatusLine(statusPayload()));
+  void runner.firstReconcile().then(() => systemd.ready(() => formatStatusLine(statusPayload())));
 
   // Reloads and the shutdown run one after another.
   let chain: Promise<unknown> = Promise.resolve();
@@ -168,6 +176,7 @@ export async function serve(source: string | undefined, dest: string | undefined
 
   const reload = async () => {
     logger.info('SIGHUP: re-reading the configuration and reopening the log');
+    systemd.reloading();
     let error: string | undefined;
     try {
       await output.reopen();
@@ -204,6 +213,7 @@ export async function serve(source: string | undefined, dest: string | undefined
         logger.error(`reload refused: ${error}; still running the previous configuration`);
       }
     }
+    systemd.reloaded();
     reloadInfo.count++;
     reloadInfo.at = logNow().toISOString();
     if (error !== undefined) reloadInfo.error = error;
@@ -213,6 +223,7 @@ export async function serve(source: string | undefined, dest: string | undefined
   const code = await new Promise<number>((resolve) => {
     const shutdown = (signal: string) => {
       logger.info(`${signal}: finishing operations in flight, then exiting (pending changes are kept for the next start)`);
+      systemd.stopping();
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
       process.off('SIGHUP', onHup);

@@ -127,6 +127,13 @@ export class TargetSync {
   private verifyDue = false;
   /** The root vanished and that was logged (once, not at every retry). */
   private rootGoneLogged = false;
+  /** Settled when the first cycle has ended, whatever its outcome, or at stop (see firstCycle). */
+  private firstCycleEnded!: () => void;
+  /**
+   * The first cycle (the start's reconcile) has ended: in sync, retrying, paused or halted.
+   * A daemon under systemd reports READY=1 then (src/service/systemd-notify.ts).
+   */
+  readonly firstCycle = new Promise<void>((resolve) => (this.firstCycleEnded = resolve));
 
   constructor(private readonly o: TargetSyncOptions) {
     this.commits = new GroupCommit(o.store);
@@ -229,6 +236,7 @@ export class TargetSync {
     );
     await this.running;
     this.running = undefined;
+    this.firstCycleEnded();
     if (this.dirty.size > 0) {
       // Changes that arrived during the cycle keep their age for the lag figure.
       this.firstHintAt = Math.min(this.firstHintAt || Date.now(), batchStartedAt || Date.now());
@@ -945,6 +953,7 @@ export class TargetSync {
   /** Stops after in-flight operations finish; pending changes stay for the next start. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.firstCycleEnded();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.executor?.stop();
