@@ -1,7 +1,8 @@
 /**
- * The command line. Exit codes: 0 success, 1 differences or failed operations, 2 bad input
- * (usage, configuration, missing source) or a state file that cannot be used (in use by
- * another process, damaged, not writable), 3 a target could not be reached or refused us.
+ * The command line. Exit codes are one table (service/exit-codes.ts): 0 success, 1
+ * differences or failed operations, 2 bad input (usage, configuration, missing source) or a
+ * state file that cannot be used (in use by another process, damaged, not writable), 3 a
+ * target could not be reached or refused us.
  */
 import { Command, CommanderError, Option } from 'commander';
 import { quotePath } from '../core/names.ts';
@@ -14,7 +15,9 @@ import { configHelp } from './config-help.ts';
 import { createLogger, terminalSink } from '../log/logger.ts';
 import { SqliteStore } from '../state/sqlite-store.ts';
 import { StateFileError } from '../state/state-file-error.ts';
-import { isTargetError, redactSecrets } from '../targets/errors.ts';
+import { isTargetError } from '../targets/errors.ts';
+import { redactSecrets } from '../log/redact.ts';
+import { EXIT, exitCodeFor } from '../service/exit-codes.ts';
 import { resolveConfig, statePathFor, type CommonOptions } from './context.ts';
 import { packageVersion } from './package-root.ts';
 import { allowDeleteCommand } from './allow-delete.ts';
@@ -26,8 +29,6 @@ import type { ServeOptions } from './serve.ts';
 import { startCommand } from './start.ts';
 import { statusCommand, type StatusOptions } from './status.ts';
 import { DEFAULT_STOP_TIMEOUT_SEC, stopCommand, type StopOptions } from './stop.ts';
-
-export const EXIT = { ok: 0, differences: 1, usage: 2, target: 3 } as const;
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -77,14 +78,14 @@ async function onceCommand(source: string | undefined, dest: string | undefined,
   try {
     const { ok, results } = await runner.once({ allowDelete: opts.allowDelete === true, verifyAll: opts.verify === true });
     if (ok) logger.info('in sync');
-    else if (results.some((r) => r.targetError)) return EXIT.target;
+    else if (results.some((r) => r.targetError)) return EXIT.unavailable;
     else {
       // Which paths are not on the target, and why: the last round's failures and unreadable paths.
       const lines = results.flatMap((r) => [...(r.failures ?? []).map((f) => f.message), ...r.problems.filter((p) => p.code === 'UNREADABLE').map((p) => `${quotePath(p.path)}: ${p.message}`)]);
       logger.error(`not in sync${lines.length > 0 ? `: ${lines.length} path${lines.length === 1 ? '' : 's'} not mirrored` : ': see the messages above'}`);
       for (const line of lines) logger.error(`  not mirrored: ${line}`);
     }
-    return ok ? EXIT.ok : EXIT.differences;
+    return ok ? EXIT.ok : EXIT.failed;
   } finally {
     await runner.stop();
     store.close();
@@ -106,7 +107,7 @@ async function checkCommand(source: string | undefined, dest: string | undefined
     await runner.stop();
     store.close();
   }
-  return differences === 0 ? EXIT.ok : EXIT.differences;
+  return differences === 0 ? EXIT.ok : EXIT.failed;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -223,20 +224,14 @@ function reportError(err: unknown): number {
   }
   if (err instanceof AlreadyRunningError) {
     process.stderr.write(`sync-inotify: ${err.message}; use restart, or stop it first\n`);
-    return EXIT.differences;
-  }
-  if (err instanceof StateFileError) {
+  } else if (err instanceof StateFileError) {
     process.stderr.write(`sync-inotify: ${err.message} [${err.code}]\n`);
-    return EXIT.usage;
-  }
-  if (err instanceof ConfigError) {
+  } else if (err instanceof ConfigError) {
     process.stderr.write(`sync-inotify: ${redactSecrets(err.message)}\n`);
-    return EXIT.usage;
-  }
-  if (isTargetError(err)) {
+  } else if (isTargetError(err)) {
     process.stderr.write(`sync-inotify: ${redactSecrets(err.message)} [${err.code}]\n`);
-    return err.code === 'E_CONFIG' ? EXIT.usage : EXIT.target;
+  } else {
+    process.stderr.write(`sync-inotify: ${redactSecrets(err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`);
   }
-  process.stderr.write(`sync-inotify: ${redactSecrets(err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`);
-  return EXIT.differences;
+  return exitCodeFor(err);
 }

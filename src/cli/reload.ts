@@ -8,6 +8,7 @@ import { pidState } from '../service/pid-file.ts';
 import type { DaemonStatus } from '../service/status-report.ts';
 import type { CommonOptions } from './context.ts';
 import { complain, instanceFor, say, sleep } from './instance.ts';
+import { EXIT } from '../service/exit-codes.ts';
 
 const RELOAD_TIMEOUT_MS = 120_000;
 
@@ -16,7 +17,7 @@ export async function reloadCommand(source: string | undefined, dest: string | u
   const st = pidState(paths.pidFile);
   if (st.state !== 'running') {
     complain(`${paths.name}: not running`);
-    return 3;
+    return EXIT.unavailable;
   }
   let before: number | undefined;
   try {
@@ -27,7 +28,7 @@ export async function reloadCommand(source: string | undefined, dest: string | u
   process.kill(st.pid, 'SIGHUP');
   if (before === undefined) {
     say(`${paths.name}: sent SIGHUP to pid ${st.pid} (no control socket to confirm the reload)`);
-    return 0;
+    return EXIT.ok;
   }
   const deadline = Date.now() + RELOAD_TIMEOUT_MS;
   while (Date.now() < deadline) {
@@ -41,12 +42,12 @@ export async function reloadCommand(source: string | undefined, dest: string | u
     if (s.reload.count > before) {
       if (s.reload.error !== undefined) {
         complain(`${paths.name}: reload refused: ${s.reload.error}; still running the previous configuration`);
-        return 1;
+        return EXIT.failed;
       }
       say(`${paths.name}: reloaded (pid ${st.pid})`);
-      return 0;
+      return EXIT.ok;
     }
   }
   complain(`${paths.name}: no reload reported within ${RELOAD_TIMEOUT_MS / 1000} s; see the log`);
-  return 1;
+  return EXIT.failed;
 }

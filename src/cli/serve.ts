@@ -1,262 +1,27 @@
 /**
- * The running daemon, shared by `run` (foreground, systemd) and the process `start` detaches:
- * pid file, control socket, log output, signals.
- *
- *   SIGTERM / SIGINT  finish operations in flight (at most STOP_DEADLINE_MS), keep what is
- *                     pending (the next start reconciles it), remove the pid file, exit 0
- *   SIGHUP            re-read the configuration (a bad one is refused and the running one
- *                     kept), reopen the log file; syncs restart with the new settings
- *
- * A foreground `run` of an unnamed configuration (the quick form, or a file without `name:`
- * or `pidFile:`) is ad hoc: no pid file and no control socket, so several can run at once.
+ * `run` and the process `start` detaches: the command-line side of the daemon, whose
+ * lifecycle (pid file, control socket, log output, signals, reloads) is service/daemon.ts.
  */
-import type { Server } from 'node:net';
-import { ConfigError } from '../config/errors.ts';
-import type { ConfigFile } from '../config/schema.ts';
-import { SyncRunner } from '../engine/sync-runner.ts';
-import { createLogger, type Logger } from '../log/logger.ts';
-import { logNow } from '../log/clock.ts';
-import { LogOutput, maskSecrets } from '../log/output.ts';
-import { startControlServer, stopControlServer } from '../service/control.ts';
-import { instancePaths, logSettings, type InstancePaths } from '../service/paths.ts';
-import { AlreadyRunningError, acquirePidFile, releasePidFile } from '../service/pid-file.ts';
-import { formatStatusLine, type DaemonStatus } from '../service/status-report.ts';
-import { SystemdNotifier, notifySettings } from '../service/systemd-notify.ts';
-import { SqliteStore } from '../state/sqlite-store.ts';
-import { StateFileError } from '../state/state-file-error.ts';
-import { isTargetError, redactSecrets } from '../targets/errors.ts';
-import { SECRET_KEYS } from '../targets/registry.ts';
-import { resolveConfig, secretsOf, type CommonOptions } from './context.ts';
+import { runDaemon } from '../service/daemon.ts';
+import { resolve } from 'node:path';
+import { resolveConfig, type CommonOptions } from './context.ts';
 import { packageVersion } from './package-root.ts';
-import { resolve as resolvePath } from 'node:path';
 
-/** How long SIGTERM waits for operations in flight before exiting anyway. */
-export const STOP_DEADLINE_MS = 30_000;
+export { STOP_DEADLINE_MS, type ReadyMessage } from '../service/daemon.ts';
 
 export interface ServeOptions extends CommonOptions {
   /** Set by `start` for the detached child: file logs, pid file always, readiness over IPC. */
   daemon?: boolean;
 }
 
-/** What the detached child tells `start` over the IPC channel. */
-export type ReadyMessage = { ready: true; pid: number; logFile?: string } | { ready: false; message: string; exitCode: number };
-
-function errorText(err: unknown): string {
-  return redactSecrets(err instanceof Error ? err.message : String(err));
-}
-
-export function exitCodeFor(err: unknown): number {
-  if (err instanceof ConfigError || err instanceof StateFileError) return 2;
-  if (err instanceof AlreadyRunningError) return 1;
-  if (isTargetError(err)) return err.code === 'E_CONFIG' ? 2 : 3;
-  return 1;
-}
-
-function masked<T>(value: T, secrets: readonly string[]): T {
-  if (typeof value === 'string') return maskSecrets(redactSecrets(value), secrets) as T;
-  if (Array.isArray(value)) return value.map((v: unknown) => masked(v, secrets)) as T;
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, masked(v, secrets)])) as T;
-  }
-  return value;
-}
-
-export async function serve(source: string | undefined, dest: string | undefined, opts: ServeOptions): Promise<number> {
-  const mode = opts.daemon ? 'daemon' : 'foreground';
-  const notify = (msg: ReadyMessage) =>
-    new Promise<void>((resolve) => {
-      if (mode !== 'daemon' || !process.send) return resolve();
-      process.send(msg, () => {
-        process.disconnect?.();
-        resolve();
-      });
-    });
-
-  let config: ConfigFile;
-  let paths: InstancePaths;
-  let output: LogOutput;
-  try {
-    config = resolveConfig(source, dest, opts);
-    paths = instancePaths(config, opts.state);
-    output = new LogOutput(logSettings(config, paths, mode, opts.debug === true), secretsOf(config));
-  } catch (err) {
-    await notify({ ready: false, message: errorText(err), exitCode: exitCodeFor(err) });
-    throw err;
-  }
-  const logger: Logger = createLogger(output.sink, 'debug');
-  const managed = mode === 'daemon' || config.name !== undefined || config.pidFile !== undefined;
-  const startedAt = Date.now();
-  const reloadInfo: { count: number; at?: string; error?: string } = { count: 0 };
-  let store: SqliteStore | undefined;
-  let runner: SyncRunner | undefined;
-  let control: Server | undefined;
-  let pidTaken = false;
-
-  const cleanup = async () => {
-    if (control) await stopControlServer(control, paths.socket).catch(() => undefined);
-    control = undefined;
-    if (pidTaken) releasePidFile(paths.pidFile);
-    pidTaken = false;
-  };
-
-  if (mode === 'daemon') {
-    const fatal = (err: unknown) => {
-      logger.error(`fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-      if (pidTaken) releasePidFile(paths.pidFile);
-      void output.close().finally(() => process.exit(70));
-    };
-    process.on('uncaughtException', fatal);
-  }
-
-  const statusPayload = (): DaemonStatus =>
-    masked(
-      {
-        name: paths.name,
-        pid: process.pid,
-        version: packageVersion(),
-        startedAt: new Date(startedAt).toISOString(),
-        uptimeSec: Math.round((Date.now() - startedAt) / 1000),
-        ...(opts.config !== undefined ? { config: resolvePath(opts.config) } : {}),
-        pidFile: paths.pidFile,
-        statePath: paths.statePath,
-        ...(output.path !== undefined ? { logFile: output.path } : {}),
-        reload: { ...reloadInfo },
-        targets: (runner?.targets ?? []).map((t) => ({ source: t.sourceRoot, ...t.status() })),
-      },
-      secretsOf(config),
-    );
-
-  try {
-    if (managed) {
-      const taken = acquirePidFile(paths.pidFile);
-      pidTaken = true;
-      if (taken.replacedStale) logger.info(`removed a stale pid file ${paths.pidFile}${taken.stalePid !== undefined ? ` (pid ${taken.stalePid} is not running)` : ''}`);
-      for (const note of paths.notes) logger.info(note);
-    }
-    logger.debug(`configuration ${opts.config ?? '(command line)'}: ${JSON.stringify(masked(config, secretsOf(config)), (k, v: unknown) => (SECRET_KEYS.includes(k) ? '***' : v))}`);
-    store = new SqliteStore(paths.statePath);
-    runner = new SyncRunner(config, store, paths.statePath, logger);
-    if (managed) {
-      control = await startControlServer(paths.socket, (cmd) => {
-        logger.debug(`control socket: ${cmd}`);
-        if (cmd === 'status') return statusPayload();
-        if (cmd === 'ping') return { pid: process.pid };
-        if (cmd === 'allow-delete') {
-          const released = runner?.allowDeletes() ?? [];
-          for (const t of released) logger.warn(`${t}: the operator confirmed the deletes a safety gate refused`);
-          return { released };
-        }
-        throw new Error(`unknown command ${JSON.stringify(cmd)}`);
-      });
-    }
-    await runner.watch();
-    if (managed) logger.info(`${paths.name} running (pid ${process.pid}; log ${output.path ?? 'terminal'}; state ${paths.statePath}; pid file ${paths.pidFile})`);
-  } catch (err) {
-    if (mode === 'daemon') logger.error(`cannot start: ${errorText(err)}`);
-    await runner?.stop().catch(() => undefined);
-    store?.close();
-    await cleanup();
-    await output.close();
-    await notify({ ready: false, message: errorText(err), exitCode: exitCodeFor(err) });
-    throw err;
-  }
-  await notify({ ready: true, pid: process.pid, ...(output.path !== undefined ? { logFile: output.path } : {}) });
-  // Under a Type=notify unit: READY=1 once the start's reconcile has ended, then watchdog pings and STATUS=.
-  const systemd = new SystemdNotifier(notifySettings(process.env, process.pid), logger);
-  systemd.start(() => formatStatusLine(statusPayload()));
-  void runner.firstReconcile().then(() => systemd.ready(() => formatStatusLine(statusPayload())));
-
-  // Reloads and the shutdown run one after another.
-  let chain: Promise<unknown> = Promise.resolve();
-  const serial = <T>(task: () => Promise<T>): Promise<T> => {
-    const next = chain.then(task, task);
-    chain = next.catch(() => undefined);
-    return next;
-  };
-
-  const reload = async () => {
-    logger.info('SIGHUP: re-reading the configuration and reopening the log');
-    systemd.reloading();
-    let error: string | undefined;
-    try {
-      await output.reopen();
-    } catch (err) {
-      logger.error(`reload: cannot reopen the log: ${errorText(err)}`);
-    }
-    if (opts.config !== undefined) {
-      try {
-        let next = resolveConfig(source, dest, opts);
-        const nextPaths = instancePaths(next, opts.state);
-        const fixed: [string, string, string][] = [
-          ['instance name', paths.name, nextPaths.name],
-          ['pid file', paths.pidFile, nextPaths.pidFile],
-          ['state file', paths.statePath, nextPaths.statePath],
-        ];
-        for (const [what, was, now] of fixed) if (was !== now) logger.warn(`reload: the ${what} changed (${was} → ${now}); that takes a restart, keeping ${was}`);
-        next = { ...next, ...(config.name !== undefined ? { name: config.name } : {}), ...(config.pidFile !== undefined ? { pidFile: config.pidFile } : {}) };
-        await output.configure(logSettings(next, { ...nextPaths, name: paths.name }, mode, opts.debug === true), secretsOf(next));
-        const fresh = new SyncRunner(next, store!, paths.statePath, logger);
-        await runner!.stop();
-        runner = fresh;
-        try {
-          await runner.watch();
-        } catch (err) {
-          logger.error(`reload: cannot watch with the new configuration (${errorText(err)}); going back to the previous one`);
-          runner = new SyncRunner(config, store!, paths.statePath, logger);
-          await runner.watch();
-          throw err;
-        }
-        config = next;
-        logger.info(`reloaded ${opts.config}`);
-      } catch (err) {
-        error = errorText(err);
-        logger.error(`reload refused: ${error}; still running the previous configuration`);
-      }
-    }
-    systemd.reloaded();
-    reloadInfo.count++;
-    reloadInfo.at = logNow().toISOString();
-    if (error !== undefined) reloadInfo.error = error;
-    else delete reloadInfo.error;
-  };
-
-  const code = await new Promise<number>((resolve) => {
-    const shutdown = (signal: string) => {
-      logger.info(`${signal}: finishing operations in flight, then exiting (pending changes are kept for the next start)`);
-      systemd.stopping();
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-      process.off('SIGHUP', onHup);
-      // A second signal while stopping is ignored (never a hard kill from here).
-      process.on('SIGINT', () => undefined);
-      process.on('SIGTERM', () => undefined);
-      void serial(async () => {
-        let timer: NodeJS.Timeout | undefined;
-        const finished = await Promise.race([
-          runner!.stop().then(
-            () => true,
-            (err: unknown) => {
-              logger.error(`stopping failed: ${errorText(err)}`);
-              return true;
-            },
-          ),
-          new Promise<false>((r) => (timer = setTimeout(() => r(false), STOP_DEADLINE_MS))),
-        ]);
-        clearTimeout(timer);
-        if (finished) store!.close();
-        else logger.warn(`operations still in flight after ${STOP_DEADLINE_MS / 1000} s: exiting anyway (they are checked again at the next start)`);
-        await cleanup();
-        if (managed) logger.info(`${paths.name} stopped`);
-        await output.close();
-        resolve(0);
-      });
-    };
-    const onInt = () => shutdown('SIGINT');
-    const onTerm = () => shutdown('SIGTERM');
-    const onHup = () => void serial(reload);
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-    process.on('SIGHUP', onHup);
+export function serve(source: string | undefined, dest: string | undefined, opts: ServeOptions): Promise<number> {
+  return runDaemon({
+    mode: opts.daemon ? 'daemon' : 'foreground',
+    readConfig: () => resolveConfig(source, dest, opts),
+    // Shown by `status` as a full path, whatever the cwd of the command that asks.
+    ...(opts.config !== undefined ? { configFile: resolve(opts.config) } : {}),
+    ...(opts.state !== undefined ? { stateOverride: opts.state } : {}),
+    debug: opts.debug === true,
+    version: packageVersion(),
   });
-  return code;
 }

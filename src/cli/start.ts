@@ -9,6 +9,7 @@ import type { CommonOptions } from './context.ts';
 import { complain, instanceFor, say } from './instance.ts';
 import { BIN_PATH } from './package-root.ts';
 import type { ReadyMessage } from './serve.ts';
+import { EXIT } from '../service/exit-codes.ts';
 
 const READY_TIMEOUT_MS = 120_000;
 
@@ -31,12 +32,12 @@ export async function startCommand(source: string | undefined, dest: string | un
   const { paths } = instanceFor(source, dest, opts, false);
   if (opts.config === undefined && source === undefined) {
     complain('start needs -c FILE (a YAML config or the original settings file) or SOURCE DEST');
-    return 2;
+    return EXIT.usage;
   }
   const st = pidState(paths.pidFile);
   if (st.state === 'running') {
     complain(`${paths.name}: already running (pid ${st.pid}, pid file ${paths.pidFile}); use restart or stop first`);
-    return 1;
+    return EXIT.failed;
   }
   if (st.state === 'stale') {
     removeQuietly(paths.pidFile);
@@ -53,7 +54,7 @@ export async function startCommand(source: string | undefined, dest: string | un
   });
   const outcome = await new Promise<ReadyMessage>((resolvePromise) => {
     const timer = setTimeout(
-      () => resolvePromise({ ready: false, message: `the daemon (pid ${child.pid}) is not ready after ${READY_TIMEOUT_MS / 1000} s; see ${paths.logFile ?? 'its output'}`, exitCode: 1 }),
+      () => resolvePromise({ ready: false, message: `the daemon (pid ${child.pid}) is not ready after ${READY_TIMEOUT_MS / 1000} s; see ${paths.logFile ?? 'its output'}`, exitCode: EXIT.failed }),
       READY_TIMEOUT_MS,
     );
     child.on('message', (m: ReadyMessage) => {
@@ -62,11 +63,11 @@ export async function startCommand(source: string | undefined, dest: string | un
     });
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      resolvePromise({ ready: false, message: `the daemon exited (${signal ?? `code ${code}`}) before it was ready; see ${paths.logFile ?? 'its output'}`, exitCode: 1 });
+      resolvePromise({ ready: false, message: `the daemon exited (${signal ?? `code ${code}`}) before it was ready; see ${paths.logFile ?? 'its output'}`, exitCode: EXIT.failed });
     });
     child.on('error', (err) => {
       clearTimeout(timer);
-      resolvePromise({ ready: false, message: `cannot start the daemon: ${err.message}`, exitCode: 1 });
+      resolvePromise({ ready: false, message: `cannot start the daemon: ${err.message}`, exitCode: EXIT.failed });
     });
   });
   child.removeAllListeners();
@@ -77,5 +78,5 @@ export async function startCommand(source: string | undefined, dest: string | un
     return outcome.exitCode;
   }
   say(`${paths.name}: started (pid ${outcome.pid}); log ${outcome.logFile ?? 'terminal'}; pid file ${paths.pidFile}; state ${paths.statePath}`);
-  return 0;
+  return EXIT.ok;
 }

@@ -6,6 +6,7 @@
 import { pidState, removeQuietly } from '../service/pid-file.ts';
 import type { CommonOptions } from './context.ts';
 import { complain, instanceFor, isGone, say, sleep } from './instance.ts';
+import { EXIT } from '../service/exit-codes.ts';
 
 export interface StopOptions extends CommonOptions {
   timeout?: string;
@@ -18,25 +19,25 @@ export async function stopCommand(source: string | undefined, dest: string | und
   const timeoutSec = opts.timeout === undefined ? DEFAULT_STOP_TIMEOUT_SEC : Number(opts.timeout);
   if (!(timeoutSec > 0)) {
     complain('--timeout must be a number of seconds above 0');
-    return 2;
+    return EXIT.usage;
   }
   const st = pidState(paths.pidFile);
   if (st.state === 'none') {
     say(`${paths.name}: not running (no pid file ${paths.pidFile})`);
-    return 0;
+    return EXIT.ok;
   }
   if (st.state === 'stale') {
     removeQuietly(paths.pidFile);
     removeQuietly(paths.socket);
     say(`${paths.name}: not running; removed a stale pid file ${paths.pidFile}${st.pid !== undefined ? ` (pid ${st.pid} is not running)` : ''}`);
-    return 0;
+    return EXIT.ok;
   }
   const pid = st.pid;
   try {
     process.kill(pid, 'SIGTERM');
   } catch (err) {
     complain(`${paths.name}: cannot signal pid ${pid}: ${(err as NodeJS.ErrnoException).code}`);
-    return 1;
+    return EXIT.failed;
   }
   say(`${paths.name}: stopping (pid ${pid}); finishing operations in flight…`);
   const deadline = Date.now() + timeoutSec * 1000;
@@ -52,7 +53,7 @@ export async function stopCommand(source: string | undefined, dest: string | und
     while (!isGone(pid) && Date.now() < killDeadline) await sleep(50);
     if (!isGone(pid)) {
       complain(`${paths.name}: pid ${pid} does not go away`);
-      return 1;
+      return EXIT.failed;
     }
   }
   // The daemon removes both itself; after a SIGKILL they are left behind.
@@ -61,5 +62,5 @@ export async function stopCommand(source: string | undefined, dest: string | und
     removeQuietly(paths.socket);
   }
   say(`${paths.name}: stopped`);
-  return 0;
+  return EXIT.ok;
 }

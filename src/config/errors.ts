@@ -1,5 +1,2 @@
-/** A configuration or usage error: the CLI prints it and exits with status 2. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  readonly code = 'E_CONFIG';
-}
+/** A configuration or usage error (defined in core/config-error.ts, the bottom layer). */
+export { ConfigError } from '../core/config-error.ts';

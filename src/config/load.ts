@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { redactSecrets } from '../targets/errors.ts';
+import { redactSecrets } from '../log/redact.ts';
 import { PATH_KEYS } from '../targets/registry.ts';
 import { ConfigError } from './errors.ts';
 import { configSchema, type ConfigFile } from './schema.ts';

@@ -58,7 +58,7 @@ async function compareEntry(sourceRoot: string, target: Target, l: LocalEntry, r
   }
   if (l.kind !== 'file') return undefined;
   if (l.size !== r.size) return { path, kind: 'size', detail: `${l.size} bytes in the source, ${r.size} on the target` };
-  if (target.caps.hash && target.hash) {
+  if (target.hash) {
     const [a, b] = await Promise.all([hashFile(join(sourceRoot, path)), target.hash(path)]);
     return a === b ? undefined : { path, kind: 'content', detail: 'same size, different content' };
   }

@@ -6,36 +6,42 @@
  * load the store there → hash racy files → plan → safety gates → execute → commit each op.
  * Paths that could not be finished go back into the dirty set (with backoff when the target
  * failed), so nothing is lost while a burst is in flight or a server is down.
+ *
+ * This file is the loop and the cycle; its parts live next to it, one concept each:
+ * dirty-set.ts (hints and debounce), target-health.ts (state, backoff, log lines),
+ * target-recovery.ts (what a start settles), region.ts and racy-hash.ts (what a cycle looks
+ * at), safety-halt.ts (gates), run-plan.ts (the executor glue), verify-target.ts, progress.ts;
+ * the pure selections are core/cycle-selection.ts. See docs/architecture.md.
  */
-import { lstat } from 'node:fs/promises';
-import { quotePath, toFsPath } from '../core/names.ts';
-import { join } from 'node:path';
-import { isRacy, isUncertain, RACY_WINDOW_MS, sameFingerprint, uncertainFile, type KnownEntry, type LocalEntry } from '../core/entry.ts';
-import { findDrift, type Drift } from '../core/drift.ts';
-import { flushDelay, unsettledPaths, type PathHintTimes } from '../core/debounce.ts';
-import { countRemovals, describeOp, type Op, type Problem, type PutOp } from '../core/ops.ts';
-import { isAtOrUnder, parentOf } from '../core/paths.ts';
-import { plan } from '../core/plan.ts';
+import { quotePath } from '../core/names.ts';
+import { isUncertain, type KnownEntry, type LocalEntry } from '../core/entry.ts';
+import type { Drift } from '../core/drift.ts';
+import { countRemovals, describeOp, type Op, type Problem } from '../core/ops.ts';
 import { CreationPlanner, DEFAULT_STAGING } from '../core/plan-creations.ts';
-import { announceFailure, backoffDelay, PAUSED_RETRY, TARGET_RETRY } from '../core/retry.ts';
-import { checkSafety, probeChanged, type GateCode, type MaxDelete, type SafetyVerdict, type SourceRootProbe } from '../core/safety.ts';
-import { needsDeepScan, normalizeScopes, widenScope, type Scope } from '../core/scope.ts';
-import { formatBytes, type Logger } from '../log/logger.ts';
+import { plan } from '../core/plan.ts';
+import { backoffDelay, TARGET_RETRY } from '../core/retry.ts';
+import { probeChanged, type GateCode, type MaxDelete, type SourceRootProbe } from '../core/safety.ts';
+import { normalizeScopes, widenScope, type Scope } from '../core/scope.ts';
+import { decideHolds, isWholeTree, rescanScopesFor, touchedDirs, unfinishedOps, vanishedRemovalTops, withoutUnsettledPuts } from '../core/cycle-selection.ts';
+import type { Logger } from '../log/logger.ts';
 import { GroupCommit } from '../state/group-commit.ts';
 import type { Store } from '../state/store.ts';
 import { isTargetError, TargetError } from '../targets/errors.ts';
-import type { RemoteEntry, Target } from '../targets/target.ts';
-import { walkTarget } from '../targets/walk.ts';
-import { MkdirIntents, renameHappened } from './intents.ts';
-import { applyOp } from './apply-op.ts';
-import { Executor, isOpList, type OpFeed } from './executor.ts';
-import { recoverStagedDir, StagedDirs } from './staged-dirs.ts';
-import { TempReservations } from './temp-journal.ts';
+import { capabilitiesOf } from '../targets/capabilities.ts';
+import type { Target } from '../targets/target.ts';
 import { adoptRemote } from './adopt.ts';
-import { emptyScan, type Scanner, type ScanResult } from './scanner.ts';
-import { hashFile } from '../io/hash-file.ts';
+import { DirtySet } from './dirty-set.ts';
+import type { Executor, OpFeed } from './executor.ts';
+import { hashRacy } from './racy-hash.ts';
+import { collectScope } from './region.ts';
+import { runPlan, type RunCounters } from './run-plan.ts';
+import { gatePlan, HALT_ADVICE, HALT_RECHECK_MS } from './safety-halt.ts';
+import { emptyScan, type Scanner } from './scanner.ts';
+import { TargetHealth, type LastError, type TargetState } from './target-health.ts';
+import { forgetRebuiltRoot, removeLeftovers, settleRenames } from './target-recovery.ts';
+import { verifyTarget } from './verify-target.ts';
 
-export type TargetState = 'starting' | 'ok' | 'retrying' | 'paused' | 'halted' | 'stopped';
+export type { TargetState } from './target-health.ts';
 
 export interface TargetSyncOptions {
   readonly sourceRoot: string;
@@ -63,7 +69,7 @@ export interface TargetStatus {
   readonly opsDone: number;
   /** Age in ms of the oldest change not yet on the target (0 when idle). */
   readonly lagMs: number;
-  readonly lastError?: { message: string; at: string };
+  readonly lastError?: LastError;
   readonly problems: number;
 }
 
@@ -84,38 +90,27 @@ export interface CycleResult {
   readonly touched?: readonly string[];
 }
 
-interface DirtyPath extends PathHintTimes {
-  readonly deep: boolean;
-}
+/** How long a vanished path's removal waits for the other half of a rename. */
+const RENAME_GRACE_MS = 150;
+/** Entries a first push scans between two batches of its plan (a few milliseconds of lstats). */
+const FIRST_PUSH_BATCH = 250;
 
 export class TargetSync {
-  /**
-   * Dirty paths: deep or not, and when they were hinted (see unsettledPaths). A path put back
-   * after a failure keeps the times it had, or gets 0: settled.
-   */
-  private readonly dirty = new Map<string, DirtyPath>();
-  private firstHintAt = 0;
-  private lastHintAt = 0;
+  private readonly dirty = new DirtySet();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private executor: Executor | undefined;
-  /** Target-wide failures in a row; reset only when a cycle succeeds (see recovered). */
-  private failures = 0;
-  /** The code of the last target-wide failure, to log a new kind of failure once. */
-  private failureCode: string | undefined;
   /** Hold vanished paths for the other half of a rename (a watcher is running). */
   private renameGrace = true;
   /** Vanished paths whose removal was held, and when (see holdVanished). */
-  private readonly held = new Map<string, number>();
+  private held = new Map<string, number>();
   private pathFailureRounds = 0;
   private pausedUntil = 0;
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
   readonly targetId: number;
-  state: TargetState = 'starting';
-  reason: string | undefined;
-  private counters = { filesSent: 0, bytesSent: 0, opsDone: 0, inFlight: 0 };
-  private lastError: { message: string; at: string } | undefined;
+  private readonly health: TargetHealth;
+  private readonly counters: RunCounters = { filesSent: 0, bytesSent: 0, opsDone: 0, inFlight: 0 };
   private problemCount = 0;
   /** While halted by a safety gate: which gate, and the source root as it was then. */
   private halted: { code: GateCode; probe: SourceRootProbe; hinted: boolean } | undefined;
@@ -125,8 +120,9 @@ export class TargetSync {
   private readonly commits: GroupCommit;
   /** The next cycle starts with a full verification of the target (verify('all')). */
   private verifyDue = false;
-  /** The root vanished and that was logged (once, not at every retry). */
-  private rootGoneLogged = false;
+  private initialized = false;
+  /** The temp journal holds leftovers to remove before the next plan (removeLeftovers). */
+  private hasLeftovers = false;
   /** Settled when the first cycle has ended, whatever its outcome, or at stop (see firstCycle). */
   private firstCycleEnded!: () => void;
   /**
@@ -138,6 +134,7 @@ export class TargetSync {
   constructor(private readonly o: TargetSyncOptions) {
     this.commits = new GroupCommit(o.store);
     this.targetId = o.store.targetId(`${o.sourceRoot}\n${o.target.displayName}`);
+    this.health = new TargetHealth(o.logger);
   }
 
   get name(): string {
@@ -156,18 +153,27 @@ export class TargetSync {
     return this.o.scanner;
   }
 
+  get state(): TargetState {
+    return this.health.state;
+  }
+
+  get reason(): string | undefined {
+    return this.health.reason;
+  }
+
   status(): TargetStatus {
+    const { state, reason, lastError } = this.health;
     return {
       target: this.name,
-      state: this.state,
-      ...(this.reason !== undefined ? { reason: this.reason } : {}),
+      state,
+      ...(reason !== undefined ? { reason } : {}),
       queued: this.dirty.size,
       inFlight: this.counters.inFlight,
       filesSent: this.counters.filesSent,
       bytesSent: this.counters.bytesSent,
       opsDone: this.counters.opsDone,
-      lagMs: this.dirty.size > 0 || this.running ? Date.now() - (this.firstHintAt || Date.now()) : 0,
-      ...(this.lastError ? { lastError: this.lastError } : {}),
+      lagMs: this.dirty.lagMs(Date.now(), this.running !== undefined),
+      ...(lastError ? { lastError } : {}),
       problems: this.problemCount,
     };
   }
@@ -180,13 +186,7 @@ export class TargetSync {
   /** Marks paths dirty; a cycle follows after the debounce window. */
   hint(scopes: readonly Scope[]): void {
     if (this.stopped) return;
-    const now = Date.now();
-    if (this.dirty.size === 0) this.firstHintAt = now;
-    this.lastHintAt = now;
-    for (const s of scopes) {
-      const was = this.dirty.get(s.path);
-      this.dirty.set(s.path, { deep: (was?.deep ?? false) || s.deep, first: was?.first || now, last: now });
-    }
+    this.dirty.hint(scopes, Date.now());
     this.o.logger.debug(`hint: ${scopes.length} path(s), first ${quotePath(scopes[0]?.path ?? '')}; ${this.dirty.size} dirty`);
     if (this.halted) this.halted.hinted = true;
     this.schedule();
@@ -195,9 +195,9 @@ export class TargetSync {
   private schedule(): void {
     if (this.stopped || this.running || this.dirty.size === 0) return;
     // Halted: a timer re-checks (missing source) or the operator must act (maxDelete).
-    if (this.state === 'halted') return;
+    if (this.health.state === 'halted') return;
     const now = Date.now();
-    const wait = Math.max(flushDelay(now, { firstHintAt: this.firstHintAt, lastHintAt: this.lastHintAt }, this.o.debounceMs, this.o.debounceMaxMs), this.pausedUntil - now);
+    const wait = Math.max(this.dirty.flushDelay(now, this.o.debounceMs, this.o.debounceMaxMs), this.pausedUntil - now);
     this.flushIn(wait);
   }
 
@@ -221,13 +221,10 @@ export class TargetSync {
     // A flush forced by debounceMaxMs in the middle of a burst leaves out the paths still
     // being written; they stay dirty for the next flush (see unsettledPaths).
     const now = Date.now();
-    const unsettled = unsettledPaths(this.dirty, now, this.o.debounceMs, this.o.debounceMaxMs);
-    const scopes = [...this.dirty].filter(([path]) => !unsettled.paths.has(path)).map(([path, { deep }]) => ({ path, deep }));
-    if (scopes.length === 0) return this.flushIn(unsettled.settlesInMs);
-    const batchStartedAt = this.firstHintAt;
-    for (const s of scopes) this.dirty.delete(s.path);
-    this.o.logger.debug(`cycle: ${scopes.length} dirty path(s), oldest ${now - batchStartedAt} ms old${unsettled.paths.size > 0 ? `; ${unsettled.paths.size} still being written, held` : ''}`);
-    this.running = this.cycle(scopes, unsettled.paths).then(
+    const { scopes, unsettled, settlesInMs, batchStartedAt } = this.dirty.take(now, this.o.debounceMs, this.o.debounceMaxMs);
+    if (scopes.length === 0) return this.flushIn(settlesInMs);
+    this.o.logger.debug(`cycle: ${scopes.length} dirty path(s), oldest ${now - batchStartedAt} ms old${unsettled.size > 0 ? `; ${unsettled.size} still being written, held` : ''}`);
+    this.running = this.cycle(scopes, unsettled).then(
       () => undefined,
       (err: unknown) => {
         this.o.logger.error(`cycle failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
@@ -237,22 +234,15 @@ export class TargetSync {
     await this.running;
     this.running = undefined;
     this.firstCycleEnded();
-    if (this.dirty.size > 0) {
-      // Changes that arrived during the cycle keep their age for the lag figure.
-      this.firstHintAt = Math.min(this.firstHintAt || Date.now(), batchStartedAt || Date.now());
+    if (this.dirty.afterCycle(batchStartedAt, Date.now())) {
       this.schedule();
     } else {
-      this.firstHintAt = 0;
       for (const w of this.idleWaiters.splice(0)) w();
     }
   }
 
   private requeue(scopes: readonly Scope[]): void {
-    if (this.dirty.size === 0) this.firstHintAt = Date.now();
-    for (const s of scopes) {
-      const was = this.dirty.get(s.path);
-      this.dirty.set(s.path, { deep: (was?.deep ?? false) || s.deep, first: was?.first ?? 0, last: was?.last ?? 0 });
-    }
+    this.dirty.requeue(scopes, Date.now());
   }
 
   /** Resolves when nothing is dirty and no cycle runs (tests, `once`). */
@@ -260,10 +250,6 @@ export class TargetSync {
     if (!this.running && this.dirty.size === 0 && !this.timer) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
-
-  private initialized = false;
-  /** The temp journal holds leftovers to remove before the next plan (removeLeftovers). */
-  private hasLeftovers = false;
 
   /**
    * Connects and removes temp files that an interrupted upload left (after a crash, or a
@@ -279,30 +265,15 @@ export class TargetSync {
   async start(): Promise<void> {
     const { store, target, logger } = this.o;
     const id = this.targetId;
+    const recovery = { target, store, targetId: id, logger };
     const unseen = store.isNewTarget(id);
     const hasRecords = store.count(id) > 0;
     const firstRun = !this.initialized && unseen && !hasRecords;
     const { rootCreated } = await target.connect({ bulk: firstRun, rootExisted: hasRecords || !unseen });
-    this.rootGoneLogged = false;
-    if (rootCreated && (hasRecords || !unseen)) {
-      store.transaction(() => {
-        store.deleteSubtree(id, '');
-        for (const t of store.temps(id)) store.removeTemp(id, t.path);
-        for (const r of store.renames(id)) store.removeRename(id, r.to);
-        store.markTargetSeen(id);
-      });
-      logger.warn(`the target root was missing: created it again; the mirror is rebuilt`);
-    }
-    await this.removeLeftovers();
-    for (const { from, to } of store.renames(id)) {
-      // Sent before a crash or a lost reply: done when `from` is gone and `to` is there.
-      const moved = await renameHappened(target, from, to, store.get(id, from)?.kind);
-      store.transaction(() => {
-        if (moved) store.moveSubtree(id, from, to);
-        store.removeRename(id, to);
-      });
-      logger.debug(`rename ${quotePath(from)} -> ${quotePath(to)} of an interrupted run: ${moved ? 'done, recorded' : 'not done'}`);
-    }
+    this.health.rootGoneLogged = false;
+    if (rootCreated && (hasRecords || !unseen)) forgetRebuiltRoot(recovery);
+    await removeLeftovers(recovery);
+    await settleRenames(recovery);
     if (unseen && hasRecords && !rootCreated) {
       // Distrusted records (the root vanished, and is back): what is still there is kept.
       await this.verify('all');
@@ -322,45 +293,7 @@ export class TargetSync {
     this.initialized = true;
     // Connecting is not recovering: a full disk accepts the connection and fails every
     // upload. After failures the target stays "retrying" until an operation succeeds.
-    this.state = this.failures > 0 ? 'retrying' : 'ok';
-  }
-
-  /**
-   * Removes what an interrupted upload left on the target: temp files and staged directories
-   * journalled in the store (after a crash, a connection lost mid-transfer, or a removal the
-   * target refused at the time, e.g. while it was read-only). Between cycles nothing is in
-   * flight, so every journalled temp is a leftover. A path the target still refuses keeps its
-   * journal entry for the next try; a target-wide failure rejects.
-   */
-  private async removeLeftovers(): Promise<void> {
-    const { target, store, logger } = this.o;
-    for (const { path: temp, finalPath, kind } of store.temps(this.targetId)) {
-      try {
-        if (kind === 'dir') {
-          await recoverStagedDir(target, store, this.targetId, temp, finalPath, logger);
-          continue;
-        }
-        await target.remove(temp);
-      } catch (err) {
-        if (isTargetError(err) && err.scope === 'path') {
-          // A directory on the way that is a link now (targets/jail.ts) is worth a warning;
-          // a refusal of the moment (read-only, permission) is retried quietly.
-          const line = `leftover temp ${quotePath(temp)} left in place for now: ${err.message}`;
-          if (err.code === 'E_LINK_IN_PATH') logger.warn(line);
-          else logger.debug(line);
-          continue;
-        }
-        throw err;
-      }
-      store.transaction(() => {
-        store.removeTemp(this.targetId, temp);
-        // The upload may have reached its final name before the crash without being recorded.
-        // Record the path as "ours, content unknown": the next plan re-sends it if the source
-        // still has it and removes it if not, instead of leaving an unknown file behind.
-        if (finalPath !== '') store.upsert(this.targetId, uncertainFile(finalPath));
-      });
-      logger.debug(`removed leftover temp file ${quotePath(temp)}`);
-    }
+    this.health.state = this.health.failures > 0 ? 'retrying' : 'ok';
   }
 
   /** The next cycle lists the whole target first and repairs drift (`verify`, verifyIntervalSec). */
@@ -370,81 +303,12 @@ export class TargetSync {
 
   /**
    * Lists `dirs` of the target (or all of it) and compares what is there with the store's
-   * records of their entries (core/drift.ts). Drift is corrected in the store (a missing
-   * entry is forgotten, a changed file becomes uncertain), so the next plan repairs it, and
-   * returned. A directory that cannot be listed because it is gone is drift itself; a root
-   * that is gone distrusts the whole store (see start()).
+   * records of their entries (verify-target.ts). Drift is corrected in the store, so the next
+   * plan repairs it, and returned. A root that is gone distrusts the whole store (see start()).
    */
   async verify(dirs: 'all' | readonly string[]): Promise<Drift[]> {
-    const { store, target, logger } = this.o;
-    const id = this.targetId;
-    const startedAt = Date.now();
-    const remote = new Map<string, RemoteEntry>();
-    const listed = new Set<string>();
-    const gone: Drift[] = [];
-    if (dirs === 'all') {
-      const all = await this.listOrGone('', () => walkTarget(target));
-      if (all === undefined) return this.rootVanished();
-      for (const e of all) remote.set(e.path, e);
-      listed.add('');
-      for (const e of all) if (e.kind === 'dir') listed.add(e.path);
-    } else {
-      const wanted = [...new Set(dirs)].filter((d) => d === '' || store.get(id, d)?.kind === 'dir');
-      // As many listings in flight as the target has connections (a first push's `once`
-      // lists every directory it made: this keeps that to a fraction of the push).
-      const parallel = Math.max(1, Math.min(target.maxInFlight, VERIFY_PARALLEL));
-      const queue = [...wanted];
-      const worker = async () => {
-        for (let d = queue.shift(); d !== undefined; d = queue.shift()) {
-          const entries = await this.listOrGone(d, () => target.list(d));
-          if (entries === undefined) {
-            if (d !== '' && !isUncertain(store.get(id, d)!)) gone.push({ path: d, kind: 'missing', detail: 'directory missing on the target' });
-            continue;
-          }
-          listed.add(d);
-          for (const e of entries) remote.set(e.path, e);
-        }
-      };
-      await Promise.all(Array.from({ length: parallel }, worker));
-      if (wanted.includes('') && !listed.has('')) return this.rootVanished();
-    }
-    const records = dirs === 'all' ? store.subtree(id, '') : [...listed].flatMap((d) => store.children(id, d));
-    const listedDrift = findDrift(records, remote, listed, target.caps.preservesMtime);
-    // A listing may leave entries out that are there (nginx's PROPFIND hides dot files): a
-    // file missing from it is asked about once more before it counts as missing.
-    const confirmed: Drift[] = [];
-    for (const d of listedDrift) {
-      const known = d.kind === 'missing' ? store.get(id, d.path) : undefined;
-      // An object store keeps no empty directory (caps.implicitDirs): not there is as sent.
-      if (known?.kind === 'dir' && target.caps.implicitDirs === true) continue;
-      if (known?.kind === 'file' && !remote.has(d.path)) {
-        const there = await target.stat(d.path);
-        if (there?.kind === 'file' && there.size === known.size) continue;
-      }
-      confirmed.push(d);
-    }
-    const drift = [...gone, ...confirmed];
-    logger.debug(`verified ${listed.size} director${listed.size === 1 ? 'y' : 'ies'} of the target in ${Date.now() - startedAt} ms: ${drift.length} entr${drift.length === 1 ? 'y' : 'ies'} not as sent`);
-    if (drift.length === 0) return drift;
-    await this.commits.write(() => {
-      for (const d of drift) {
-        if (d.kind === 'missing') store.deleteSubtree(id, d.path);
-        else store.upsert(id, uncertainFile(d.path));
-      }
-    });
-    for (const d of drift.slice(0, DRIFT_LINES)) logger.warn(`${quotePath(d.path)}: ${d.detail}, not as sent: repairing`);
-    if (drift.length > DRIFT_LINES) logger.warn(`… and ${drift.length - DRIFT_LINES} more entries not as sent: repairing`);
-    return drift;
-  }
-
-  /** `list` that reports a missing directory as undefined. */
-  private async listOrGone<T>(dir: string, list: () => Promise<T>): Promise<T | undefined> {
-    try {
-      return await list();
-    } catch (err) {
-      if (isTargetError(err) && err.code === 'E_NOT_FOUND' && (dir !== '' || (await this.o.target.stat('')) === undefined)) return undefined;
-      throw err;
-    }
+    const drift = await verifyTarget({ target: this.o.target, store: this.o.store, commits: this.commits, targetId: this.targetId, logger: this.o.logger }, dirs);
+    return drift === 'root-gone' ? this.rootVanished() : drift;
   }
 
   /**
@@ -454,9 +318,7 @@ export class TargetSync {
    */
   private rootVanished(): Drift[] {
     this.o.store.distrustTarget(this.targetId);
-    this.state = 'retrying';
-    if (!this.rootGoneLogged) this.o.logger.error(`the target root is gone: it is created again (or waited for) and the mirror rebuilt`);
-    this.rootGoneLogged = true;
+    this.health.rootVanished();
     return [{ path: '', kind: 'missing', detail: 'the target root is gone' }];
   }
 
@@ -467,10 +329,10 @@ export class TargetSync {
    */
   async cycle(scopes: readonly Scope[], unsettled: ReadonlySet<string> = new Set()): Promise<CycleResult> {
     const { store, scanner, logger } = this.o;
-    if (this.state !== 'ok' && this.state !== 'halted') {
+    if (this.health.state !== 'ok' && this.health.state !== 'halted') {
       try {
         // After a failure, start from a fresh connection.
-        if (this.state !== 'starting') await this.o.target.close().catch(() => undefined);
+        if (this.health.state !== 'starting') await this.o.target.close().catch(() => undefined);
         await this.start();
       } catch (err) {
         this.onTargetDown(err, scopes);
@@ -479,7 +341,7 @@ export class TargetSync {
     }
     if (this.hasLeftovers) {
       try {
-        await this.removeLeftovers();
+        await removeLeftovers({ target: this.o.target, store, targetId: this.targetId, logger });
       } catch (err) {
         this.onTargetDown(err, scopes);
         return { ops: 0, failed: 0, problems: [], targetError: err as Error };
@@ -494,7 +356,7 @@ export class TargetSync {
         this.onTargetDown(err, scopes);
         return { ops: 0, failed: 0, problems: [], targetError: err as Error };
       }
-      if (this.state !== 'ok') {
+      if (this.health.state !== 'ok') {
         // The root is gone: the next cycle creates it again, or waits for it.
         this.onTargetDown(new TargetError('E_ROOT_GONE', 'the target root is gone', { path: '' }), [{ path: '', deep: true }]);
         return { ops: 0, failed: 0, problems: [], targetError: new TargetError('E_ROOT_GONE', 'the target root is gone', { path: '' }) };
@@ -512,14 +374,16 @@ export class TargetSync {
     // Held vanished paths are looked at in every cycle until settled (holdVanished).
     const all = [...scopes, ...[...this.held.keys()].map((path) => ({ path, deep: true }))];
     const widened = normalizeScopes(normalizeScopes(all).map((s) => widenScope(s, knownKind)));
-    for (const s of widened) await this.collect(s, scan, known);
-    await this.hashRacy(scan.entries, known);
+    const region = { sourceRoot: this.o.sourceRoot, store, scanner, targetId: this.targetId };
+    for (const s of widened) await collectScope(region, s, scan, known);
+    await hashRacy({ sourceRoot: this.o.sourceRoot, store, commits: this.commits, targetId: this.targetId, logger }, scan.entries, known);
 
+    const caps = capabilitiesOf(this.o.target);
     const planFor = (keep: readonly string[]) =>
       plan({
         local: scan.entries,
         known,
-        caps: { rename: this.o.target.caps.rename, symlinks: this.o.target.caps.symlinks },
+        caps: { rename: caps.rename, symlinks: caps.symlinks },
         recursiveRemove: this.o.recursiveRemove,
         unreadable: [...scan.unreadable, ...keep],
       });
@@ -540,7 +404,7 @@ export class TargetSync {
     const deletes = countRemovals(everyRemoval) > 0;
     const probe = deletes || fullScan ? await scanner.probeRoot() : undefined;
     if (deletes) {
-      const verdict = this.gate(probe!, everyRemoval, result.ops);
+      const verdict = gatePlan(store, this.targetId, probe!, everyRemoval, result.ops, this.o.maxDelete);
       if (!verdict.ok) {
         if (!confirmed || verdict.code === 'SOURCE_GONE') {
           this.halt(verdict.code, verdict.reason, probe!);
@@ -549,16 +413,16 @@ export class TargetSync {
         logger.warn(`deleting as the operator confirmed: ${verdict.reason.replace(/refusing to delete/, 'deleting')}`);
       }
     }
-    if (this.state === 'halted') {
+    if (this.health.state === 'halted') {
       logger.info(confirmed ? 'deletes confirmed by the operator: resuming' : 'the source is back: resuming');
-      this.state = 'ok';
-      this.reason = undefined;
+      this.health.state = 'ok';
+      this.health.reason = undefined;
       this.halted = undefined;
     }
     // This source root is the one mirrored from now on (a full look that passed the gates).
     if (fullScan && probe?.identity !== undefined && probe.identity !== store.sourceIdentity(this.targetId)) store.setSourceIdentity(this.targetId, probe.identity);
     if (result.ops.length === 0) {
-      this.recovered(); // connected and nothing left to do
+      this.health.recovered(); // connected and nothing left to do
       return { ops: 0, failed: 0, problems };
     }
     return (await this.execute(result.ops, problems)).cycle;
@@ -578,7 +442,8 @@ export class TargetSync {
     // Staging a new directory costs one rename; where a directory rename copies every file
     // (object stores), it would send the tree twice instead.
     const staging = target.caps.dirRenameCopies === true ? false : DEFAULT_STAGING;
-    const planner = new CreationPlanner({ rename: target.caps.rename, symlinks: target.caps.symlinks, byteNames: target.caps.byteNames }, staging);
+    const caps = capabilitiesOf(target);
+    const planner = new CreationPlanner({ rename: caps.rename, symlinks: caps.symlinks, byteNames: caps.byteNames }, staging);
     const problems: Problem[] = [];
     const report = (found: readonly Problem[]) => {
       this.reportProblems(found);
@@ -611,18 +476,6 @@ export class TargetSync {
   }
 
   /**
-   * The gates on a plan: the source root's (gone, emptied, replaced) on every removal the
-   * source implies, maxDelete on what this cycle would delete now.
-   */
-  private gate(probe: SourceRootProbe, everyRemoval: readonly Op[], ops: readonly Op[]): SafetyVerdict {
-    const { store } = this.o;
-    const knownTotal = store.count(this.targetId);
-    const root = checkSafety({ ops: everyRemoval, source: probe, recordedIdentity: store.sourceIdentity(this.targetId), knownTotal });
-    if (!root.ok) return root;
-    return checkSafety({ ops, source: probe, recordedIdentity: undefined, knownTotal, ...(this.o.maxDelete ? { maxDelete: this.o.maxDelete } : {}) });
-  }
-
-  /**
    * A safety gate refused the plan: nothing is done on this target until it passes. The
    * source root is looked at every few seconds, and the plan made again when it changed
    * (remounted, refilled) or watch events came in; it resumes by itself once the plan passes.
@@ -630,10 +483,10 @@ export class TargetSync {
    */
   private halt(code: GateCode, reason: string, probe: SourceRootProbe): void {
     const first = this.halted?.code !== code;
-    this.state = 'halted';
-    this.reason = reason;
+    this.health.state = 'halted';
+    this.health.reason = reason;
     this.halted = { code, probe, hinted: false };
-    this.lastError = { message: reason, at: new Date().toISOString() };
+    this.health.noteError(reason);
     if (first) this.o.logger.error(`halted, nothing deleted: ${reason}. ${HALT_ADVICE[code]}`);
     this.requeue([{ path: '', deep: true }]);
     this.flushIn(HALT_RECHECK_MS);
@@ -656,110 +509,51 @@ export class TargetSync {
     this.deletesConfirmed = true;
   }
 
-  /** Runs a plan (whole, or fed in batches); returns the cycle's result and the ops done. */
+  /**
+   * Runs a plan (whole, or fed in batches; run-plan.ts) and settles its outcome: failures
+   * logged, what did not finish back into the dirty set, the target's health. Returns the
+   * cycle's result and the ops done.
+   */
   private async execute(plan: OpFeed, problems: Problem[]): Promise<{ cycle: CycleResult; done: readonly Op[] }> {
     const { logger } = this.o;
-    const executor = new Executor(this.o.concurrency);
-    this.executor = executor;
-    // Long work on a terminal: a progress line every few seconds instead of thousands of
-    // operation lines (those go to debug). Logs and pipes keep one line per operation.
-    const progress = this.o.interactive ? new Progress(logger) : undefined;
-    const opLine = (line: string) => (progress?.shown ? logger.debug(line) : logger.info(line));
-    const { store } = this.o;
-    const targetId = this.targetId;
-    const temps = new TempReservations((rows) => this.commits.write(() => rows.forEach((r) => store.addTemp(targetId, r.tempPath, r.finalPath))));
-    const staged = new StagedDirs(this.o.target, store, this.commits, targetId);
-    const intents = new MkdirIntents(store, this.commits, targetId);
-    const planned = (ops: readonly Op[]) => {
-      intents.plan(ops);
-      // Files written into a staged directory need no temp name of their own.
-      temps.plan(ops.filter((op): op is PutOp => op.kind === 'put' && op.stagedIn === undefined));
-      progress?.plan(ops.length);
-    };
-    const feed: OpFeed = isOpList(plan) ? (planned(plan), plan) : tap(plan, planned);
-    // The first op to find the target down shows it in `status` at once (the backoff and the
-    // log line follow in onTargetDown, once the ops in flight have ended).
-    let down: TargetError | undefined;
-    const targetDown = (err?: TargetError): boolean => {
-      if (err !== undefined && down === undefined) {
-        down = err;
-        this.state = err.scope === 'pause' ? 'paused' : 'retrying';
-        this.reason = err.message;
-        this.lastError = { message: err.message, at: new Date().toISOString() };
-      }
-      return down !== undefined;
-    };
-    const report = await executor.execute(feed, async (op) => {
-      this.counters.inFlight++;
-      try {
-        return await applyOp(
-          {
-            sourceRoot: this.o.sourceRoot,
-            target: this.o.target,
-            store: this.o.store,
-            commits: this.commits,
-            temps,
-            staged,
-            intents,
-            targetId: this.targetId,
-            now: Date.now,
-            sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-            targetDown,
-            onApplied: (done, bytes) => {
-              this.counters.opsDone++;
-              progress?.advance(bytes);
-              if (done.kind === 'put') {
-                this.counters.filesSent++;
-                this.counters.bytesSent += bytes;
-                opLine(`put ${quotePath(done.path)} ${formatBytes(bytes)}`);
-              } else {
-                opLine(describeOp(done));
-              }
-            },
-          },
-          op,
-        );
-      } finally {
-        this.counters.inFlight--;
-      }
-    });
-    this.executor = undefined;
-    // Results gathered for one commit are in the store before anything reads it again.
-    await this.commits.drain();
-    progress?.finish();
-    const unstarted = temps.unstarted();
-    if (unstarted.length > 0) store.transaction(() => unstarted.forEach((t) => store.removeTemp(targetId, t)));
-    // A temp whose removal failed (the target refused it) stays journalled: the next cycle
-    // removes it, not only the next start.
-    this.hasLeftovers = store.temps(targetId).length > 0;
-
-    intents.forgetUnstarted();
+    const { report, leftovers } = await runPlan(
+      {
+        sourceRoot: this.o.sourceRoot,
+        target: this.o.target,
+        store: this.o.store,
+        commits: this.commits,
+        targetId: this.targetId,
+        logger,
+        concurrency: this.o.concurrency,
+        ...(this.o.interactive !== undefined ? { interactive: this.o.interactive } : {}),
+        counters: this.counters,
+        running: (executor) => (this.executor = executor),
+        firstDown: (err) => this.health.showDown(err),
+      },
+      plan,
+    );
+    this.hasLeftovers = leftovers;
 
     for (const { op, error } of report.failed) {
       // A vanished root fails every operation in flight: onTargetDown says it once.
       if (isTargetError(error) && error.code === 'E_ROOT_GONE') continue;
       if (!isTargetError(error) || error.scope === 'path') {
         logger.warn(`${describeOp(op)} failed: ${error.message}`);
-        this.lastError = { message: `${describeOp(op)}: ${error.message}`, at: new Date().toISOString() };
+        this.health.noteError(`${describeOp(op)}: ${error.message}`);
       } else if (op.kind === 'put') {
         // Target-wide (a full disk, a dead connection): onTargetDown's one line tells it.
         logger.debug(`${describeOp(op)} failed: ${error.message}`);
       }
     }
-    // Everything not finished is looked at again: the ops' paths go back into the dirty set.
-    // A name the target cannot carry stays refused until the path changes (a new event), and
-    // so does what was skipped beneath it (the files of a refused directory): looking again
-    // at once would only be refused again, in a loop.
-    const refused = report.failed.filter((f) => isTargetError(f.error) && f.error.code === 'E_NAME').map((f) => f.op.path);
-    const retriable = report.failed.filter((f) => f.error !== report.targetError && !(isTargetError(f.error) && f.error.code === 'E_NAME'));
-    const skipped = refused.length === 0 ? report.skipped : report.skipped.filter((op) => !refused.some((p) => isAtOrUnder(op.path, p)));
-    const unfinished = [...report.retryLater, ...retriable.map((f) => f.op), ...skipped];
-    const again: Scope[] = unfinished.flatMap((op) => rescanScopesFor(op));
+    // Everything not finished is looked at again: the ops' paths go back into the dirty set
+    // (core/cycle-selection.ts unfinishedOps: a refused name is not retried in a loop).
+    const unfinished = unfinishedOps(report, (error) => isTargetError(error) && error.code === 'E_NAME');
+    const again: Scope[] = unfinished.ops.flatMap((op) => rescanScopesFor(op));
     if (report.targetError) {
       this.onTargetDown(report.targetError, [...again, ...report.failed.flatMap((f) => rescanScopesFor(f.op))]);
     } else {
-      this.recovered();
-      if (retriable.length > 0) {
+      this.health.recovered();
+      if (unfinished.retriable.length > 0) {
         // Per-path failures wait before their retry, longer each round they keep failing.
         this.pathFailureRounds++;
         this.pausedUntil = Date.now() + backoffDelay(this.pathFailureRounds - 1, TARGET_RETRY);
@@ -772,7 +566,7 @@ export class TargetSync {
       cycle: {
         ops: report.done.length,
         failed: report.failed.length,
-        unfinished: unfinished.length,
+        unfinished: unfinished.ops.length,
         problems,
         touched: touchedDirs(report.done),
         failures: report.failed.map(({ op, error }) => ({ path: op.path, message: `${describeOp(op)}: ${error.message}` })),
@@ -783,98 +577,17 @@ export class TargetSync {
   }
 
   /**
-   * A cycle ended without a target-wide failure: the target works. The failure count (and so
-   * the backoff) resets only here, never on a mere reconnect; one line says so.
+   * A target-wide failure: back off (target-health.ts), reconnect from scratch next time, and
+   * look at everything that was asked for again (all of it when the root is gone: nothing
+   * recorded can be trusted now, the next start rebuilds; see start()).
    */
-  private recovered(): void {
-    if (this.failures > 0) this.o.logger.info(`target is reachable again (after ${this.failures} failed attempt${this.failures === 1 ? '' : 's'})`);
-    this.failures = 0;
-    this.failureCode = undefined;
-    this.reason = undefined;
-    if (this.state !== 'stopped') this.state = 'ok';
-  }
-
   private onTargetDown(err: unknown, scopes: readonly Scope[]): void {
     const error = err instanceof Error ? err : new Error(String(err));
-    const pause = isTargetError(error) && error.scope === 'pause';
-    const code = isTargetError(error) ? error.code : 'E_UNKNOWN';
-    const announce = announceFailure(this.failures, this.failureCode, code);
-    const rootGone = isTargetError(error) && error.code === 'E_ROOT_GONE';
-    this.failures++;
-    this.failureCode = code;
-    const delay = backoffDelay(this.failures - 1, pause ? PAUSED_RETRY : TARGET_RETRY);
-    this.state = pause ? 'paused' : 'retrying';
-    this.reason = error.message;
-    this.lastError = { message: error.message, at: new Date().toISOString() };
+    const { delay, rootGone } = this.health.down(error);
+    if (rootGone) this.o.store.distrustTarget(this.targetId);
     this.pausedUntil = Date.now() + delay;
-    const line = `${pause ? 'paused' : 'target unavailable'}: ${error.message}; retrying in ${(delay / 1000).toFixed(1)} s (changes are kept)`;
-    if (rootGone) {
-      // Nothing recorded can be trusted now; the next start rebuilds (see start()). One line
-      // while it stays gone (an unmounted disk can stay away for hours).
-      this.o.store.distrustTarget(this.targetId);
-      if (this.rootGoneLogged) this.o.logger.debug(line);
-      else this.o.logger.error(line);
-      this.rootGoneLogged = true;
-    } else if (announce) {
-      // One line per change of state (ok → retrying, or a different kind of failure); the
-      // attempts in between go to debug, so a disk full for a day is not a log line per retry.
-      this.o.logger.error(line);
-    } else {
-      this.o.logger.debug(`${line}; attempt ${this.failures}`);
-    }
-    // Reconnect from scratch next time, and look at everything that was asked for again (all
-    // of it when the root is gone: it is rebuilt).
     this.requeue(scopes.length > 0 && !rootGone ? scopes : [{ path: '', deep: true }]);
     this.flushIn(delay);
-  }
-
-  /** Scans one scope into `scan` and loads what the store knows there into `known`. */
-  private async collect(s: Scope, scan: ScanResult, known: Map<string, KnownEntry>): Promise<void> {
-    const { store, scanner } = this.o;
-    const k = store.get(this.targetId, s.path);
-    if (k && s.path !== '') {
-      // Gone together with its directory (a tree renamed or removed): decide at the level of
-      // that directory, where a rename can still be paired and held, not file by file.
-      const top = await this.topVanishedAncestor(s.path);
-      if (top !== s.path) return this.collect({ path: top, deep: true }, scan, known);
-    }
-    if (s.deep) {
-      await scanner.scanTree(s.path, scan);
-      for (const e of store.subtree(this.targetId, s.path)) known.set(e.path, e);
-      return;
-    }
-    const local = await scanner.statPath(s.path, scan);
-    if (needsDeepScan(local, k)) return this.collect({ path: s.path, deep: true }, scan, known);
-    if (local) scan.entries.set(s.path, local);
-    if (k) known.set(k.path, k);
-    // The parent must be in the region when the path is new there, so a rename pairing or a
-    // creation sees its directory; the widening guaranteed it is a known directory.
-    const parent = parentOf(s.path);
-    const pk = parent === '' ? undefined : store.get(this.targetId, parent);
-    if (pk && !known.has(parent)) {
-      const pl = await scanner.statPath(parent, scan);
-      if (pl && pl.kind === 'dir') {
-        scan.entries.set(parent, pl);
-        known.set(parent, pk);
-      }
-    }
-  }
-
-  /**
-   * The highest ancestor of `path` that no longer exists in the source, or `path` itself when
-   * its parent exists (the common case: one lstat).
-   */
-  private async topVanishedAncestor(path: string): Promise<string> {
-    let top = path;
-    for (let p = parentOf(path); p !== ''; p = parentOf(p)) {
-      const exists = await lstat(toFsPath(join(this.o.sourceRoot, p))).then(
-        () => true,
-        () => false,
-      );
-      if (exists) break;
-      top = p;
-    }
-    return top;
   }
 
   /**
@@ -883,71 +596,19 @@ export class TargetSync {
    * Removing it now would re-send it (a whole tree, for a directory) once the new name shows
    * up, so its removal is held for a short grace period, during which every cycle looks at it
    * again (so the cycle that sees the new name pairs the rename). Still gone and unpaired
-   * after the grace: removed. Returns the paths to keep this cycle.
+   * after the grace: removed (core/cycle-selection.ts decideHolds). Returns the paths to keep
+   * this cycle.
    */
   private holdVanished(ops: readonly Op[], present: ReadonlyMap<string, LocalEntry>): string[] {
     if (!this.renameGrace) return [];
-    const removed = ops.filter((o) => (o.kind === 'rmdir' || o.kind === 'remove') && !present.has(o.path)).map((o) => o.path);
-    const tops = new Set(removed.filter((p) => !removed.some((q) => q !== p && isAtOrUnder(p, q))));
-    const now = Date.now();
-    // Held paths that are no longer unpaired removals are settled (paired, or back).
-    for (const p of this.held.keys()) if (!tops.has(p)) this.held.delete(p);
-    const keep: string[] = [];
-    const fresh: string[] = [];
-    for (const p of tops) {
-      const heldAt = this.held.get(p);
-      if (heldAt === undefined) {
-        this.held.set(p, now);
-        fresh.push(p);
-        keep.push(p);
-      } else if (now - heldAt < RENAME_GRACE_MS) {
-        keep.push(p);
-      } else {
-        this.held.delete(p);
-      }
-    }
+    const { keep, fresh, held } = decideHolds(vanishedRemovalTops(ops, present), this.held, Date.now(), RENAME_GRACE_MS);
+    this.held = held;
     if (fresh.length > 0) {
       this.o.logger.debug(`holding the removal of ${fresh.length} vanished path(s) for ${RENAME_GRACE_MS} ms (a rename may follow)`);
       const t = setTimeout(() => this.hint(fresh.map((path) => ({ path, deep: true }))), RENAME_GRACE_MS + 5);
       t.unref();
     }
     return keep;
-  }
-
-  /**
-   * Files whose record is racy and whose fingerprint looks unchanged get a content hash. The
-   * record is found by inode too, so a racy file that was renamed is still compared by content
-   * (and renamed, not re-sent).
-   */
-  private async hashRacy(local: Map<string, LocalEntry>, known: Map<string, KnownEntry>): Promise<void> {
-    const racyByIno = new Map<string, KnownEntry>();
-    for (const k of known.values()) if (isRacy(k)) racyByIno.set(k.ino, k);
-    if (racyByIno.size === 0) return;
-    const settled: KnownEntry[] = [];
-    const now = Date.now();
-    for (const [path, e] of local) {
-      if (e.kind !== 'file') continue;
-      const k = known.get(path)?.ino === e.ino ? known.get(path) : racyByIno.get(e.ino);
-      if (!k || !sameFingerprint(e, { ...k, path }) || !isRacy(k)) continue;
-      try {
-        const hash = await hashFile(join(this.o.sourceRoot, path), e.size);
-        local.set(path, { ...e, hash });
-        // Same bytes as sent, and the clock has moved past the file's mtime: any later write
-        // changes the mtime, so the record can be trusted by fingerprint from now on (git's
-        // index refresh). Without this, a file sent right after it was written would be
-        // hashed again on every reconcile.
-        if (k.path === path && hash === k.hash && now - e.mtimeMs >= RACY_WINDOW_MS) settled.push({ ...k, recordedAtMs: now });
-      } catch {
-        // Vanished or unreadable: leave it; without a hash the planner re-sends a racy file.
-      }
-    }
-    this.o.logger.debug(`compared recently written files by content: ${local.size > 0 ? [...local.values()].filter((e) => e.hash !== undefined).length : 0} hashed, ${settled.length} settled`);
-    if (settled.length > 0) {
-      await this.commits.write(() => {
-        for (const k of settled) this.o.store.upsert(this.targetId, k);
-      });
-      for (const k of settled) known.set(k.path, k);
-    }
   }
 
   /** Stops after in-flight operations finish; pending changes stay for the next start. */
@@ -958,126 +619,8 @@ export class TargetSync {
     this.timer = undefined;
     this.executor?.stop();
     await this.running;
-    this.state = 'stopped';
+    this.health.state = 'stopped';
     for (const w of this.idleWaiters.splice(0)) w();
     await this.o.target.close().catch(() => undefined);
-  }
-}
-
-/** How often a target halted by a safety gate looks at the source root again. */
-const HALT_RECHECK_MS = 5_000;
-
-const CONFIRM = 'if the deletes are intended, confirm them with `sync-inotify allow-delete -c FILE` (a one-shot run: `once --allow-delete`)';
-const HALT_ADVICE: Record<GateCode, string> = {
-  SOURCE_GONE: 'Re-checking every 5 s; resumes by itself when the source folder is back',
-  SOURCE_EMPTY: `Re-checking every 5 s; resumes by itself when the source is back (mounted, restored); ${CONFIRM}`,
-  SOURCE_REPLACED: `Re-checking every 5 s; resumes by itself when the source that was mirrored is back (mounted again); ${CONFIRM}`,
-  MAX_DELETE: `Raise maxDelete and reload, or ${CONFIRM}`,
-};
-
-/** Directories a verification lists at once, at most. */
-const VERIFY_PARALLEL = 8;
-/** Drift lines logged one by one; the rest are counted. */
-const DRIFT_LINES = 20;
-
-/** The directories whose entries `done` changed on the target (see CycleResult.touched). */
-function touchedDirs(done: readonly Op[]): string[] {
-  const dirs = new Set<string>();
-  for (const op of done) {
-    dirs.add(parentOf(op.path));
-    if (op.kind === 'rename') dirs.add(parentOf(op.from));
-    if (op.kind === 'mkdir' || op.kind === 'publish') dirs.add(op.path);
-  }
-  return [...dirs];
-}
-
-/** How long a vanished path's removal waits for the other half of a rename. */
-const RENAME_GRACE_MS = 150;
-
-const PROGRESS_MIN_OPS = 200;
-/** Entries a first push scans between two batches of its plan (a few milliseconds of lstats). */
-const FIRST_PUSH_BATCH = 250;
-const PROGRESS_EVERY_MS = 2_000;
-
-/**
- * Counts finished operations and reports done/total, bytes and an estimate of time left. The
- * total grows while a plan arrives in batches; lines start once it reaches PROGRESS_MIN_OPS
- * (`shown`): smaller plans list their operations instead.
- */
-class Progress {
-  private total = 0;
-  private done = 0;
-  private bytes = 0;
-  private readonly startedAt = Date.now();
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(private readonly logger: Logger) {}
-
-  get shown(): boolean {
-    return this.timer !== undefined;
-  }
-
-  plan(ops: number): void {
-    this.total += ops;
-    if (this.timer === undefined && this.total >= PROGRESS_MIN_OPS) {
-      this.timer = setInterval(() => this.report(), PROGRESS_EVERY_MS);
-      this.timer.unref();
-    }
-  }
-
-  advance(bytes: number): void {
-    this.done++;
-    this.bytes += bytes;
-  }
-
-  private report(): void {
-    const elapsed = (Date.now() - this.startedAt) / 1000;
-    const left = this.done > 0 ? ((this.total - this.done) * elapsed) / this.done : undefined;
-    this.logger.info(`progress: ${this.done} of ${this.total} operations, ${formatBytes(this.bytes)} sent${left !== undefined ? `, about ${Math.ceil(left)} s left` : ''}`);
-  }
-
-  finish(): void {
-    if (this.timer === undefined) return;
-    clearInterval(this.timer);
-    this.report();
-  }
-}
-
-/** Passes a feed's batches on, showing each to `see` first. */
-async function* tap(feed: AsyncIterable<readonly Op[]>, see: (ops: readonly Op[]) => void): AsyncGenerator<readonly Op[]> {
-  for await (const ops of feed) {
-    see(ops);
-    yield ops;
-  }
-}
-
-/** The scopes of a full reconcile: the whole tree, deep. */
-function isWholeTree(scopes: readonly Scope[]): boolean {
-  return scopes.length > 0 && normalizeScopes(scopes).every((s) => s.path === '' && s.deep);
-}
-
-/**
- * The plan without the uploads of files still being written (they wait for the next cycle).
- * Nothing depends on a put (it creates no directory and vacates nothing); a publish waits for
- * its directory's puts to end, so those left out are taken off its list.
- */
-function withoutUnsettledPuts(ops: Op[], unsettled: ReadonlySet<string>): Op[] {
-  if (unsettled.size === 0) return ops;
-  const left = new Set(ops.filter((op) => op.kind === 'put' && unsettled.has(op.path)).map((op) => op.id));
-  if (left.size === 0) return ops;
-  return ops.filter((op) => !left.has(op.id)).map((op) => (op.kind === 'publish' ? { ...op, after: op.after.filter((id) => !left.has(id)) } : op));
-}
-
-/** The scopes to look at again when an op did not finish. */
-function rescanScopesFor(op: Op): Scope[] {
-  switch (op.kind) {
-    case 'rename':
-      return [{ path: op.from, deep: true }, { path: op.path, deep: true }];
-    case 'rmdir':
-    case 'mkdir':
-    case 'publish':
-      return [{ path: op.path, deep: true }];
-    default:
-      return [{ path: op.path, deep: false }];
   }
 }

@@ -11,7 +11,7 @@ import { basename, dirname } from 'node:path';
 import type { Writable } from 'node:stream';
 import { pino, type Logger as Pino } from 'pino';
 import { createStream, type RotatingFileStream } from 'rotating-file-stream';
-import { ConfigError } from '../config/errors.ts';
+import { ConfigError } from '../core/config-error.ts';
 import { localDay, logNow } from './clock.ts';
 import type { Level } from './logger.ts';
 

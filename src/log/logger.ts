@@ -3,7 +3,7 @@
  * line passes through `redactSecrets`, so a URL with a password never reaches a log.
  * (A file logger with daily rotation plugs in behind the same interface.)
  */
-import { redactSecrets } from '../targets/errors.ts';
+import { redactSecrets } from './redact.ts';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };

@@ -9,6 +9,9 @@
 import { logNow } from './clock.ts';
 import { openFileSink, type FileSink } from './file-sink.ts';
 import { terminalSink, type Level, type LineSink } from './logger.ts';
+import { maskSecrets } from './redact.ts';
+
+
 
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -20,14 +23,6 @@ export interface LogSettings {
   readonly debug: boolean;
 }
 
-/** Secrets shorter than this are not masked inside other text (they would mangle paths). */
-const MIN_SECRET_LENGTH = 4;
-
-export function maskSecrets(line: string, secrets: readonly string[]): string {
-  let out = line;
-  for (const s of secrets) if (s.length >= MIN_SECRET_LENGTH && out.includes(s)) out = out.split(s).join('***');
-  return out;
-}
 
 export function logFileFor(settings: LogSettings): string | undefined {
   if (settings.file === undefined) return undefined;

@@ -40,7 +40,8 @@ const SEND_TIMEOUT_MS = 10_000;
 
 export class SystemdNotifier {
   private pending: Map<string, string> | undefined;
-  private sending = false;
+  /** The running drain() (one systemd-notify at a time), if any. */
+  private draining: Promise<void> | undefined;
   private broken = false;
   private lastStatus: string | undefined;
   private timers: NodeJS.Timeout[] = [];
@@ -93,28 +94,38 @@ export class SystemdNotifier {
     if (this.isReady) this.send({ READY: '1' });
   }
 
-  /** Shutting down: no more pings (systemd now waits for the exit, up to TimeoutStopSec). */
-  stopping(): void {
+  /**
+   * Shutting down: no more pings (systemd now waits for the exit, up to TimeoutStopSec).
+   * Resolves once STOPPING=1 is sent (or could not be): wait for it before exiting, or the
+   * helper still queued behind a ping is never started.
+   */
+  stopping(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     this.send({ STOPPING: '1', STATUS: 'stopping: finishing operations in flight' });
+    return this.draining ?? Promise.resolve();
   }
 
   private send(fields: Record<string, string>): void {
     if (!this.enabled) return;
     this.pending = new Map([...(this.pending ?? []), ...Object.entries(fields)]);
-    if (!this.sending) void this.drain();
+    // (pending is set and the notifier works, so drain() awaits before it clears `draining`.)
+    if (this.draining === undefined) this.draining = this.drain();
   }
 
+  /** Sends what is pending, one systemd-notify at a time, until nothing is. */
   private async drain(): Promise<void> {
-    this.sending = true;
-    while (this.pending !== undefined && !this.broken) {
-      const fields = this.pending;
-      this.pending = undefined;
-      await this.run([...fields].map(([k, v]) => `${k}=${v.replace(/[\r\n]+/g, ' ')}`));
+    try {
+      while (this.pending !== undefined && !this.broken) {
+        const fields = this.pending;
+        this.pending = undefined;
+        await this.run([...fields].map(([k, v]) => `${k}=${v.replace(/[\r\n]+/g, ' ')}`));
+      }
+    } finally {
+      // In the same step as the last look at `pending`: a send() after it starts a new drain.
+      this.draining = undefined;
     }
-    this.sending = false;
   }
 
   private run(args: string[]): Promise<void> {

@@ -83,27 +83,6 @@ export function isTargetError(err: unknown): err is TargetError {
   return err instanceof TargetError;
 }
 
-/**
- * Remove `user:password@` from anything that looks like a URL (errors, logs, status). A
- * password may hold `@ : / # %` written raw, so it runs to the last `@` of the word: that
- * may hide some text after it, never part of a password.
- */
-export function redactSecrets(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^/@\s:]*):(\S*)@/gi, '$1$2:***@');
-}
-
-/**
- * A URL as typed, for a message about it, without its password: everything between the
- * first `:` after the user and the last `@` is the password (spaces included), whether or
- * not the URL parses. Without `@` there is no user part, and it is shown as it is.
- */
-export function redactUrl(raw: string): string {
-  const m = /^([a-z][a-z0-9+.-]*:\/\/)(.*)$/is.exec(raw);
-  if (!m) return redactSecrets(raw);
-  const rest = m[2]!;
-  const at = rest.lastIndexOf('@');
-  if (at < 0) return raw;
-  const userinfo = rest.slice(0, at);
-  const colon = userinfo.indexOf(':');
-  return `${m[1]}${colon < 0 ? userinfo : `${userinfo.slice(0, colon)}:***`}@${rest.slice(at + 1)}`;
-}
+// Redaction lives with logging (src/log/redact.ts); re-exported for the modules that
+// import it from here.
+export { redactSecrets, redactUrl } from '../log/redact.ts';

@@ -1,5 +1,6 @@
 /**
- * The target contract (rclone's habit: a small set of calls plus declared capabilities).
+ * The target contract (rclone's habit: a small set of calls plus declared capabilities; the
+ * optional methods are capabilities themselves, see capabilities.ts).
  *
  * Paths are relative to the target root, POSIX style, '' for the root itself, and always pass
  * `isSafeRelativePath`. Every method either resolves or rejects with a `TargetError`.
@@ -19,17 +20,21 @@
 import type { Readable } from 'node:stream';
 import type { EntryKind } from '../core/entry.ts';
 
+/**
+ * What a method's presence cannot tell. Whether the target renames, makes symbolic links or
+ * hashes follows from whether it has `rename`, `symlink`, `hash` (capabilities.ts decides it,
+ * in one place): a backend never declares those twice.
+ */
 export interface TargetCapabilities {
-  /** `rename` works for files and whole directories. */
-  readonly rename: boolean;
-  /** `put` keeps the source mtime (so size+mtime can be compared later). */
+  /**
+   * `put` keeps the source mtime (so size+mtime can be compared later). Keeping it is put's
+   * job, in the same call (FTP's MFMT before the rename, utimes, a metadata header): the
+   * contract has no separate setMtime, because a second call per file costs a round trip and
+   * nothing in the engine changes an mtime without sending the content.
+   */
   readonly preservesMtime: boolean;
-  /** `symlink` is implemented. */
-  readonly symlinks: boolean;
   /** `rmdir(path, {recursive: true})` is one cheap call (else it walks). */
   readonly fastRecursiveRemove: boolean;
-  /** `hash` returns the SHA-256 of a remote file. */
-  readonly hash: boolean;
   /**
    * Names that are not valid UTF-8 (escaped bytes, core/names.ts) are carried byte for byte.
    * Without it, every call on such a path rejects with E_NAME.
@@ -133,9 +138,11 @@ export interface Target {
   mkdir(path: string): Promise<void>;
   remove(path: string): Promise<void>;
   rmdir(path: string, options?: { recursive?: boolean }): Promise<void>;
+  /** Present: renames files and whole directories (capabilities.ts: `rename`). */
   rename?(from: string, to: string): Promise<void>;
+  /** Present: creates or replaces a symbolic link (capabilities.ts: `symlinks`). */
   symlink?(path: string, linkTarget: string): Promise<void>;
-  setMtime?(path: string, mtimeMs: number): Promise<void>;
+  /** Present: the SHA-256 of a remote file, hex (capabilities.ts: `hash`). */
   hash?(path: string): Promise<string>;
   close(): Promise<void>;
 }

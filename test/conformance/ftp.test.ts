@@ -3,11 +3,11 @@
  * explicit FTPS), pure-ftpd (plain and explicit FTPS). Each server is started for this file
  * and removed after; the target root is a subdirectory the target creates at connect.
  */
-import { createFtpTarget } from '../../src/targets/ftp/ftp-target.ts';
+import { createTarget } from '../../src/targets/registry.ts';
 import type { FtpTestServer } from '../servers/ftp-common.ts';
 import { startPureFtpd } from '../servers/pure-ftpd.ts';
 import { startVsftpd } from '../servers/vsftpd.ts';
-import { describeConformance, type ConformanceFixture } from './suite.ts';
+import { describeConformance, diskReadBack, type ConformanceFixture } from './suite.ts';
 import { join } from 'node:path';
 
 function fixture(start: () => Promise<FtpTestServer | undefined>, tls: boolean): () => Promise<ConformanceFixture | undefined> {
@@ -16,16 +16,14 @@ function fixture(start: () => Promise<FtpTestServer | undefined>, tls: boolean):
     if (!server) return undefined;
     const scheme = tls ? 'ftps' : 'ftp';
     // A root below the server's "/": also proves connect() creates a missing root.
-    const target = createFtpTarget(
-      {
-        url: `${scheme}://${server.user}@${server.host}:${server.port}/mirror/root`,
-        password: server.password,
-        timeoutMs: 10_000,
-        ...(tls && server.caFile ? { ca: server.caFile } : {}),
-      },
-      new URL(`${scheme}://${server.user}@${server.host}:${server.port}/mirror/root`),
-    );
-    return { target, rootDir: join(server.rootDir, 'mirror/root'), server: { port: server.port, connections: 4 }, rootParentRemovable: true, cleanup: () => server.cleanup() };
+    const target = createTarget({
+      url: `${scheme}://${server.user}@${server.host}:${server.port}/mirror/root`,
+      password: server.password,
+      timeoutMs: 10_000,
+      ...(tls && server.caFile ? { ca: server.caFile } : {}),
+    });
+    const rootDir = join(server.rootDir, 'mirror/root');
+    return { target, readBack: diskReadBack(rootDir), disk: { rootDir, rootParentRemovable: true }, server: { port: server.port, connections: 4 }, cleanup: () => server.cleanup() };
   };
 }
 

@@ -5,14 +5,15 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { TargetError } from '../../src/targets/errors.ts';
 import { LocalTarget } from '../../src/targets/local/local-target.ts';
-import { bufferSource, describeConformance } from './suite.ts';
+import { createTarget } from '../../src/targets/registry.ts';
+import { bufferSource, describeConformance, diskReadBack } from './suite.ts';
 
 describeConformance('local folder', async () => {
   // A root below a folder of the fixture's own: connect creates it, and the suite may remove
   // its parent (an unmounted disk).
   const base = mkdtempSync(join(tmpdir(), 'si-conf-local-'));
   const rootDir = join(base, 'root');
-  return { target: new LocalTarget(rootDir), rootDir, rootParentRemovable: true, cleanup: async () => rmSync(base, { recursive: true, force: true }) };
+  return { target: createTarget({ url: rootDir }), readBack: diskReadBack(rootDir), disk: { rootDir, rootParentRemovable: true }, cleanup: async () => rmSync(base, { recursive: true, force: true }) };
 });
 
 describe('local folder: the root may be a link the operator set up', () => {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTarget } from '../../src/targets/registry.ts';
 import { startSshd } from '../servers/sshd.ts';
-import { describeConformance } from './suite.ts';
+import { describeConformance, diskReadBack } from './suite.ts';
 
 describeConformance('sftp (OpenSSH sshd)', async () => {
   const sshd = await startSshd();
@@ -22,7 +22,8 @@ describeConformance('sftp (OpenSSH sshd)', async () => {
   });
   return {
     target,
-    rootDir,
+    readBack: diskReadBack(rootDir),
+    disk: { rootDir },
     server: { port: sshd.port, connections: 4 },
     cleanup: async () => {
       await sshd.cleanup();

@@ -5,23 +5,21 @@
  * connect() creates. A server's quirks live in the backend's translate table, not here.
  */
 import { join } from 'node:path';
-import { createWebdavTarget } from '../../src/targets/webdav/webdav-target.ts';
+import { createTarget } from '../../src/targets/registry.ts';
 import { startApacheDav } from '../servers/apache-dav.ts';
 import type { DavTestServer } from '../servers/dav-common.ts';
 import { startNginxDav } from '../servers/nginx-dav.ts';
 import { startRcloneDav } from '../servers/rclone-dav.ts';
-import { describeConformance, type ConformanceFixture } from './suite.ts';
+import { describeConformance, diskReadBack, type ConformanceFixture } from './suite.ts';
 
 function fixture(start: () => Promise<DavTestServer | undefined>): () => Promise<ConformanceFixture | undefined> {
   return async () => {
     const server = await start();
     if (!server) return undefined;
     const url = `${server.url}/mirror/root`;
-    const target = createWebdavTarget(
-      { url, password: server.password, connections: 4, timeoutMs: 10_000, ...(server.caFile ? { ca: server.caFile } : {}) },
-      new URL(url),
-    );
-    return { target, rootDir: join(server.rootDir, 'mirror/root'), server: { port: server.port, connections: 4 }, cleanup: () => server.cleanup() };
+    const target = createTarget({ url, password: server.password, connections: 4, timeoutMs: 10_000, ...(server.caFile ? { ca: server.caFile } : {}) });
+    const rootDir = join(server.rootDir, 'mirror/root');
+    return { target, readBack: diskReadBack(rootDir), disk: { rootDir }, server: { port: server.port, connections: 4 }, cleanup: () => server.cleanup() };
   };
 }
 

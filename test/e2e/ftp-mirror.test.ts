@@ -66,7 +66,7 @@ for (const [label, start] of [
   describeMirrorCases({
     label: `FTP (${label})`,
     symlinks: false,
-    byteNames: false,
+    byteNames: true,
     // Refused by the FTP target as E_NAME (see assertSendable): control characters, trailing space.
     // eslint-disable-next-line no-control-regex
     refusedNames: /[\x00-\x1f]| $/,
@@ -107,7 +107,7 @@ describe('e2e first push: FTP', { concurrency: 1 }, () => {
 describeOnceAndCheck('FTP (vsftpd)', async () => {
   const srv = await server('vsftpd-faults', () => startVsftpd());
   return srv ? prepare('check', srv) : undefined;
-}, { byteNames: false });
+}, { byteNames: true });
 
 /**
  * Stops the server once the daemon has sent a file, runs `meanwhile`, starts the server again

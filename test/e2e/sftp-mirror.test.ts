@@ -55,7 +55,7 @@ function prepare(name: string, srv: SshdServer, target: Record<string, string> =
 describeMirrorCases({
   label: 'SFTP (OpenSSH sshd)',
   symlinks: true,
-  byteNames: false,
+  byteNames: true,
   async open(name) {
     const srv = await sshd();
     if (!srv) return undefined;
@@ -68,7 +68,7 @@ describeMirrorCases({
 describeOnceAndCheck('SFTP', async () => {
   const srv = await sshd();
   return srv ? prepare('check', srv) : undefined;
-}, { byteNames: false });
+}, { byteNames: true });
 
 describe('e2e faults: SFTP', { concurrency: 1 }, () => {
   before(async () => {

@@ -13,7 +13,7 @@ import {
   S3Client,
   type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
-import type { TargetView } from '../conformance/suite.ts';
+import type { ReadBack } from '../conformance/suite.ts';
 
 export interface S3Server {
   readonly endpoint: string;
@@ -58,7 +58,7 @@ export async function uploadsInProgress(client: S3Client, bucket: string, prefix
   return (r.Uploads ?? []).map((u) => u.Key ?? '');
 }
 
-export function s3View(client: S3Client, bucket: string, prefix: string): TargetView {
+export function s3View(client: S3Client, bucket: string, prefix: string): ReadBack {
   const key = (path: string) => [prefix, path].filter((p) => p !== '').join('/');
   const head = async (path: string) => {
     try {

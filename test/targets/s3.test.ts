@@ -17,19 +17,9 @@ import { bufferSource } from '../conformance/suite.ts';
 import { createBucket, rawClient, s3View, uploadsInProgress } from '../helpers/s3-view.ts';
 import { freePort } from '../servers/net.ts';
 import { startSwift, SWIFT_THROTTLED_CREDENTIALS, type SwiftServer } from '../servers/swift.ts';
+import { expectCode } from '../helpers/expect-code.ts';
 
 const BUCKET = 'targets';
-
-async function expectCode(promise: Promise<unknown>, code: string): Promise<TargetError> {
-  let caught: TargetError | undefined;
-  await assert.rejects(promise, (err: unknown) => {
-    assert.ok(err instanceof TargetError, `expected a TargetError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    caught = err;
-    return true;
-  });
-  return caught!;
-}
 
 describe('S3 target against Swift s3api', { concurrency: 1 }, () => {
   let srv: SwiftServer | undefined;

@@ -26,6 +26,8 @@ import {
 } from '../../src/targets/sftp/known-hosts.ts';
 import { bufferSource } from '../conformance/suite.ts';
 import { KEY_PASSPHRASE, SSH_KEYGEN, startSshd, type SshdServer } from '../servers/sshd.ts';
+import { capabilitiesOf } from '../../src/targets/capabilities.ts';
+import { expectCode } from '../helpers/expect-code.ts';
 
 // Two fixed public keys (blobs are what matter; these were made with ssh-keygen -t ed25519).
 const KEY_A = 'AAAAC3NzaC1lZDI1NTE5AAAAICova+ago5rluHEyKLhYBH9sKfH91x4ikRoan6S8GpQS';
@@ -34,17 +36,6 @@ const blob = (b64: string) => Buffer.from(b64, 'base64');
 
 function hashedPattern(name: string, salt = randomBytes(20)): string {
   return `|1|${salt.toString('base64')}|${createHmac('sha1', salt).update(name).digest('base64')}`;
-}
-
-async function expectCode(promise: Promise<unknown>, code: string): Promise<TargetError> {
-  let caught: unknown;
-  await assert.rejects(promise, (err: unknown) => {
-    caught = err;
-    assert.ok(err instanceof TargetError, `expected a TargetError, got ${String(err)}`);
-    assert.equal(err.code, code, `expected ${code}, got ${err.code}: ${err.message}`);
-    return true;
-  });
-  return caught as TargetError;
 }
 
 describe('known_hosts parsing and matching', () => {
@@ -272,7 +263,7 @@ describe('sftp target against OpenSSH sshd', () => {
     // scp:// is an alias (the transfer is SFTP either way); an inline password never shows.
     const alias = createTarget({ url: `scp://u:hunter2@127.0.0.1:${s.port}/srv/x`, hostKey: s.hostKeyFingerprint });
     assert.equal(alias.displayName, `scp://u@127.0.0.1:${s.port}/srv/x`);
-    assert.equal(alias.caps.rename, true);
+    assert.equal(capabilitiesOf(alias).rename, true);
   });
 
   test('sshd stopped mid-way (also during a big upload) and restarted: the target reconnects', async (s) => {

@@ -19,6 +19,7 @@ import type { DavTestServer } from '../servers/dav-common.ts';
 import { freePort } from '../servers/net.ts';
 import { startNginxDav, type NginxDavOptions } from '../servers/nginx-dav.ts';
 import { startRcloneDav } from '../servers/rclone-dav.ts';
+import { expectCode as rejectsWith } from '../helpers/expect-code.ts';
 
 const made: Target[] = [];
 const servers: DavTestServer[] = [];
@@ -48,17 +49,6 @@ function target(srv: DavTestServer, extra: Partial<TargetSpec> = {}): { t: Targe
   const t = createTarget(spec);
   made.push(t);
   return { t, dir: join(srv.rootDir, name) };
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<TargetError> {
-  let caught: unknown;
-  await assert.rejects(promise, (err: unknown) => {
-    caught = err;
-    assert.ok(err instanceof TargetError, `expected a TargetError, got ${String(err)}`);
-    assert.equal(err.code, code, `expected ${code}, got ${err.code}: ${err.message}`);
-    return true;
-  });
-  return caught as TargetError;
 }
 
 /** Every string reachable from an error: message, stack, causes. */

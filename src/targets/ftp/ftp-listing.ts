@@ -6,10 +6,14 @@
 import { FileType, type FileInfo } from 'basic-ftp';
 import { joinPath } from '../../core/paths.ts';
 import type { RemoteEntry } from '../target.ts';
+import { fromWire } from './wire.ts';
 
-/** A listing row as an entry under `dir`; undefined for '.', '..', odd names and unknown kinds. */
+/**
+ * A listing row (read on a latin1 session, wire.ts) as an entry under `dir`; undefined for
+ * '.', '..', odd names and unknown kinds.
+ */
 export function entryFromFileInfo(dir: string, info: FileInfo): RemoteEntry | undefined {
-  const name = info.name;
+  const name = fromWire(info.name);
   if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) return undefined;
   const path = joinPath(dir, name);
   const mtimeMs = info.modifiedAt !== undefined && !Number.isNaN(info.modifiedAt.getTime()) ? info.modifiedAt.getTime() : undefined;
@@ -20,7 +24,7 @@ export function entryFromFileInfo(dir: string, info: FileInfo): RemoteEntry | un
     case FileType.Directory:
       return { path, kind: 'dir', size: 0, ...withTime };
     case FileType.SymbolicLink:
-      return { path, kind: 'symlink', size: 0, ...withTime, ...(info.link ? { linkTarget: info.link } : {}) };
+      return { path, kind: 'symlink', size: 0, ...withTime, ...(info.link ? { linkTarget: fromWire(info.link) } : {}) };
     default:
       return undefined;
   }

@@ -6,7 +6,7 @@
  * path sent is absolute, so the working directory (which `cd`/`list` change) never matters.
  */
 import { Client, FTPError, type FTPResponse } from 'basic-ftp';
-import { hasEscapedBytes, quotePath } from '../../core/names.ts';
+import { quotePath } from '../../core/names.ts';
 import { Readable } from 'node:stream';
 import { TargetError } from '../errors.ts';
 import { DeferredCommands, type Reply } from './deferred-commands.ts';
@@ -68,6 +68,9 @@ export class FtpSession {
     } catch (err) {
       throw fail(err, 'login');
     }
+    // From here on the control connection and listings carry bytes (wire.ts); the login
+    // above went out as UTF-8 text, as a password always has.
+    client.ftp.encoding = 'latin1';
     try {
       const features = parseFeatures(await client.features());
       await client.send('TYPE I');
@@ -177,14 +180,10 @@ export class FtpSession {
  * Line breaks end an FTP command, so such names cannot be carried by the protocol. Other
  * control characters and a trailing space are rewritten by some servers (pure-ftpd stores
  * "a\tb" as "a_b" and "x " as "x_"), which would leave a file under a name we do not know.
- * A name that is not valid UTF-8 (core/names.ts) cannot be sent either: basic-ftp writes each
- * command as UTF-8 text (and reads listings as UTF-8), and RFC 2640 asks for UTF-8 names.
- * All of these are refused per path, the same on every server.
+ * Both are refused per path, the same on every server. Any other byte is sent as it is
+ * (`absPath` is in wire form, wire.ts), a name that is not valid UTF-8 included.
  */
 export function assertSendable(absPath: string, relPath: string): void {
-  if (hasEscapedBytes(absPath)) {
-    throw new TargetError('E_NAME', `${quotePath(relPath)}: the name is not valid UTF-8, and FTP commands are sent as UTF-8 text: not mirrored (rename it to valid UTF-8)`, { path: relPath });
-  }
   // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f]/.test(absPath)) {
     throw new TargetError('E_NAME', `${quotePath(relPath)}: FTP cannot carry control characters (line break, tab, …) in a name`, { path: relPath });

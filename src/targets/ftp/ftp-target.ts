@@ -25,9 +25,19 @@
  *     after the first check would be written through for as long as the session lives. The
  *     cost is one round trip per operation below a subdirectory (none for files in the root);
  *     it also carries the replies of the previous put's deferred commands.
+ *     Shared checks: an operation whose directory is being checked by another session, with
+ *     a check sent after this operation was called, waits for that answer instead of sending
+ *     its own (checkDir). The server evaluated that PWD after the operation was asked for and
+ *     the operation proceeds as soon as the answer is in, so it is exactly as fresh as its own
+ *     check would be. In a first push (sessions writing into one directory side by side)
+ *     about half the puts skip the round trip. Not done, on purpose: trusting a directory
+ *     because this session created it (MKD succeeded) or because it was checked a moment ago
+ *     is a cache by another name; a link planted after that moment would be written through
+ *     for as long as the trust lasts, which is what the per-operation check rules out.
  */
 import { Readable } from 'node:stream';
 import { quotePath } from '../../core/names.ts';
+import { randomToken, TEMP_MARKER } from '../../core/temp-name.ts';
 import { FTPError } from 'basic-ftp';
 import type { Reply } from './deferred-commands.ts';
 import { parentOf } from '../../core/paths.ts';
@@ -42,6 +52,7 @@ import { ftpSettings, type FtpSettings } from './ftp-settings.ts';
 import { KnownDirs } from './known-dirs.ts';
 import { holdEmptyTlsUploadEnd } from './tls-empty-upload.ts';
 import { translateFtpError, type FtpOperation } from './translate-error.ts';
+import { doubleIac, fromWire, IAC, toWire } from './wire.ts';
 
 /** Where warnings go (insecure TLS); console by default, injectable for tests and the daemon. */
 export interface FtpLogger {
@@ -58,6 +69,12 @@ export interface FtpTargetOptions {
 export function createFtpTarget(spec: FtpSpec, url: URL, options: FtpTargetOptions = {}): Target {
   return new FtpTarget(ftpSettings(spec, url), options);
 }
+
+/**
+ * The server's answer to a directory check: the directory itself ('ok'), a refused CWD, a
+ * PWD reply without a directory, or another directory (a link on the way, as PWD showed it).
+ */
+type DirVerdict = 'ok' | { readonly refused: FTPError } | { readonly noPwd: string } | { readonly link: string };
 
 /** Bytes per second below which a transfer counts as stuck, for the put deadline. */
 const MIN_RATE_BYTES_PER_S = 16 * 1024;
@@ -77,14 +94,25 @@ export class FtpTarget implements Target {
   private readonly pool: FtpPool;
   private readonly known = new KnownDirs();
   private features: FtpFeatures | undefined;
-  /** The root as the server resolves it (PWD at connect): paths are built on it. */
+  /** The root as the server resolves it (PWD at connect, wire form): paths are built on it. */
   private realRoot: string | undefined;
+  /** The configured root in wire form (wire.ts). */
+  private readonly rootWire: string;
+  /** Numbers operation calls and directory checks in the order they happen (see checkDir). */
+  private seq = 0;
+  /** Per directory, the check whose answer is on its way (see checkDir). */
+  private readonly checksInFlight = new Map<string, { readonly sentSeq: number; readonly verdict: Promise<DirVerdict> }>();
+  /** Operations that waited for another session's check instead of sending their own. */
+  checksShared = 0;
+  /** Whether this server doubles byte 0xFF in replies (wire.ts); probed when first needed. */
+  private iacDoubled: Promise<boolean> | undefined;
 
   constructor(
     private readonly settings: FtpSettings,
     private readonly options: FtpTargetOptions = {},
   ) {
     this.displayName = settings.displayName;
+    this.rootWire = toWire(settings.root);
     this.maxInFlight = settings.connections * 2;
     this.pool = new FtpPool({
       size: settings.connections,
@@ -97,12 +125,9 @@ export class FtpTarget implements Target {
   /** What this server can do; final once `connect()` resolved (FEAT of the first session). */
   get caps(): TargetCapabilities {
     return {
-      rename: true,
       preservesMtime: this.features?.mfmt ?? false,
-      symlinks: false,
       fastRecursiveRemove: false,
-      byteNames: false,
-      hash: false,
+      byteNames: true,
     };
   }
 
@@ -114,46 +139,117 @@ export class FtpTarget implements Target {
 
   // ---- paths and errors -------------------------------------------------------------------
 
-  /** Absolute server path of a relative target path. */
+  /** Absolute server path of a relative target path, in wire form (the bytes to send, wire.ts). */
   private abs(path: string): string {
     assertSafePath(path);
-    const full = underRoot(this.realRoot ?? this.settings.root, path);
+    const full = underRoot(this.realRoot ?? this.rootWire, toWire(path));
     assertSendable(full, path);
     return full;
+  }
+
+  /**
+   * Whether the reply to PWD (its readings, see directoriesFromPwd) names `expected` (wire
+   * form). A byte 0xFF in the name is compared the way this server writes it (wire.ts): a
+   * reading that allowed both ways would take a sibling whose name doubles that byte for ours.
+   */
+  private async pwdShows(s: FtpSession, shown: readonly string[], expected: string): Promise<boolean> {
+    if (!expected.includes(IAC)) return shown.includes(expected);
+    return shown.includes((await this.iacDoubledOn(s)) ? doubleIac(expected) : expected);
+  }
+
+  private iacDoubledOn(s: FtpSession): Promise<boolean> {
+    const probe = (this.iacDoubled ??= this.probeIacDoubling(s));
+    probe.catch(() => {
+      if (this.iacDoubled === probe) this.iacDoubled = undefined; // asked again next time
+    });
+    return probe;
+  }
+
+  /**
+   * Creates and removes a directory whose name holds byte 0xFF in the root, and reads the
+   * reply to MKD, which names it (RFC 959 257): is the byte doubled? Once per server, only
+   * when a path with that byte is checked. The name is a temp name (core/temp-name.ts), so a
+   * crash between the two leaves something the engine recognises and cleans up.
+   */
+  private async probeIacDoubling(s: FtpSession): Promise<boolean> {
+    const name = `.iac-probe${IAC}${TEMP_MARKER}${randomToken()}.tmp`;
+    const dir = underRoot(this.realRoot ?? this.rootWire, name);
+    const made = await s.client.sendIgnoringError(`MKD ${dir}`);
+    await s.client.sendIgnoringError(`RMD ${dir}`);
+    const tail = name.slice(name.indexOf(IAC) + 1);
+    if (made.code === 257 && made.message.includes(`${IAC}${IAC}${tail}`)) return true;
+    if (made.code === 257 && made.message.includes(`probe${IAC}${tail}`)) return false;
+    throw new TargetError('E_PROTOCOL', `${this.displayName}: cannot tell how the server writes byte 0xFF in a reply (MKD of a probe directory answered ${JSON.stringify(fromWire(made.message.trim()))}), so a name with that byte cannot be checked for links on its way`);
   }
 
   /**
    * CWD to `dir` and PWD in one write (see the header). Throws E_LINK_IN_PATH when the server
    * resolves `dir` to another directory. Returns the CWD refusal when the server could not
    * enter `dir` (missing, not a directory, not allowed): the caller decides what that means;
-   * then there is no directory to write through either.
+   * then there is no directory to write through either. Leaves the session in `dir`.
    */
   private async enterChecked(s: FtpSession, dir: string, op: FtpOperation, path: string): Promise<FTPError | undefined> {
-    const expected = this.abs(dir);
-    s.cwd = undefined;
-    let replies: Reply[];
+    const entry = { sentSeq: ++this.seq, verdict: this.checkOn(s, dir) };
+    this.checksInFlight.set(dir, entry);
+    const settled = () => {
+      if (this.checksInFlight.get(dir) === entry) this.checksInFlight.delete(dir);
+    };
+    entry.verdict.then(settled, settled);
+    let verdict: DirVerdict;
     try {
-      replies = await s.pipeline([`CWD ${expected}`, 'PWD']);
+      verdict = await entry.verdict;
     } catch (err) {
       throw this.fail(err, op, path);
     }
-    const [cwd, pwd] = replies as [Reply, Reply];
-    if (cwd instanceof FTPError) return cwd;
-    const shown = pwd instanceof FTPError ? [] : directoriesFromPwd(pwd.message);
-    if (shown.length === 0) {
-      throw new TargetError('E_PROTOCOL', `${op} ${JSON.stringify(path)}: the reply to PWD names no directory (${pwd.message.trim()}), so a link on the way cannot be ruled out`, { path });
-    }
-    if (!shown.includes(expected)) {
-      this.known.forgetChain(dir);
-      throw linkInPathError(op, path, undefined, shown[0], dir);
-    }
-    s.cwd = expected;
-    return undefined;
+    return this.judge(verdict, dir, op, path);
   }
 
-  /** `enterChecked` for the directory an operation acts in; the root needs no check. */
-  private async checkDir(s: FtpSession, dir: string, op: FtpOperation, path: string): Promise<void> {
-    if (dir !== '') await this.enterChecked(s, dir, op, path);
+  /** Sends the check of `dir` on `s` (the write leaves now) and reads the server's answer. */
+  private async checkOn(s: FtpSession, dir: string): Promise<DirVerdict> {
+    const expected = this.abs(dir);
+    s.cwd = undefined;
+    const [cwd, pwd] = (await s.pipeline([`CWD ${expected}`, 'PWD'])) as [Reply, Reply];
+    if (cwd instanceof FTPError) return { refused: cwd };
+    const shown = pwd instanceof FTPError ? [] : directoriesFromPwd(pwd.message);
+    if (shown.length === 0) return { noPwd: pwd.message };
+    if (!(await this.pwdShows(s, shown, expected))) {
+      this.known.forgetChain(dir);
+      return { link: shown[0]! };
+    }
+    s.cwd = expected;
+    return 'ok';
+  }
+
+  /** What a check's answer means for one operation (see enterChecked). */
+  private judge(verdict: DirVerdict, dir: string, op: FtpOperation, path: string): FTPError | undefined {
+    if (verdict === 'ok') return undefined;
+    if ('refused' in verdict) return verdict.refused;
+    if ('noPwd' in verdict) {
+      throw new TargetError('E_PROTOCOL', `${op} ${quotePath(path)}: the reply to PWD names no directory (${fromWire(verdict.noPwd.trim())}), so a link on the way cannot be ruled out`, { path });
+    }
+    throw linkInPathError(op, path, undefined, fromWire(verdict.link), dir);
+  }
+
+  /**
+   * The jail check for the directory an operation acts in (the root needs none). `requested`
+   * is the operation's sequence number, taken when it was called: a check of the same
+   * directory that another session sent after that moment and whose answer is still on its
+   * way is waited for instead of sending one more (see the header: as fresh as its own).
+   * Without `requested` the check is always this session's own.
+   */
+  private async checkDir(s: FtpSession, dir: string, op: FtpOperation, path: string, requested?: number): Promise<void> {
+    if (dir === '') return;
+    const inFlight = requested === undefined ? undefined : this.checksInFlight.get(dir);
+    if (inFlight !== undefined && inFlight.sentSeq > requested!) {
+      // A connection lost on the other session says nothing about this one: check here then.
+      const verdict = await inFlight.verdict.catch(() => undefined);
+      if (verdict !== undefined) {
+        this.checksShared++;
+        this.judge(verdict, dir, op, path);
+        return;
+      }
+    }
+    await this.enterChecked(s, dir, op, path);
   }
 
   private fail(err: unknown, op: FtpOperation, path: string, fallback550?: TargetErrorCode): TargetError {
@@ -187,7 +283,7 @@ export class FtpTarget implements Target {
     if (path === '') {
       // The root can vanish too (removed behind our back): the engine asks after an E_NOT_FOUND.
       try {
-        await s.cdAgain(this.settings.root);
+        await s.cdAgain(this.rootWire);
         return { path: '', kind: 'dir', size: 0 };
       } catch (err) {
         if (isReply(err, 550, 450, 553)) return undefined;
@@ -198,7 +294,7 @@ export class FtpTarget implements Target {
     if (s.features.mlsd) {
       try {
         const res = await s.send(`MLST ${abs}`);
-        const entry = entryFromMlst(path, res.message);
+        const entry = entryFromMlst(path, fromWire(res.message));
         if (entry) return entry;
       } catch (err) {
         if (isReply(err, 550, 450, 553)) return undefined;
@@ -248,15 +344,16 @@ export class FtpTarget implements Target {
     if (this.settings.insecure) {
       (this.options.logger ?? console).warn(`${this.displayName}: TLS certificate verification is off (insecure: true); anyone on the path can impersonate this server`);
     }
-    const root = this.settings.root;
     this.realRoot = undefined;
     return this.runOp('open target root', '', async (s) => {
-      const rootCreated = await this.enterRoot(s, root, options.rootExisted === true);
+      const rootCreated = await this.enterRoot(s, this.rootWire, options.rootExisted === true);
       // The root may be a link the operator set up: resolved once, here, then trusted.
       const res = await s.send('PWD');
       const candidates = directoriesFromPwd(res.message);
-      const shown = candidates.includes(root) ? root : candidates[0];
-      if (shown === undefined) throw new TargetError('E_PROTOCOL', `open target root: the reply to PWD names no directory (${res.message.trim()})`, { path: '' });
+      let shown = candidates.includes(this.rootWire) ? this.rootWire : candidates[0];
+      if (shown === undefined) throw new TargetError('E_PROTOCOL', `open target root: the reply to PWD names no directory (${fromWire(res.message.trim())})`, { path: '' });
+      // A root resolved through a link to a name with byte 0xFF: as this server writes it.
+      if (shown !== this.rootWire && shown.includes(IAC) && (await this.iacDoubledOn(s))) shown = shown.split(IAC + IAC).join(IAC);
       this.realRoot = shown;
       return { rootCreated };
     });
@@ -268,6 +365,8 @@ export class FtpTarget implements Target {
    * missing parent (an unmounted disk on the server) is waited for, E_ROOT_GONE.
    */
   private async enterRoot(s: FtpSession, root: string, rootExisted: boolean): Promise<boolean> {
+    // `root` is in wire form; messages show the configured root.
+    const shownRoot = this.settings.root;
     try {
       await s.cd(root);
       return false;
@@ -282,7 +381,7 @@ export class FtpTarget implements Target {
         return true;
       } catch (err) {
         if (!isReply(err) || s.closed) throw this.fail(err, 'open target root', '');
-        throw new TargetError('E_ROOT_GONE', `the target root ${root} on ${this.displayName} is gone and cannot be created again (is its parent folder gone too?): waiting for it to come back`, { path: '', cause: err });
+        throw new TargetError('E_ROOT_GONE', `the target root ${shownRoot} on ${this.displayName} is gone and cannot be created again (is its parent folder gone too?): waiting for it to come back`, { path: '', cause: err });
       }
     }
     // Create the root (and missing parents) one level at a time.
@@ -296,14 +395,15 @@ export class FtpTarget implements Target {
       await s.cd(root);
     } catch (err) {
       const te = this.fail(err, 'open target root', '', 'E_PERMISSION');
-      throw new TargetError(te.code, `cannot create or enter the target root ${root} on ${this.displayName}: ${te.message}`, { path: '', cause: te });
+      throw new TargetError(te.code, `cannot create or enter the target root ${shownRoot} on ${this.displayName}: ${te.message}`, { path: '', cause: te });
     }
     return true;
   }
 
   async stat(path: string): Promise<RemoteEntry | undefined> {
+    const requested = ++this.seq;
     return this.runOp('stat', path, async (s) => {
-      await this.checkDir(s, parentOf(path), 'stat', path);
+      await this.checkDir(s, parentOf(path), 'stat', path, requested);
       try {
         const entry = await this.statOn(s, path);
         if (entry?.kind === 'dir') this.known.add(path);
@@ -353,12 +453,13 @@ export class FtpTarget implements Target {
     const final = this.abs(path);
     const tempPath = options.tempPath;
     const temp = tempPath === undefined ? final : this.abs(tempPath);
+    const requested = ++this.seq;
     const sent = await this.runOp(
       'put',
       path,
       async (s) => {
-        await this.checkDir(s, parentOf(path), 'put', path);
-        if (tempPath !== undefined && parentOf(tempPath) !== parentOf(path)) await this.checkDir(s, parentOf(tempPath), 'put', path);
+        await this.checkDir(s, parentOf(path), 'put', path, requested);
+        if (tempPath !== undefined && parentOf(tempPath) !== parentOf(path)) await this.checkDir(s, parentOf(tempPath), 'put', path, requested);
         let stream: Readable | undefined;
         let sourceError: Error | undefined;
         try {
@@ -463,9 +564,10 @@ export class FtpTarget implements Target {
 
   async mkdir(path: string): Promise<void> {
     if (this.known.has(path)) return;
+    const requested = ++this.seq;
     return this.runOp('mkdir', path, async (s) => {
       const abs = this.abs(path);
-      await this.checkDir(s, parentOf(path), 'mkdir', path);
+      await this.checkDir(s, parentOf(path), 'mkdir', path, requested);
       try {
         await s.send(`MKD ${abs}`);
         this.known.add(path);
@@ -484,8 +586,9 @@ export class FtpTarget implements Target {
   }
 
   async remove(path: string): Promise<void> {
+    const requested = ++this.seq;
     return this.runOp('remove', path, async (s) => {
-      await this.checkDir(s, parentOf(path), 'remove', path);
+      await this.checkDir(s, parentOf(path), 'remove', path, requested);
       try {
         await s.send(`DELE ${this.abs(path)}`);
       } catch (err) {
@@ -501,11 +604,12 @@ export class FtpTarget implements Target {
   async rmdir(path: string, options: { recursive?: boolean } = {}): Promise<void> {
     if (path === '') throw new TargetError('E_PERMISSION', 'rmdir of the target root is not allowed', { path });
     const deadlineMs = options.recursive ? this.opDeadlineMs * 20 : undefined;
+    const requested = ++this.seq;
     await this.runOp(
       'rmdir',
       path,
       async (s) => {
-        await this.checkDir(s, parentOf(path), 'rmdir', path);
+        await this.checkDir(s, parentOf(path), 'rmdir', path, requested);
         if (options.recursive) {
           const there = await this.statOn(s, path).catch((err: unknown) => {
             throw this.fail(err, 'rmdir', path);
@@ -582,33 +686,18 @@ export class FtpTarget implements Target {
   async rename(from: string, to: string): Promise<void> {
     // Not idempotent: after a lost reply the first attempt may have happened. No retry here;
     // the engine re-plans from what is there.
+    const requested = ++this.seq;
     await this.runOp(
       'rename',
       from,
       async (s) => {
-        await this.checkDir(s, parentOf(from), 'rename', from);
-        await this.checkDir(s, parentOf(to), 'rename', to);
+        await this.checkDir(s, parentOf(from), 'rename', from, requested);
+        await this.checkDir(s, parentOf(to), 'rename', to, requested);
         await this.renameOver(s, this.abs(from), this.abs(to), from, to, 'rename');
       },
       { idempotent: false },
     );
     this.known.forgetTree(from);
-  }
-
-  /**
-   * Set a file's mtime with MFMT. Present on every FTP target, but it only works where the
-   * server offers MFMT, which is exactly when `caps.preservesMtime` is true (else E_UNSUPPORTED).
-   */
-  async setMtime(path: string, mtimeMs: number): Promise<void> {
-    return this.runOp('set mtime', path, async (s) => {
-      if (!s.features.mfmt) throw new TargetError('E_UNSUPPORTED', `set mtime ${quotePath(path)}: ${this.displayName} does not offer MFMT`, { path });
-      await this.checkDir(s, parentOf(path), 'set mtime', path);
-      try {
-        await s.send(`MFMT ${formatMfmtTime(mtimeMs)} ${this.abs(path)}`);
-      } catch (err) {
-        throw this.fail(err, 'set mtime', path, 'E_NOT_FOUND');
-      }
-    });
   }
 
   async close(): Promise<void> {

@@ -10,6 +10,7 @@
 import { FTPError } from 'basic-ftp';
 import { quotePath } from '../../core/names.ts';
 import { SOCKET_ERROR_CODES, TargetError, redactSecrets, type TargetErrorCode } from '../errors.ts';
+import { fromWire } from './wire.ts';
 
 /** What was being done: shapes the message and decides 530 (login) vs 530 (later). */
 export type FtpOperation =
@@ -130,7 +131,9 @@ export function translateFtpError(err: unknown, op: FtpOperation, path: string, 
   let detail: string;
   if (err instanceof FTPError) {
     code = codeForReply(err.code, err.message, op, options.fallback550);
-    detail = err.message.trim().replace(/\s*\n\s*/g, ' ');
+    // After login a session reads replies as latin1 (wire.ts): a name in one is shown decoded.
+    const text = op === 'connect' || op === 'login' ? err.message : fromWire(err.message);
+    detail = text.trim().replace(/\s*\n\s*/g, ' ');
   } else if (err instanceof Error) {
     code = codeForOther(err, op);
     const errno = (err as { code?: unknown }).code;

@@ -20,7 +20,9 @@ import { fileURLToPath } from 'node:url';
 import { decodeName, decodeNames, encodeName, toFsPath } from '../../core/names.ts';
 import { joinPath, parentOf } from '../../core/paths.ts';
 import type { EntryKind } from '../../core/entry.ts';
-import { TargetError, redactUrl } from '../errors.ts';
+import { TargetError } from '../errors.ts';
+import { settleRefusal } from '../refusal.ts';
+import { redactUrl } from '../../log/redact.ts';
 import { assertSafePath, linkInPathError, underRoot } from '../jail.ts';
 import type { LocalSpec } from './options.ts';
 import type { ConnectOptions, ConnectResult, PutOptions, PutSource, RemoteEntry, Target, TargetCapabilities } from '../target.ts';
@@ -95,11 +97,8 @@ const LOCAL_DEFAULT_IN_FLIGHT = 8;
 
 export class LocalTarget implements Target {
   readonly caps: TargetCapabilities = {
-    rename: true,
     preservesMtime: true,
-    symlinks: true,
     fastRecursiveRemove: true,
-    hash: true,
     byteNames: true,
   };
   readonly displayName: string;
@@ -295,9 +294,16 @@ export class LocalTarget implements Target {
       await fs.mkdir(this.abs(path));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-        const st = await fs.lstat(this.abs(path)).catch(() => undefined);
-        if (st?.isDirectory()) return;
-        if (st?.isSymbolicLink()) throw linkInPathError('mkdir', path, path);
+        return settleRefusal({
+          op: 'mkdir',
+          path,
+          kindAt: async () => {
+            const st = await fs.lstat(this.abs(path)).catch(() => undefined);
+            return st === undefined ? undefined : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'file';
+          },
+          refusal: () => translateLocalError(err, 'mkdir', path),
+          inTheWay: (there) => (there === 'symlink' ? linkInPathError('mkdir', path, path) : translateLocalError(err, 'mkdir', path)),
+        });
       }
       throw translateLocalError(err, 'mkdir', path);
     }
@@ -348,15 +354,6 @@ export class LocalTarget implements Target {
     } catch (err) {
       await fs.rm(side, { force: true }).catch(() => undefined);
       throw translateLocalError(err, 'symlink', path);
-    }
-  }
-
-  async setMtime(path: string, mtimeMs: number): Promise<void> {
-    try {
-      this.checkDir(parentOf(path), 'set mtime', path);
-      await fs.lutimes(this.abs(path), mtimeMs / 1000, mtimeMs / 1000);
-    } catch (err) {
-      throw translateLocalError(err, 'set mtime', path);
     }
   }
 

@@ -16,7 +16,7 @@
  * at the first connect.
  *
  * Rename is a server-side copy then a delete (a directory: every object under it, in
- * parallel): caps.rename is true because a copy moves no bytes over our link, where the
+ * parallel): it has `rename` because a copy moves no bytes over our link, where the
  * alternative is a re-upload; caps.dirRenameCopies tells the planner not to stage new
  * directories (staging would copy every file once more).
  *
@@ -114,11 +114,8 @@ export class S3Target implements Target {
     this.maxInFlight = this.connections;
     this.partSize = (spec.partSizeMiB ?? S3_DEFAULTS.partSizeMiB) * 1024 * 1024;
     this.caps = {
-      rename: true,
       preservesMtime: true,
-      symlinks: false,
       fastRecursiveRemove: true,
-      hash: true,
       byteNames: false,
       implicitDirs: spec.directoryMarkers !== true,
       dirRenameCopies: true,

@@ -9,6 +9,7 @@
  */
 import { SOCKET_ERROR_CODES, TargetError, type TargetErrorCode } from '../errors.ts';
 import { quotePath } from '../../core/names.ts';
+import { maskSecrets } from '../../log/redact.ts';
 
 /** S3 error codes (docs: "Error responses") and what they mean here. */
 export const S3_ERROR_TABLE: Readonly<Record<string, TargetErrorCode>> = {
@@ -94,12 +95,6 @@ export function classifyS3Error(err: unknown): Translation {
   return say('E_PROTOCOL');
 }
 
-/** Mask every occurrence of the given secrets (access key id, secret key). */
-export function maskSecrets(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const s of secrets) if (s.length >= 4) out = out.split(s).join('***');
-  return out;
-}
 
 /**
  * Translate the failure of one request about `path` (undefined: about the target). `op`

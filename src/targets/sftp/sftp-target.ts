@@ -26,9 +26,13 @@
  * start in the same tick into the same directory share it (TickShared: a push sends a
  * directory's files together). The server may still follow a link planted at the last
  * component of an OPEN (SFTP has no O_NOFOLLOW); every other request acts on a link itself.
+ *
+ * Names are bytes (caps.byteNames): paths are internal strings (core/names.ts) up to the
+ * ssh2 call, where `wirePath` hands over their exact bytes, and names read back are decoded
+ * the same way (byte-names.ts), so a name that is not valid UTF-8 is mirrored as it is.
  */
 import { readFileSync } from 'node:fs';
-import { hasEscapedBytes, quotePath } from '../../core/names.ts';
+import { quotePath } from '../../core/names.ts';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -43,6 +47,7 @@ import type { ConnectOptions, ConnectResult, PutOptions, PutSource, RemoteEntry,
 import { HostKeyPolicy } from './known-hosts.ts';
 import { SftpPool, type Connector, type SftpSession } from './pool.ts';
 import { loadSsh2, ssh2 } from './ssh2-module.ts';
+import { wirePath } from './byte-names.ts';
 import { SFTP_STATUS, isFailure, isNoSuchFile, sftpStatusOf, translateSftpError } from './translate-error.ts';
 
 export const SFTP_DEFAULTS = {
@@ -128,12 +133,9 @@ interface Credentials {
 
 export class SftpTarget implements Target {
   readonly caps: TargetCapabilities = {
-    rename: true,
     preservesMtime: true,
-    symlinks: true,
     fastRecursiveRemove: false,
-    byteNames: false,
-    hash: false,
+    byteNames: true,
   };
   readonly displayName: string;
   /** Each connection pipelines up to opsPerConnection operations (pool.ts). */
@@ -260,7 +262,7 @@ export class SftpTarget implements Target {
     if (this.realRoot !== undefined) return this.realRoot;
     const configured = this.o.root === '' ? '.' : this.o.root;
     try {
-      this.realRoot = await s.request<string>('realpath', (sftp, cb) => sftp.realpath(configured, cb));
+      this.realRoot = await s.request<string>('realpath', (sftp, cb) => sftp.realpath(wirePath(configured), cb));
     } catch (err) {
       throw translateSftpError(err, 'open target root', '');
     }
@@ -277,14 +279,14 @@ export class SftpTarget implements Target {
       if (kindOf(existing.mode) === 'dir') return { rootCreated: false };
       // The root (unlike anything below it) may be a link the operator set up to a directory.
       if (kindOf(existing.mode) === 'symlink') {
-        const target = await s.request<Attributes>('stat', (sftp, cb) => sftp.stat(dir, cb)).catch(() => undefined);
+        const target = await s.request<Attributes>('stat', (sftp, cb) => sftp.stat(wirePath(dir), cb)).catch(() => undefined);
         if (target !== undefined && kindOf(target.mode) === 'dir') return { rootCreated: false };
       }
       throw new TargetError('E_CONFIG', `${this.displayName}: the target root ${dir} exists but is not a directory`);
     }
     if (rootExisted) {
       try {
-        await s.request('mkdir', (sftp, cb) => sftp.mkdir(dir, cb));
+        await s.request('mkdir', (sftp, cb) => sftp.mkdir(wirePath(dir), cb));
       } catch (err) {
         const st = await this.lstatRaw(s, dir, 'open target root');
         if (st === undefined) throw new TargetError('E_ROOT_GONE', `the target root ${dir} on ${this.displayName} is gone and cannot be created again (is its parent folder gone too?): waiting for it to come back`, { path: '', cause: err });
@@ -297,7 +299,7 @@ export class SftpTarget implements Target {
       const prefix = parts.slice(0, i).join('/');
       if (prefix === '') continue;
       try {
-        await s.request('mkdir', (sftp, cb) => sftp.mkdir(prefix, cb));
+        await s.request('mkdir', (sftp, cb) => sftp.mkdir(wirePath(prefix), cb));
       } catch (err) {
         const st = await this.lstatRaw(s, prefix, 'open target root');
         if (st === undefined || kindOf(st.mode) !== 'dir') throw translateSftpError(err, 'create target root', prefix);
@@ -310,7 +312,6 @@ export class SftpTarget implements Target {
 
   private abs(path: string): string {
     assertSafePath(path);
-    if (hasEscapedBytes(path)) throw notUtf8(path);
     const root = this.realRoot ?? this.o.root;
     if (path === '') return root === '' ? '.' : root;
     if (root === '') return path;
@@ -330,7 +331,7 @@ export class SftpTarget implements Target {
     if (shared === undefined) this.checks.set(s, (shared = new TickShared()));
     let resolved: string;
     try {
-      resolved = await shared.get(expected, () => s.request<string>('realpath', (sftp, cb) => sftp.realpath(expected, cb)));
+      resolved = await shared.get(expected, () => s.request<string>('realpath', (sftp, cb) => sftp.realpath(wirePath(expected), cb)));
     } catch (err) {
       if (err instanceof TargetError) throw err; // the connection, not the path
       const link = await this.firstLinkIn(s, dir, op, path);
@@ -356,7 +357,7 @@ export class SftpTarget implements Target {
   /** lstat that reports a missing path as undefined (any other failure rejects). */
   private async lstatRaw(s: SftpSession, remote: string, op: string, path = remote): Promise<Attributes | undefined> {
     try {
-      return await s.request<Attributes>('lstat', (sftp, cb) => sftp.lstat(remote, cb));
+      return await s.request<Attributes>('lstat', (sftp, cb) => sftp.lstat(wirePath(remote), cb));
     } catch (err) {
       if (isNoSuchFile(err)) return undefined;
       throw translateSftpError(err, op, path);
@@ -365,7 +366,7 @@ export class SftpTarget implements Target {
 
   private async readlink(s: SftpSession, remote: string, path: string): Promise<string> {
     try {
-      return await s.request<string>('readlink', (sftp, cb) => sftp.readlink(remote, cb));
+      return await s.request<string>('readlink', (sftp, cb) => sftp.readlink(wirePath(remote), cb));
     } catch (err) {
       throw translateSftpError(err, 'readlink', path);
     }
@@ -386,22 +387,22 @@ export class SftpTarget implements Target {
   /** rename(2) semantics: replace an existing file at `to` (posix-rename@openssh.com). */
   private async renameOver(s: SftpSession, from: string, to: string): Promise<void> {
     if (s.ext.posixRename) {
-      await s.request('rename', (sftp, cb) => sftp.ext_openssh_rename(from, to, cb));
+      await s.request('rename', (sftp, cb) => sftp.ext_openssh_rename(wirePath(from), wirePath(to), cb));
       return;
     }
     // Plain SFTP v3 rename refuses an existing destination: remove it, then rename. Not
     // atomic (a reader may briefly see no file), which is the best such servers allow. A
     // directory never replaces a file that way (the contract: nothing is removed for one).
     try {
-      await s.request('rename', (sftp, cb) => sftp.rename(from, to, cb));
+      await s.request('rename', (sftp, cb) => sftp.rename(wirePath(from), wirePath(to), cb));
     } catch (err) {
       if (!isFailure(err)) throw err;
       const moving = await this.lstatRaw(s, from, 'rename', from).catch(() => undefined);
       if (moving !== undefined && kindOf(moving.mode) === 'dir') throw err;
-      await s.request('remove', (sftp, cb) => sftp.unlink(to, cb)).catch((e: unknown) => {
+      await s.request('remove', (sftp, cb) => sftp.unlink(wirePath(to), cb)).catch((e: unknown) => {
         if (!isNoSuchFile(e)) throw e;
       });
-      await s.request('rename', (sftp, cb) => sftp.rename(from, to, cb));
+      await s.request('rename', (sftp, cb) => sftp.rename(wirePath(from), wirePath(to), cb));
     }
   }
 
@@ -425,7 +426,7 @@ export class SftpTarget implements Target {
       await this.checkDir(s, dir, 'list', dir);
       let handle: Buffer;
       try {
-        handle = await s.request<Buffer>('opendir', (sftp, cb) => sftp.opendir(remote, cb));
+        handle = await s.request<Buffer>('opendir', (sftp, cb) => sftp.opendir(wirePath(remote), cb));
       } catch (err) {
         throw translateSftpError(err, 'list', dir);
       }
@@ -478,7 +479,7 @@ export class SftpTarget implements Target {
     // is one chunk: no stream to set up and tear down per small file.
     const stream: Readable | undefined = source.buffer === undefined ? source.open() : undefined;
     const chunks = stream ? (stream as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]() : oneChunk(source.buffer!);
-    const opening = s.request<Buffer>('open', (sftp, cb) => sftp.open(tempAbs, 'w', { mode: 0o644 }, cb));
+    const opening = s.request<Buffer>('open', (sftp, cb) => sftp.open(wirePath(tempAbs), 'w', { mode: 0o644 }, cb));
     opening.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
     let handle: Buffer | undefined; // set while the temp file is open
     let opened = false;
@@ -570,7 +571,7 @@ export class SftpTarget implements Target {
       }
       const translated = await this.explainPutFailure(s, err, stage, path, tempAbs, finalAbs);
       // Best effort: the engine also journals temp paths and cleans them at start.
-      if (opened && s.isOpen) await s.request('remove temp', (sftp, cb) => sftp.unlink(tempAbs, cb)).catch(() => undefined);
+      if (opened && s.isOpen) await s.request('remove temp', (sftp, cb) => sftp.unlink(wirePath(tempAbs), cb)).catch(() => undefined);
       throw translated;
     }
   }
@@ -585,7 +586,7 @@ export class SftpTarget implements Target {
       }
       if ((stage === 'write' || stage === 'set mtime') && s.ext.statvfs) {
         const dir = tempAbs.includes('/') ? tempAbs.slice(0, tempAbs.lastIndexOf('/')) || '/' : '.';
-        const vfs = await s.request<{ f_bavail: number | bigint; f_frsize: number | bigint }>('statvfs', (sftp, cb) => sftp.ext_openssh_statvfs(dir, cb));
+        const vfs = await s.request<{ f_bavail: number | bigint; f_frsize: number | bigint }>('statvfs', (sftp, cb) => sftp.ext_openssh_statvfs(wirePath(dir), cb));
         const free = Number(vfs.f_bavail) * Number(vfs.f_frsize);
         if (free < 1024 * 1024) return translateSftpError(err, `put (${stage}): only ${free} bytes free on the server`, path, 'E_NO_SPACE');
       }
@@ -600,7 +601,7 @@ export class SftpTarget implements Target {
     await this.pool.run(async (s) => {
       await this.checkDir(s, parentOf(path), 'mkdir', path);
       try {
-        await s.request('mkdir', (sftp, cb) => sftp.mkdir(remote, { mode: 0o755 }, cb));
+        await s.request('mkdir', (sftp, cb) => sftp.mkdir(wirePath(remote), { mode: 0o755 }, cb));
       } catch (err) {
         if (!isFailure(err)) throw translateSftpError(err, 'mkdir', path);
         // "Failure" is most likely EEXIST: idempotent when it is a directory.
@@ -617,7 +618,7 @@ export class SftpTarget implements Target {
     await this.pool.run(async (s) => {
       await this.checkDir(s, parentOf(path), 'remove', path);
       try {
-        await s.request('remove', (sftp, cb) => sftp.unlink(remote, cb));
+        await s.request('remove', (sftp, cb) => sftp.unlink(wirePath(remote), cb));
       } catch (err) {
         if (isNoSuchFile(err)) return;
         if (!isFailure(err)) throw translateSftpError(err, 'remove', path);
@@ -646,7 +647,7 @@ export class SftpTarget implements Target {
 
   private async rmdirOne(s: SftpSession, remote: string, path: string): Promise<void> {
     try {
-      await s.request('rmdir', (sftp, cb) => sftp.rmdir(remote, cb));
+      await s.request('rmdir', (sftp, cb) => sftp.rmdir(wirePath(remote), cb));
     } catch (err) {
       if (!isNoSuchFile(err) && !isFailure(err)) throw translateSftpError(err, 'rmdir', path);
       const st = await this.lstatRaw(s, remote, 'rmdir', path);
@@ -674,7 +675,7 @@ export class SftpTarget implements Target {
         await this.removeTree(s, childRemote, childPath);
       } else {
         try {
-          await s.request('remove', (sftp, cb) => sftp.unlink(childRemote, cb));
+          await s.request('remove', (sftp, cb) => sftp.unlink(wirePath(childRemote), cb));
         } catch (err) {
           if (!isNoSuchFile(err)) throw translateSftpError(err, 'remove', childPath);
         }
@@ -687,7 +688,7 @@ export class SftpTarget implements Target {
   private async listRaw(s: SftpSession, remote: string, path: string): Promise<FileEntryWithStats[]> {
     let handle: Buffer;
     try {
-      handle = await s.request<Buffer>('opendir', (sftp, cb) => sftp.opendir(remote, cb));
+      handle = await s.request<Buffer>('opendir', (sftp, cb) => sftp.opendir(wirePath(remote), cb));
     } catch (err) {
       if (isNoSuchFile(err)) return [];
       throw translateSftpError(err, 'list', path);
@@ -725,41 +726,19 @@ export class SftpTarget implements Target {
 
   async symlink(path: string, linkTarget: string): Promise<void> {
     const remote = this.abs(path);
-    if (hasEscapedBytes(linkTarget)) throw notUtf8(path, 'its link text is');
     // Create under a side name and rename over, so an existing entry is replaced atomically.
     const side = `${remote}.sync-inotify-link.tmp`;
     await this.pool.run(async (s) => {
       await this.checkDir(s, parentOf(path), 'symlink', path);
       try {
-        await s.request('remove', (sftp, cb) => sftp.unlink(side, cb)).catch((err: unknown) => {
+        await s.request('remove', (sftp, cb) => sftp.unlink(wirePath(side), cb)).catch((err: unknown) => {
           if (!isNoSuchFile(err)) throw err;
         });
-        await s.request('symlink', (sftp, cb) => sftp.symlink(linkTarget, side, cb));
+        await s.request('symlink', (sftp, cb) => sftp.symlink(wirePath(linkTarget), wirePath(side), cb));
         await this.renameOver(s, side, remote);
       } catch (err) {
-        await s.request('remove', (sftp, cb) => sftp.unlink(side, cb)).catch(() => undefined);
+        await s.request('remove', (sftp, cb) => sftp.unlink(wirePath(side), cb)).catch(() => undefined);
         throw translateSftpError(err, 'symlink', path);
-      }
-    });
-  }
-
-  async setMtime(path: string, mtimeMs: number): Promise<void> {
-    const remote = this.abs(path);
-    const seconds = Math.floor(mtimeMs / 1000);
-    await this.pool.run(async (s) => {
-      await this.checkDir(s, parentOf(path), 'set mtime', path);
-      try {
-        if (s.ext.lsetstat) {
-          await s.request('lsetstat', (sftp, cb) => sftp.ext_openssh_lsetstat(remote, { atime: seconds, mtime: seconds }, cb));
-          return;
-        }
-        // Plain SETSTAT follows symlinks: never touch what a link points at.
-        const st = await this.lstatRaw(s, remote, 'set mtime', path);
-        if (st === undefined) throw new TargetError('E_NOT_FOUND', `set mtime ${quotePath(path)}: no such file`, { path });
-        if (kindOf(st.mode) === 'symlink') throw new TargetError('E_UNSUPPORTED', `set mtime ${quotePath(path)}: the server cannot set a symlink's own time`, { path });
-        await s.request('utimes', (sftp, cb) => sftp.utimes(remote, seconds, seconds, cb));
-      } catch (err) {
-        throw translateSftpError(err, 'set mtime', path);
       }
     });
   }
@@ -816,13 +795,4 @@ function oneChunk(buffer: Buffer): AsyncIterator<Buffer> {
       return { done: false, value: buffer };
     },
   };
-}
-
-/**
- * ssh2 writes every path of a request as UTF-8 text and decodes names it reads as UTF-8
- * (lib/protocol/SFTP.js: `utf8Write`, `readString(true)`): a name that is not valid UTF-8 can
- * be neither sent nor listed byte for byte, so it is refused per path instead of mangled.
- */
-function notUtf8(path: string, what = 'its name is'): TargetError {
-  return new TargetError('E_NAME', `${quotePath(path)}: ${what} not valid UTF-8, and the SFTP client sends names as UTF-8 text only: not mirrored (rename it to valid UTF-8)`, { path });
 }

@@ -23,6 +23,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { isSafeRelativePath, parentOf } from '../../core/paths.ts';
+import { settleRefusal, verdictAfterRefusal } from '../refusal.ts';
 import { TargetError } from '../errors.ts';
 import type { ConnectOptions, ConnectResult, PutOptions, PutSource, RemoteEntry, Target, TargetCapabilities } from '../target.ts';
 import { firstFailure, parseMultistatus, PROPFIND_BODY, proppatchMtimeBody, type DavMember } from './multistatus.ts';
@@ -76,11 +77,8 @@ export class WebdavTarget implements Target {
   /** Final once `connect()` resolved (the mtime probe); before that, no mtime preservation. */
   get caps(): TargetCapabilities {
     return {
-      rename: true,
       preservesMtime: this.traits !== undefined && this.traits.mtime !== 'none',
-      symlinks: false,
       fastRecursiveRemove: true,
-      hash: false,
       byteNames: true,
     };
   }
@@ -358,9 +356,7 @@ export class WebdavTarget implements Target {
     // Something is there: 405 (RFC 4918), 301 (a redirect to the slashed form), 400 or 409
     // (Apache, nginx: MKCOL of `file/` when a file has that name).
     if (res.status === 405 || res.status === 301 || res.status === 400 || res.status === 409) {
-      const kind = await this.kindOf(path);
-      if (kind === 'dir') return;
-      if (kind === 'file') throw new TargetError('E_EXISTS', `mkdir ${JSON.stringify(path)}: a file is in the way`, { path });
+      return settleRefusal({ op: 'mkdir', path, kindAt: () => this.kindOf(path), refusal: () => this.failWrite('mkdir', path, res) });
     }
     throw await this.failWrite('mkdir', path, res);
   }
@@ -371,18 +367,17 @@ export class WebdavTarget implements Target {
 
   async remove(path: string): Promise<void> {
     if (this.traits?.deleteIgnoresDepth !== false) {
+      // DELETE would take a whole collection: look first (the same verdict as after a refusal).
       const kind = await this.kindOf(path);
-      if (kind === undefined) return;
-      if (kind === 'dir') throw new TargetError('E_EXISTS', `remove ${JSON.stringify(path)}: a directory is there`, { path });
+      if (verdictAfterRefusal('remove', kind) === 'done') return;
+      if (kind === 'dir') throw new TargetError('E_EXISTS', `remove ${JSON.stringify(path)}: a directory is in the way`, { path });
     }
     const res = await this.deleteFile(path);
     if (ok(res.status) && res.status !== 207) return;
     if (res.status === 404) return;
     if (res.status === 400 || res.status === 409) {
       // Depth 0 on a collection (or a collection without its slash): not ours to remove here.
-      const kind = await this.kindOf(path);
-      if (kind === undefined) return;
-      if (kind === 'dir') throw new TargetError('E_EXISTS', `remove ${JSON.stringify(path)}: a directory is there`, { path });
+      return settleRefusal({ op: 'remove', path, kindAt: () => this.kindOf(path), refusal: () => this.fail('delete', path, res) });
     }
     throw this.fail('delete', path, res);
   }

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { redactSecrets, redactUrl } from './errors.ts';
-import { decodeUrlPart } from './secrets.ts';
+import { maskSecrets, maskValue, redactSecrets, redactUrl } from './redact.ts';
 
 describe('redactSecrets (free text: logs, errors, status)', () => {
   const table: [string, string][] = [
@@ -25,13 +24,10 @@ describe('redactUrl (a URL as typed, parsed or not)', () => {
   for (const [input, want] of table) it(input, () => assert.equal(redactUrl(input), want));
 });
 
-describe('decodeUrlPart', () => {
-  const table: [string, string][] = [
-    ['p%40ss', 'p@ss'],
-    ['Bx2%zzJm6', 'Bx2%zzJm6'],
-    ['a%41%zz%42', 'aA%zzB'],
-    ['%E2%82%AC', '€'],
-    ['%E2%82', '%E2%82'],
-  ];
-  for (const [input, want] of table) it(input, () => assert.equal(decodeUrlPart(input), want));
+describe('maskSecrets and maskValue (configured secrets)', () => {
+  it('masks every occurrence, deeply, and URL passwords too', () => {
+    const v = maskValue({ a: 'key s3cr3t!', b: ['ftp://u:pw@h/ s3cr3t!'], n: 3 }, ['s3cr3t!']);
+    assert.deepEqual(v, { a: 'key ***', b: ['ftp://u:***@h/ ***'], n: 3 });
+  });
+  it('leaves secrets shorter than 4 characters (they would mangle paths)', () => assert.equal(maskSecrets('a/b/abc', ['abc']), 'a/b/abc'));
 });
