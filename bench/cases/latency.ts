@@ -157,7 +157,7 @@ export async function runLatencyCase(ctx: Context, id: string, endpoint: Endpoin
     work: `${writes} writes of 4 KiB, one every ${intervalMs} ms, to 40 files (40 creates, then same-size overwrites), with the tool running and idle; latency from the start of each write until the target holds that write's complete content (polled every ~1 ms on disk). One series per tool.`,
     table: markdownTable(['tool', 'p50', 'p95', 'p99', 'max', 'p50 / ours', 'missed writes', 'final tree'], rows),
     notes: [
-      endpoint === 'local' ? 'Goal: p50 under 25 ms for a local folder, with default settings.' : `Goal: p50 under 40 ms and p99 under 120 ms over ${ep.ssh ? 'SFTP' : 'FTP'}, with default settings.`,
+      endpoint === 'local' ? 'Goal: p50 under 25 ms for a local folder, with default settings.' : `Goal: p50 under 40 ms and p99 under 120 ms over ${ep.rsync ? 'rsync' : ep.ssh ? 'SFTP' : 'FTP'}, with default settings${ep.rsync ? '; against lsyncd: at least 4× lower p50 than its best' : ''}.`,
       ...(ep.ftp ? ['lsyncd cannot push over FTP; the peer is the inotifywait | lftp loop users script.'] : ["lsyncd's default delay is 15 s: its rows show what users get without tuning."]),
     ],
     ratios,

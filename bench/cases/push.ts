@@ -109,6 +109,8 @@ export const PUSH_CASES: PushCase[] = [
   { id: 'initial-pure-ftpd', endpoint: 'pure-ftpd', corpus: SMALL, incremental: false },
   { id: 'initial-mixed-local', endpoint: 'local', corpus: MIXED, incremental: false },
   { id: 'initial-mixed-sftp', endpoint: 'sftp', corpus: MIXED, incremental: false },
+  { id: 'initial-rsync-ssh', endpoint: 'rsync-ssh', corpus: SMALL, incremental: false },
+  { id: 'initial-rsyncd', endpoint: 'rsyncd', corpus: SMALL, incremental: false },
   { id: 'incremental-local', endpoint: 'local', corpus: SMALL, incremental: true },
   { id: 'incremental-sftp', endpoint: 'sftp', corpus: SMALL, incremental: true },
 ];

@@ -73,7 +73,8 @@ const lua = (s: string) => JSON.stringify(s);
  */
 function lsyncd(ep: Endpoint, delay: number | undefined, controlMaster = false): DaemonTool {
   const ssh = ep.ssh;
-  const label = ssh ? `lsyncd rsyncssh${controlMaster ? ' + ControlMaster' : ''}` : 'lsyncd rsync';
+  const daemon = ep.rsyncd;
+  const label = ssh ? `lsyncd rsyncssh${controlMaster ? ' + ControlMaster' : ''}` : daemon ? 'lsyncd rsync to the daemon' : 'lsyncd rsync';
   return {
     name: `${label}, delay ${delay === undefined ? 'default (15 s)' : `${delay} s`}`,
     delayMs: (delay ?? 15) * 1000,
@@ -85,6 +86,8 @@ function lsyncd(ep: Endpoint, delay: number | undefined, controlMaster = false):
         // A unix socket path must stay under 108 bytes: the socket lives in a short temp folder.
         if (controlMaster) options.push('ControlMaster = "auto"', `ControlPath = ${lua(join(shortTempDir(), 'cm-%C'))}`, 'ControlPersist = "120"');
         sync.push('host = "127.0.0.1"', `targetdir = ${lua(dest.remote)}`, `ssh = { port = ${ssh.port}, identityFile = ${lua(ssh.key)}, options = { ${options.join(', ')} } }`);
+      } else if (daemon) {
+        sync.push(`target = ${lua(`rsync://${daemon.user}@127.0.0.1:${daemon.port}/${daemon.module}/${dest.remote}/`)}`, `rsync = { password_file = ${lua(daemon.passwordFile)} }`);
       } else {
         sync.push(`target = ${lua(dest.remote)}`);
       }
@@ -138,6 +141,8 @@ function inotifyLftp(ep: Endpoint): DaemonTool {
 }
 
 export function latencyToolsFor(ep: Endpoint): DaemonTool[] {
+  // The rsync target against lsyncd at its best documented settings (delay 0, ControlMaster).
+  if (ep.rsync) return ep.ssh ? [ours(ep), lsyncd(ep, 0, true), lsyncd(ep, undefined, true)] : [ours(ep), lsyncd(ep, 0), lsyncd(ep, undefined)];
   if (ep.ssh) return [ours(ep), lsyncd(ep, 0, true), lsyncd(ep, 0), lsyncd(ep, 1, true), lsyncd(ep, undefined, true), inotifyLftp(ep)];
   // lsyncd has no FTP mode: the loop people script is the peer.
   if (ep.ftp) return [ours(ep), inotifyLftp(ep)];
@@ -145,6 +150,7 @@ export function latencyToolsFor(ep: Endpoint): DaemonTool[] {
 }
 
 export function burstToolsFor(ep: Endpoint): DaemonTool[] {
+  if (ep.rsync) return ep.ssh ? [ours(ep), lsyncd(ep, 0, true)] : [ours(ep), lsyncd(ep, 0)];
   if (ep.ssh) return [ours(ep), lsyncd(ep, 0, true), lsyncd(ep, 1, true)];
   return [ours(ep), lsyncd(ep, 0), lsyncd(ep, 1)];
 }

@@ -10,8 +10,20 @@ import type { FtpTestServer } from '../../test/servers/ftp-common.ts';
 import { startPureFtpd } from '../../test/servers/pure-ftpd.ts';
 import { startSshd, type SshdServer } from '../../test/servers/sshd.ts';
 import { startVsftpd } from '../../test/servers/vsftpd.ts';
+import { startRsyncd } from '../../test/servers/rsyncd.ts';
+import { writeFileSync } from 'node:fs';
 
-export type EndpointId = 'local' | 'sftp' | 'vsftpd' | 'pure-ftpd';
+export type EndpointId = 'local' | 'sftp' | 'vsftpd' | 'pure-ftpd' | 'rsync-ssh' | 'rsyncd';
+
+/** An rsync daemon's module (test/servers/rsyncd.ts): `rsync://user@127.0.0.1:port/module/…`. */
+export interface RsyncdAccess {
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  readonly module: string;
+  /** A file holding the password (rsync --password-file; must not be readable by others). */
+  readonly passwordFile: string;
+}
 
 export interface Dest {
   /** The folder on this machine's disk (what verification reads). */
@@ -40,6 +52,9 @@ export interface Endpoint {
   readonly label: string;
   readonly ssh?: SshAccess;
   readonly ftp?: FtpAccess;
+  readonly rsyncd?: RsyncdAccess;
+  /** Our target is the rsync one (rsync+ssh:// over `ssh`, or rsync:// to `rsyncd`). */
+  readonly rsync?: boolean;
   /** An empty target folder named `name` (removed first if a previous run left it). */
   fresh(name: string): Dest;
   close(): Promise<void>;
@@ -122,12 +137,37 @@ export async function ftpEndpoint(which: 'vsftpd' | 'pure-ftpd', workDir: string
   };
 }
 
+/** The rsync daemon fixture: a module whose folder is on this machine. */
+export async function rsyncdEndpoint(workDir: string): Promise<Endpoint> {
+  const server = await startRsyncd();
+  if (server === undefined) throw new Error('rsync is not installed: run bench/install.sh');
+  const passwordFile = join(workDir, 'rsyncd.password');
+  writeFileSync(passwordFile, `${server.password}\n`, { mode: 0o600 });
+  return {
+    id: 'rsyncd',
+    label: 'rsync daemon',
+    rsync: true,
+    rsyncd: { port: server.port, user: server.user, password: server.password, module: server.module, passwordFile },
+    fresh(name) {
+      const disk = join(server.moduleDir, name);
+      rmSync(disk, { recursive: true, force: true });
+      mkdirSync(disk);
+      return { disk, remote: name };
+    },
+    close: () => server.cleanup(),
+  };
+}
+
 export async function openEndpoint(id: EndpointId, workDir: string): Promise<Endpoint> {
   switch (id) {
     case 'local':
       return localEndpoint(workDir);
     case 'sftp':
       return sftpEndpoint(workDir);
+    case 'rsync-ssh':
+      return { ...(await sftpEndpoint(workDir)), id: 'rsync-ssh', label: 'rsync over SSH (OpenSSH sshd)', rsync: true };
+    case 'rsyncd':
+      return rsyncdEndpoint(workDir);
     default:
       return ftpEndpoint(id, workDir);
   }

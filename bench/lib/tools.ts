@@ -35,6 +35,12 @@ function rcloneEnv(scratch: string): NodeJS.ProcessEnv {
 
 /** Our target block as YAML (a config file is how identityFile/knownHosts/password are given). */
 export function oursTargetYaml(ep: Endpoint, dest: Dest): string {
+  if (ep.rsyncd) {
+    return [`      - url: rsync://${ep.rsyncd.user}@127.0.0.1:${ep.rsyncd.port}/${ep.rsyncd.module}/${dest.remote}`, `        passwordFile: ${ep.rsyncd.passwordFile}`].join('\n');
+  }
+  if (ep.ssh && ep.rsync) {
+    return [`      - url: rsync+ssh://${ep.ssh.user}@127.0.0.1:${ep.ssh.port}${dest.remote}`, `        identityFile: ${ep.ssh.key}`, `        knownHosts: ${ep.ssh.knownHosts}`].join('\n');
+  }
   if (ep.ssh) {
     return [`      - url: sftp://${ep.ssh.user}@127.0.0.1:${ep.ssh.port}${dest.remote}`, `        identityFile: ${ep.ssh.key}`, `        knownHosts: ${ep.ssh.knownHosts}`].join('\n');
   }
@@ -111,6 +117,13 @@ function rclone(ep: Endpoint, transfers: number): Pusher {
 }
 
 function rsync(ep: Endpoint): Pusher {
+  if (ep.rsyncd) {
+    const d = ep.rsyncd;
+    return {
+      name: 'rsync -a to the daemon',
+      command: (src, dest) => ({ argv: ['rsync', '-a', '--delete', `--password-file=${d.passwordFile}`, `${src}/`, `rsync://${d.user}@127.0.0.1:${d.port}/${d.module}/${dest.remote}/`] }),
+    };
+  }
   if (ep.ssh) {
     return {
       name: 'rsync -a over ssh',
@@ -129,6 +142,9 @@ export function pushersFor(ep: Endpoint): Pusher[] {
     sftp: () => [ours(ep), lftp(ep, 4), rclone(ep, 4), rsync(ep)],
     vsftpd: () => [ours(ep), lftp(ep, 4), lftp(ep, 4, { tempFiles: true }), lftp(ep, 1), rclone(ep, 4)],
     'pure-ftpd': () => [ours(ep), lftp(ep, 4), lftp(ep, 4, { tempFiles: true }), lftp(ep, 1), rclone(ep, 4)],
+    // The rsync target against plain rsync over the same transport.
+    'rsync-ssh': () => [ours(ep), rsync(ep)],
+    rsyncd: () => [ours(ep), rsync(ep)],
   };
   return byEndpoint[ep.id]();
 }

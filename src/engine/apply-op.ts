@@ -85,7 +85,7 @@ function record(ctx: ApplyContext, e: LocalEntry, hash?: string): void {
   ctx.store.upsert(ctx.targetId, knownEntry(ctx, e, hash));
 }
 
-function knownEntry(ctx: ApplyContext, e: LocalEntry, hash?: string): KnownEntry {
+export function knownEntry(ctx: ApplyContext, e: LocalEntry, hash?: string): KnownEntry {
   return { ...e, recordedAtMs: ctx.now(), ...(hash !== undefined ? { hash } : {}) };
 }
 
@@ -282,7 +282,7 @@ function readSmallFile(abs: string | Buffer, planned: LocalEntry): { buffer: Buf
 }
 
 /** lstat of the path after the transfer: the same inode, size and mtime as planned. */
-function stillAsPlanned(abs: string | Buffer, planned: LocalEntry): boolean {
+export function stillAsPlanned(abs: string | Buffer, planned: LocalEntry): boolean {
   try {
     const after = lstatSync(abs, { bigint: true, throwIfNoEntry: false });
     return after !== undefined && sameAsPlanned(planned, after);
@@ -301,7 +301,7 @@ function sameAsPlanned(e: LocalEntry, st: { size: bigint; mtimeNs: bigint; ino: 
  * the target is asked first, so nothing it still holds is forgotten. A vanished target root
  * is no path's problem: the whole target waits (E_ROOT_GONE) and is rebuilt when it is back.
  */
-async function handlePathError(ctx: ApplyContext, op: Op, err: TargetError): Promise<OpOutcome> {
+export async function handlePathError(ctx: ApplyContext, op: Op, err: TargetError): Promise<OpOutcome> {
   const { target, store, targetId, commits } = ctx;
   const forgetIntent = () => op.kind === 'rename' && store.removeRename(targetId, op.path);
   if (err.code === 'E_NOT_FOUND') {

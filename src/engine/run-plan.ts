@@ -12,7 +12,7 @@ import type { GroupCommit } from '../state/group-commit.ts';
 import type { Store } from '../state/store.ts';
 import type { TargetError } from '../targets/errors.ts';
 import type { Target } from '../targets/target.ts';
-import { applyOp } from './apply-op.ts';
+import { BatchApplier } from './batch-apply.ts';
 import { Executor, isOpList, type ExecutionReport, type OpFeed } from './executor.ts';
 import { MkdirIntents } from './intents.ts';
 import { Progress, tap, type ProgressView } from './progress.ts';
@@ -82,6 +82,7 @@ export async function runPlan(ctx: PlanRunContext, plan: OpFeed): Promise<PlanRu
     }
     return down !== undefined;
   };
+  const batches = new BatchApplier(); // targets that take batches (Target.applyBatch)
   const report = await executor.execute(feed, async (op) => {
     if (ctx.dryRun) {
       ctx.dryRun(op);
@@ -89,7 +90,7 @@ export async function runPlan(ctx: PlanRunContext, plan: OpFeed): Promise<PlanRu
     }
     counters.inFlight++;
     try {
-      return await applyOp(
+      return await batches.run(
         {
           sourceRoot: ctx.sourceRoot,
           target: ctx.target,

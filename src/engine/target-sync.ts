@@ -466,8 +466,9 @@ export class TargetSync {
     if (identity !== undefined) store.setSourceIdentity(this.targetId, identity);
     const scan = emptyScan();
     // Staging a new directory costs one rename; where a directory rename copies every file
-    // (object stores), it would send the tree twice instead.
-    const staging = target.caps.dirRenameCopies === true ? false : DEFAULT_STAGING;
+    // (object stores), it would send the tree twice instead; a batch target sends a new tree in
+    // few calls with its own temp names, so staging buys it nothing.
+    const staging = target.caps.dirRenameCopies === true || target.applyBatch !== undefined ? false : DEFAULT_STAGING;
     const caps = capabilitiesOf(target);
     const planner = new CreationPlanner({ rename: caps.rename, symlinks: caps.symlinks, byteNames: caps.byteNames }, staging);
     const problems: Problem[] = [];

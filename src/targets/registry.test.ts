@@ -15,9 +15,9 @@ function configError(spec: TargetSpec): string {
 
 describe('backend declarations', () => {
   const refused: [spec: TargetSpec, message: RegExp][] = [
-    [{ url: 'ftp://u@h/', identityFile: '/k' }, /key "identityFile" does not apply to FTP\/FTPS \(it is a key of SFTP\): remove it/],
+    [{ url: 'ftp://u@h/', identityFile: '/k' }, /key "identityFile" does not apply to FTP\/FTPS \(it is a key of SFTP, rsync\): remove it/],
     [{ url: 'sftp://u@h/x', tls: 'explicit' }, /key "tls" does not apply to SFTP \(it is a key of FTP\/FTPS\)/],
-    [{ url: '/tmp/x', password: 'p' }, /key "password" does not apply to a local folder \(it is a key of FTP\/FTPS, SFTP, WebDAV\)/],
+    [{ url: '/tmp/x', password: 'p' }, /key "password" does not apply to a local folder \(it is a key of FTP\/FTPS, SFTP, WebDAV, rsync\)/],
     [{ url: 'ftp://u@h/', connections: 0 }, /connections: /],
     [{ url: 'sftp://u@h/', connections: 65 }, /connections: at most 64/],
     [{ url: 'ftp://u@h/', timeoutMs: 5 }, /timeoutMs: at least 100 ms/],

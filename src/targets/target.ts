@@ -19,6 +19,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { EntryKind } from '../core/entry.ts';
+import type { TargetError } from './errors.ts';
 
 /**
  * What a method's presence cannot tell. Whether the target renames, makes symbolic links or
@@ -144,5 +145,37 @@ export interface Target {
   symlink?(path: string, linkTarget: string): Promise<void>;
   /** Present: the SHA-256 of a remote file, hex (capabilities.ts: `hash`). */
   hash?(path: string): Promise<string>;
+  /**
+   * The batch capability, for backends fastest when handed many paths at once (rsync: one
+   * process and one file list per batch instead of one per path). Optional: the engine
+   * (engine/batch-apply.ts) then hands this target its ready puts, mkdirs, symlinks,
+   * removes and rmdirs in batches instead of calling `put`/`mkdir`/… one by one; renames and
+   * staged directories still go through the single calls. Contract:
+   *   - the result has one entry per item, in item order: `ok`, or the TargetError for that
+   *     path alone (scope 'path', or 'transient' when the path is simply to be tried again);
+   *   - a failure of the whole batch (server down, login refused) rejects instead, with the
+   *     error every item then shares; nothing is known to have happened then;
+   *   - a put reads the source file itself (`sourceRoot` + path), as it is when the backend
+   *     reads it: the engine re-checks the file afterwards and records nothing when it moved on;
+   *   - each item honours the same rules as its single call (no half file under the final
+   *     name, idempotent mkdir/remove/rmdir, E_NOT_EMPTY for a non-recursive rmdir, the jail).
+   */
+  applyBatch?(batch: Batch): Promise<BatchResult[]>;
   close(): Promise<void>;
 }
+
+/** One path of a batch (see Target.applyBatch); paths as everywhere (relative, escaped bytes). */
+export type BatchItem =
+  | { readonly kind: 'put'; readonly path: string; readonly size: number; /** the target holds an older version we sent (worth a delta) */ readonly replaces: boolean }
+  | { readonly kind: 'mkdir'; readonly path: string }
+  | { readonly kind: 'symlink'; readonly path: string }
+  | { readonly kind: 'remove'; readonly path: string }
+  | { readonly kind: 'rmdir'; readonly path: string; readonly recursive: boolean };
+
+export interface Batch {
+  /** The local folder the puts' and symlinks' paths are read from. */
+  readonly sourceRoot: string;
+  readonly items: readonly BatchItem[];
+}
+
+export type BatchResult = { readonly ok: true } | { readonly ok: false; readonly error: TargetError };
