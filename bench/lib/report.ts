@@ -58,6 +58,7 @@ export function renderReport(options: { results: readonly CaseResult[]; command:
   out.push('npm run bench                         # every case, then rewrites this file');
   out.push('npm run bench -- --case initial-sftp --runs 3      # one case (repeatable --case; --list shows them)');
   out.push('npm run bench -- --quick              # fewer runs and writes, for a smoke test');
+  out.push('node --import tsx bench/bwlimit.ts     # does bwlimit hold? 20 MiB at 2M to a local folder and to SFTP (prints a table)');
   out.push('```');
   out.push('');
   out.push('`npm run bench` builds `dist/` first (ours is timed as users run it, never the sources through tsx), and runs');

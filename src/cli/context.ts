@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../config/errors.ts';
+import { parseBwlimit } from '../core/bwlimit.ts';
 import { legacyToConfig, looksLikeLegacy } from '../config/legacy.ts';
 import { DEFAULT_NAME, loadConfigFile } from '../config/load.ts';
 import type { ConfigFile } from '../config/schema.ts';
@@ -19,6 +20,7 @@ export interface CommonOptions {
   debug?: boolean;
   /** Quick-form target settings. */
   connections?: string;
+  bwlimit?: string;
   exclude?: string[];
   /** Replace every target of the configuration with this one (try a config on a local folder). */
   target?: string;
@@ -58,13 +60,15 @@ export function resolveConfig(source: string | undefined, dest: string | undefin
   if (connections !== undefined && !(Number.isInteger(connections) && connections > 0 && connections <= 64)) {
     throw new ConfigError('--connections must be a whole number from 1 to 64');
   }
+  const bw = opts.bwlimit === undefined ? undefined : parseBwlimit(opts.bwlimit);
+  if (bw && !bw.ok) throw new ConfigError(`--bwlimit: ${bw.message}`);
   const isUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(dest);
   return {
     syncs: [
       {
         source: resolve(source),
         ...(opts.exclude && opts.exclude.length > 0 ? { exclude: opts.exclude } : {}),
-        targets: [{ url: isUrl ? dest : resolve(dest), ...(connections !== undefined ? { connections } : {}) }],
+        targets: [{ url: isUrl ? dest : resolve(dest), ...(connections !== undefined ? { connections } : {}), ...(opts.bwlimit !== undefined ? { bwlimit: opts.bwlimit } : {}) }],
       },
     ],
   };

@@ -10,6 +10,8 @@ import { ConfigError } from '../config/errors.ts';
 import { AlreadyRunningError } from '../service/pid-file.ts';
 import { SyncRunner } from '../engine/sync-runner.ts';
 import { checkTarget } from '../engine/check.ts';
+import { DryRunPrinter } from '../engine/dry-run.ts';
+import { ProgressBoard, progressWanted } from '../service/progress-line.ts';
 import { createLogger, terminalSink } from '../log/logger.ts';
 import { SqliteStore } from '../state/sqlite-store.ts';
 import { StateFileError } from '../state/state-file-error.ts';
@@ -39,6 +41,7 @@ function withCommon(cmd: Command): Command {
     .option('-c, --config <file>', 'YAML configuration file, or the original ftp-inotify settings file')
     .option('--state <file>', 'state database (default: named after the instance)')
     .option('--connections <n>', 'parallel operations for the quick form')
+    .option('--bwlimit <rate>', 'upload bandwidth limit for the quick form: 10M, 512k, or a timetable "08:00,512k 19:00,off"')
     .option('--exclude <glob>', 'exclude pattern for the quick form (gitignore dialect; repeatable)', collect)
     .option('--target <url>', 'with -c: replace every target of the file by this one (e.g. try a config on a local folder)')
     .option('--debug', 'log every detail');
@@ -51,13 +54,15 @@ export function translateLegacyFlags(argv: string[]): string[] {
   return [flags[0]!.slice(2), ...argv.filter((a) => a !== flags[0])];
 }
 
-async function open(source: string | undefined, dest: string | undefined, opts: CommonOptions) {
+async function open(source: string | undefined, dest: string | undefined, opts: CommonOptions, plan?: DryRunPrinter, board?: ProgressBoard) {
   const config = resolveConfig(source, dest, opts);
   const logger = createLogger(terminalSink(), opts.debug || config.debug ? 'debug' : 'info');
   const statePath = statePathFor(config, opts);
-  const store = new SqliteStore(statePath);
+  // A dry run reads a copy of the state store: the file is left as it is.
+  const store = plan ? SqliteStore.copyOf(statePath) : new SqliteStore(statePath);
   try {
-    const runner = new SyncRunner(config, store, statePath, logger);
+    const runner = new SyncRunner(config, store, statePath, logger, plan ? { dryRun: (target, op) => plan.add(target, op) } : board ? { progress: (label) => board.view(label) } : {});
+    plan?.setTargets(runner.targets.map((t) => t.name));
     return { config, logger, store, runner };
   } catch (err) {
     store.close();
@@ -69,10 +74,31 @@ interface OnceOptions extends CommonOptions {
   allowDelete?: boolean;
   /** List the whole target first and repair drift (see SyncRunner.once). */
   verify?: boolean;
+  /** Print the plan, change nothing (README: Dry run). */
+  dryRun?: boolean;
+  /** false with `--no-progress`: no live progress line on a terminal. */
+  progress?: boolean;
 }
 
 async function onceCommand(source: string | undefined, dest: string | undefined, opts: OnceOptions): Promise<number> {
-  const { logger, store, runner } = await open(source, dest, opts);
+  if (opts.dryRun) {
+    if (opts.verify) throw new ConfigError('--verify lists and repairs the target; a --dry-run never contacts it: give one or the other');
+    const plan = new DryRunPrinter((line) => process.stdout.write(`${line}\n`));
+    const { store, runner } = await open(source, dest, opts, plan);
+    try {
+      const { ok } = await runner.once({ allowDelete: opts.allowDelete === true });
+      plan.finish();
+      return ok ? EXIT.ok : EXIT.failed;
+    } finally {
+      await runner.stop();
+      store.close();
+    }
+  }
+  const board = progressWanted(opts.progress) ? new ProgressBoard().install() : undefined;
+  const { logger, store, runner } = await open(source, dest, opts, undefined, board).catch((err: unknown) => {
+    board?.uninstall();
+    throw err;
+  });
   try {
     const { ok, results } = await runner.once({ allowDelete: opts.allowDelete === true, verifyAll: opts.verify === true });
     if (ok) logger.info('in sync');
@@ -85,6 +111,7 @@ async function onceCommand(source: string | undefined, dest: string | undefined,
     }
     return ok ? EXIT.ok : EXIT.failed;
   } finally {
+    board?.uninstall();
     await runner.stop();
     store.close();
   }
@@ -119,6 +146,8 @@ export async function main(argv: string[]): Promise<number> {
   withCommon(program.command('run'))
     .description('mirror now, then keep watching (foreground, e.g. under systemd; SIGTERM stops, SIGHUP reloads)')
     .addOption(new Option('--daemon', 'internal: the process `start` detaches').hideHelp())
+    .option('--dry-run', 'print the plan of the first reconcile, then of every change seen, and carry out nothing (the target is not contacted, the state file not written)')
+    .option('--no-progress', 'on a terminal, log every operation instead of a live progress line per target')
     .action((s: string | undefined, d: string | undefined, o: ServeOptions) => {
       result = runCommand(s, d, o);
     });
@@ -159,6 +188,8 @@ export async function main(argv: string[]): Promise<number> {
     .description('one full reconcile, then exit (0 when the target matches)')
     .option('--allow-delete', 'carry out deletes a safety gate would refuse (the source was emptied or replaced on purpose, more than maxDelete)')
     .option('--verify', 'list the whole target first and repair whatever changed there behind our back')
+    .option('--dry-run', 'print the plan (mkdir, put, rename, remove, with sizes) and change nothing: neither the target (not even contacted) nor the state file')
+    .option('--no-progress', 'on a terminal, log every operation instead of a live progress line per target')
     .action((s: string | undefined, d: string | undefined, o: OnceOptions) => {
       result = onceCommand(s, d, o);
     });

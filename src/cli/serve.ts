@@ -10,6 +10,10 @@ export { STOP_DEADLINE_MS, type ReadyMessage } from '../service/daemon.ts';
 export interface ServeOptions extends CommonOptions {
   /** Set by `start` for the detached child: file logs, pid file always, readiness over IPC. */
   daemon?: boolean;
+  /** `run --dry-run`: plans are logged, nothing is carried out (README: Dry run). */
+  dryRun?: boolean;
+  /** false with `--no-progress`: no live progress line on a terminal. */
+  progress?: boolean;
 }
 
 export function serve(source: string | undefined, dest: string | undefined, opts: ServeOptions): Promise<number> {
@@ -19,5 +23,7 @@ export function serve(source: string | undefined, dest: string | undefined, opts
     ...(opts.config !== undefined ? { configFile: opts.config } : {}),
     ...(opts.state !== undefined ? { stateOverride: opts.state } : {}),
     debug: opts.debug === true,
+    dryRun: opts.dryRun === true,
+    progress: opts.progress !== false,
   });
 }

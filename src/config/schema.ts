@@ -3,6 +3,7 @@
  * that names the key and the closest known one (see load.ts).
  */
 import { z } from 'zod';
+import { parseListenAddress } from '../core/listen-address.ts';
 import { parseMaxDelete } from '../core/safety.ts';
 import { targetSchema } from '../targets/registry.ts';
 
@@ -42,6 +43,14 @@ export const configSchema = z.strictObject({
   debug: z.boolean().optional(),
   log: z.string().optional(),
   pidFile: z.string().optional(),
+  /** Prometheus endpoint (README: Metrics): off by default; a bare port listens on loopback. */
+  metrics: z
+    .union([z.boolean(), z.number(), z.string()])
+    .superRefine((v, ctx) => {
+      const r = parseListenAddress(v);
+      if (!r.ok) ctx.addIssue({ code: 'custom', message: r.message });
+    })
+    .optional(),
   syncs: z.array(syncSchema).min(1, 'list at least one sync'),
 });
 

@@ -15,6 +15,7 @@ import { parentOf } from '../core/paths.ts';
 import { backoffDelay, OP_RETRY } from '../core/retry.ts';
 import { TargetError } from '../targets/errors.ts';
 import type { PutSource, Target } from '../targets/target.ts';
+import { throttledSource, type Throttle } from '../targets/throttle.ts';
 import type { GroupCommit } from '../state/group-commit.ts';
 import type { Store } from '../state/store.ts';
 import type { OpOutcome } from './executor.ts';
@@ -45,6 +46,8 @@ export interface ApplyContext {
    * transient failure is not retried here (the engine retries the whole target).
    */
   readonly targetDown?: (err?: TargetError) => boolean;
+  /** The target's bandwidth limit, when it has one: every upload's bytes pass through it. */
+  readonly throttle?: Throttle;
 }
 
 const TRANSIENT_ATTEMPTS = 3;
@@ -213,8 +216,9 @@ async function putFile(ctx: ApplyContext, op: PutOp): Promise<OpOutcome> {
  * one transaction per few hundred files); it is reported (onApplied) once committed, and
  * the cycle drains the commits before it ends.
  */
-async function sendAndRecord(ctx: ApplyContext, op: PutOp, source: PutSource, unchanged: () => boolean, hashOf: () => string): Promise<OpOutcome> {
+async function sendAndRecord(ctx: ApplyContext, op: PutOp, read: PutSource, unchanged: () => boolean, hashOf: () => string): Promise<OpOutcome> {
   const { store, targetId } = ctx;
+  const source = ctx.throttle ? throttledSource(read, ctx.throttle) : read;
   let tempPath: string | undefined;
   if (op.stagedIn !== undefined) {
     // Written in place, inside a directory nobody sees under its name yet (staged-dirs.ts).

@@ -15,7 +15,8 @@ import type { Target } from '../targets/target.ts';
 import { applyOp } from './apply-op.ts';
 import { Executor, isOpList, type ExecutionReport, type OpFeed } from './executor.ts';
 import { MkdirIntents } from './intents.ts';
-import { Progress, tap } from './progress.ts';
+import { Progress, tap, type ProgressView } from './progress.ts';
+import type { Throttle } from '../targets/throttle.ts';
 import { StagedDirs } from './staged-dirs.ts';
 import { TempReservations } from './temp-journal.ts';
 
@@ -34,8 +35,12 @@ export interface PlanRunContext {
   readonly targetId: number;
   readonly logger: Logger;
   readonly concurrency: number;
-  /** Output goes to a terminal: show progress on long work. */
-  readonly interactive?: boolean;
+  /** Where long work shows its progress (a terminal's live line); none: every op is logged. */
+  readonly progress?: ProgressView;
+  /** The target's bandwidth limit: every upload's bytes pass through it (apply-op.ts). */
+  readonly throttle?: Throttle;
+  /** Dry run: each operation is handed here instead of being carried out (target-sync.ts). */
+  readonly dryRun?: (op: Op) => void;
   readonly counters: RunCounters;
   /** The executor about to run (so a stop can stop it), then undefined once it ended. */
   readonly running: (executor: Executor | undefined) => void;
@@ -53,9 +58,9 @@ export async function runPlan(ctx: PlanRunContext, plan: OpFeed): Promise<PlanRu
   const { logger, store, targetId, counters } = ctx;
   const executor = new Executor(ctx.concurrency);
   ctx.running(executor);
-  // Long work on a terminal: a progress line every few seconds instead of thousands of
-  // operation lines (those go to debug). Logs and pipes keep one line per operation.
-  const progress = ctx.interactive ? new Progress(logger) : undefined;
+  // Long work on a terminal: a live progress line instead of thousands of operation lines
+  // (those go to debug). Logs and pipes keep one line per operation.
+  const progress = ctx.progress ? new Progress(ctx.progress) : undefined;
   const opLine = (line: string) => (progress?.shown ? logger.debug(line) : logger.info(line));
   const temps = new TempReservations((rows) => ctx.commits.write(() => rows.forEach((r) => store.addTemp(targetId, r.tempPath, r.finalPath))));
   const staged = new StagedDirs(ctx.target, store, ctx.commits, targetId);
@@ -64,9 +69,9 @@ export async function runPlan(ctx: PlanRunContext, plan: OpFeed): Promise<PlanRu
     intents.plan(ops);
     // Files written into a staged directory need no temp name of their own.
     temps.plan(ops.filter((op): op is PutOp => op.kind === 'put' && op.stagedIn === undefined));
-    progress?.plan(ops.length);
+    progress?.plan(ops);
   };
-  const feed: OpFeed = isOpList(plan) ? (planned(plan), plan) : tap(plan, planned);
+  const feed: OpFeed = isOpList(plan) ? (planned(plan), progress?.planned(), plan) : tap(plan, planned, () => progress?.planned());
   // The first op to find the target down shows it in `status` at once (the backoff and the
   // log line follow once the ops in flight have ended).
   let down: TargetError | undefined;
@@ -78,6 +83,10 @@ export async function runPlan(ctx: PlanRunContext, plan: OpFeed): Promise<PlanRu
     return down !== undefined;
   };
   const report = await executor.execute(feed, async (op) => {
+    if (ctx.dryRun) {
+      ctx.dryRun(op);
+      return { status: 'done' };
+    }
     counters.inFlight++;
     try {
       return await applyOp(
@@ -93,9 +102,10 @@ export async function runPlan(ctx: PlanRunContext, plan: OpFeed): Promise<PlanRu
           now: Date.now,
           sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
           targetDown,
+          ...(ctx.throttle ? { throttle: ctx.throttle } : {}),
           onApplied: (done, bytes) => {
             counters.opsDone++;
-            progress?.advance(bytes);
+            progress?.advance(done, bytes);
             if (done.kind === 'put') {
               counters.filesSent++;
               counters.bytesSent += bytes;

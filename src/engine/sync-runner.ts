@@ -8,8 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { quotePath } from '../core/names.ts';
 import { createPathFilter, type PathFilter } from '../core/filter.ts';
 import { parseMaxDelete } from '../core/safety.ts';
+import { formatRate, isUnlimited, parseBwlimit } from '../core/bwlimit.ts';
 import type { Drift } from '../core/drift.ts';
 import type { Scope } from '../core/scope.ts';
+import type { Op } from '../core/ops.ts';
 import { ConfigError } from '../config/errors.ts';
 import type { ConfigFile, SyncConfig } from '../config/schema.ts';
 import type { Logger } from '../log/logger.ts';
@@ -20,6 +22,7 @@ import type { Watcher } from '../watch/watcher.ts';
 import { DirWatcher } from '../watch/dir-watcher.ts';
 import { Scanner } from './scanner.ts';
 import { TargetSync, type CycleResult, type TargetStatus } from './target-sync.ts';
+import type { ProgressView } from './progress.ts';
 
 export const DEFAULT_DEBOUNCE_MS = 20;
 export const DEFAULT_DEBOUNCE_MAX_MS = 1_000;
@@ -37,6 +40,16 @@ interface RunningSync {
 }
 
 const FULL: Scope[] = [{ path: '', deep: true }];
+
+export interface RunnerOptions {
+  /**
+   * Dry run (README: Dry run): every target hands its planned operations here (with the
+   * target's name) instead of carrying them out, and is never contacted.
+   */
+  readonly dryRun?: (target: string, op: Op) => void;
+  /** Where each target shows the progress of long work (a terminal: service/progress-line.ts), by its label. */
+  readonly progress?: (label: string) => ProgressView;
+}
 const ONCE_ROUNDS = 5;
 
 export class SyncRunner {
@@ -50,6 +63,7 @@ export class SyncRunner {
     store: Store,
     statePath: string,
     private readonly logger: Logger,
+    private readonly options: RunnerOptions = {},
   ) {
     for (const sc of config.syncs) {
       const source = resolve(sc.source);
@@ -72,6 +86,10 @@ export class SyncRunner {
           if (isTargetError(err) && err.code === 'E_CONFIG') throw new ConfigError(err.message);
           throw err;
         }
+        const bw = spec.bwlimit === undefined ? undefined : parseBwlimit(spec.bwlimit);
+        if (bw && !bw.ok) throw new ConfigError(`target ${target.displayName}: bwlimit: ${bw.message}`);
+        const bwlimit = bw?.ok && !isUnlimited(bw.schedule) ? bw.schedule : undefined;
+        if (bwlimit) logger.info(`${target.displayName}: uploads limited to ${bwlimit.length === 1 ? formatRate(bwlimit[0]!.rate) : `${bwlimit.map((e) => `${String(Math.floor(e.atMinute / 60)).padStart(2, '0')}:${String(e.atMinute % 60).padStart(2, '0')} ${formatRate(e.rate)}`).join(', ')}`} (all its connections together)`);
         return new TargetSync({
           sourceRoot: source,
           target,
@@ -83,7 +101,9 @@ export class SyncRunner {
           debounceMaxMs: config.debounceMaxMs ?? DEFAULT_DEBOUNCE_MAX_MS,
           ...(maxDelete ? { maxDelete } : {}),
           recursiveRemove: (sc.deleteExtraneous ?? false) && target.caps.fastRecursiveRemove,
-          interactive: process.stdout.isTTY === true,
+          ...(options.progress ? { progress: options.progress(config.syncs.length > 1 ? `${source} → ${target.displayName}` : target.displayName) } : {}),
+          ...(bwlimit ? { bwlimit } : {}),
+          ...(options.dryRun ? { dryRun: (op: Op) => options.dryRun!(target.displayName, op) } : {}),
         });
       });
       this.syncs.push({ config: sc, scanner, filter, targets });
@@ -197,6 +217,11 @@ export class SyncRunner {
       this.targets.map(async (t) => {
         t.disableRenameGrace();
         if (options.allowDelete === true) t.confirmDeletesNextCycle();
+        if (this.options.dryRun) {
+          // The plan once: nothing is carried out, so there is nothing to verify or repeat.
+          const last = await t.cycle(FULL);
+          return { last, converged: !last.halted && !last.targetError };
+        }
         if (options.verifyAll) t.requestVerify();
         let last: CycleResult = { ops: 0, failed: 0, problems: [] };
         let drift: Drift[] = [];
@@ -225,6 +250,11 @@ export class SyncRunner {
 
   async whenIdle(): Promise<void> {
     await Promise.all(this.targets.map((t) => t.whenIdle()));
+  }
+
+  /** Per source: inotify watches held now (0 while its root is gone; undefined: nsfw cannot tell). */
+  watchCounts(): { source: string; watches: number | undefined }[] {
+    return this.syncs.map((s) => ({ source: resolve(s.config.source), watches: s.watchedRoot === undefined ? 0 : s.watcher?.watchCount?.() }));
   }
 
   status(): TargetStatus[] {

@@ -24,11 +24,21 @@ export class TargetHealth {
   private failureCode: string | undefined;
   /** The root vanished and that was logged (once, not at every retry). */
   rootGoneLogged = false;
+  /** Failures since start by error code: per-path ones (countError) and target-wide ones (down). */
+  readonly errorCounts = new Map<string, number>();
+  /** Date.now() at the end of the last cycle that reached the target (recovered). */
+  lastSyncAt: number | undefined;
 
   constructor(private readonly logger: Logger) {}
 
   noteError(message: string): void {
     this.lastError = { message, at: new Date().toISOString() };
+  }
+
+  /** Counts a failure by its code (metrics: sync_inotify_errors_total). */
+  countError(err: unknown): void {
+    const code = isTargetError(err) ? err.code : 'E_UNKNOWN';
+    this.errorCounts.set(code, (this.errorCounts.get(code) ?? 0) + 1);
   }
 
   /**
@@ -40,6 +50,7 @@ export class TargetHealth {
     this.failures = 0;
     this.failureCode = undefined;
     this.reason = undefined;
+    this.lastSyncAt = Date.now();
     if (this.state !== 'stopped') this.state = 'ok';
   }
 
@@ -62,6 +73,7 @@ export class TargetHealth {
     const rootGone = isTargetError(error) && error.code === 'E_ROOT_GONE';
     this.failures++;
     this.failureCode = code;
+    this.countError(error);
     const delay = backoffDelay(this.failures - 1, pause ? PAUSED_RETRY : TARGET_RETRY);
     this.state = pause ? 'paused' : 'retrying';
     this.reason = error.message;

@@ -40,6 +40,9 @@ import { emptyScan, type Scanner } from './scanner.ts';
 import { TargetHealth, type LastError, type TargetState } from './target-health.ts';
 import { forgetRebuiltRoot, removeLeftovers, settleRenames } from './target-recovery.ts';
 import { verifyTarget } from './verify-target.ts';
+import type { ProgressView } from './progress.ts';
+import type { BwSchedule } from '../core/bwlimit.ts';
+import { Throttle } from '../targets/throttle.ts';
 
 export type { TargetState } from './target-health.ts';
 
@@ -54,8 +57,16 @@ export interface TargetSyncOptions {
   readonly debounceMaxMs: number;
   readonly maxDelete?: MaxDelete;
   readonly recursiveRemove: boolean;
-  /** Output goes to a terminal: show progress on long work. */
-  readonly interactive?: boolean;
+  /** Where long work shows its progress (a terminal's live line); none: every op is logged. */
+  readonly progress?: ProgressView;
+  /** Upload bandwidth limit for the whole target (all its connections share it). */
+  readonly bwlimit?: BwSchedule;
+  /**
+   * Dry run (README: Dry run): each planned operation is handed here instead of being carried
+   * out, and the target is never contacted (no connect, no leftover removal). The store
+   * should be a copy (SqliteStore.copyOf): the cycle still writes its bookkeeping there.
+   */
+  readonly dryRun?: (op: Op) => void;
 }
 
 export interface TargetStatus {
@@ -71,6 +82,10 @@ export interface TargetStatus {
   readonly lagMs: number;
   readonly lastError?: LastError;
   readonly problems: number;
+  /** Failures since start by error code (per-path failures and target-wide ones; metrics). */
+  readonly errors: Readonly<Record<string, number>>;
+  /** End of the last cycle that reached the target without a target-wide failure. */
+  readonly lastSyncAt?: string;
 }
 
 export interface CycleResult {
@@ -118,6 +133,8 @@ export class TargetSync {
   private deletesConfirmed = false;
 
   private readonly commits: GroupCommit;
+  /** One budget for every upload of this target (bwlimit), across its connections. */
+  private readonly throttle: Throttle | undefined;
   /** The next cycle starts with a full verification of the target (verify('all')). */
   private verifyDue = false;
   private initialized = false;
@@ -126,6 +143,7 @@ export class TargetSync {
 
   constructor(private readonly o: TargetSyncOptions) {
     this.commits = new GroupCommit(o.store);
+    this.throttle = o.bwlimit ? Throttle.forSchedule(o.bwlimit) : undefined;
     this.targetId = o.store.targetId(`${o.sourceRoot}\n${o.target.displayName}`);
     this.health = new TargetHealth(o.logger);
   }
@@ -168,6 +186,8 @@ export class TargetSync {
       lagMs: this.dirty.lagMs(Date.now(), this.running !== undefined),
       ...(lastError ? { lastError } : {}),
       problems: this.problemCount,
+      errors: Object.fromEntries(this.health.errorCounts),
+      ...(this.health.lastSyncAt !== undefined ? { lastSyncAt: new Date(this.health.lastSyncAt).toISOString() } : {}),
     };
   }
 
@@ -255,6 +275,12 @@ export class TargetSync {
    * and is back with whatever it holds) is verified against a full listing instead.
    */
   async start(): Promise<void> {
+    if (this.o.dryRun) {
+      // Planned against the store alone: files a real first run would adopt show as puts.
+      this.initialized = true;
+      this.health.state = 'ok';
+      return;
+    }
     const { store, target, logger } = this.o;
     const id = this.targetId;
     const recovery = { target, store, targetId: id, logger };
@@ -331,7 +357,7 @@ export class TargetSync {
         return { ops: 0, failed: 0, problems: [], targetError: err as Error };
       }
     }
-    if (this.hasLeftovers) {
+    if (this.hasLeftovers && !this.o.dryRun) {
       try {
         await removeLeftovers({ target: this.o.target, store, targetId: this.targetId, logger });
       } catch (err) {
@@ -517,7 +543,9 @@ export class TargetSync {
         targetId: this.targetId,
         logger,
         concurrency: this.o.concurrency,
-        ...(this.o.interactive !== undefined ? { interactive: this.o.interactive } : {}),
+        ...(this.o.progress ? { progress: this.o.progress } : {}),
+        ...(this.throttle ? { throttle: this.throttle } : {}),
+        ...(this.o.dryRun ? { dryRun: this.o.dryRun } : {}),
         counters: this.counters,
         running: (executor) => (this.executor = executor),
         firstDown: (err) => this.health.showDown(err),
@@ -530,6 +558,7 @@ export class TargetSync {
       // A vanished root fails every operation in flight: onTargetDown says it once.
       if (isTargetError(error) && error.code === 'E_ROOT_GONE') continue;
       if (!isTargetError(error) || error.scope === 'path') {
+        this.health.countError(error);
         logger.warn(`${describeOp(op)} failed: ${error.message}`);
         this.health.noteError(`${describeOp(op)}: ${error.message}`);
       } else if (op.kind === 'put') {

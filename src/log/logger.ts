@@ -4,6 +4,7 @@
  * (A file logger with daily rotation plugs in behind the same interface.)
  */
 import { redactSecrets } from './redact.ts';
+import { aroundOverlay } from './terminal-overlay.ts';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -59,7 +60,7 @@ export function terminalSink(now: () => Date = () => new Date()): LineSink {
     lastFlush = Date.now();
     const text = pending;
     pending = '';
-    process.stdout.write(text);
+    aroundOverlay(() => process.stdout.write(text));
   };
   process.on('exit', flush);
   return (level, line) => {
@@ -67,7 +68,7 @@ export function terminalSink(now: () => Date = () => new Date()): LineSink {
     const text = `${stamp} ${level === 'info' ? '' : level.toUpperCase() + ' '}${line}\n`;
     if (level === 'warn' || level === 'error') {
       flush();
-      process.stderr.write(text);
+      aroundOverlay(() => process.stderr.write(text));
       return;
     }
     pending += text;

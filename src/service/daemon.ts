@@ -14,7 +14,11 @@
 import type { Server } from 'node:net';
 import type { ConfigFile } from '../config/schema.ts';
 import { secretsOf } from '../config/secrets.ts';
-import { SyncRunner } from '../engine/sync-runner.ts';
+import { SyncRunner, type RunnerOptions } from '../engine/sync-runner.ts';
+import { planLine } from '../engine/dry-run.ts';
+import { ProgressBoard, progressWanted } from './progress-line.ts';
+import { formatListenAddress, parseListenAddress } from '../core/listen-address.ts';
+import { startMetricsServer, type MetricsServer } from './metrics.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
 import { logNow } from '../log/clock.ts';
 import { LogOutput } from '../log/output.ts';
@@ -40,6 +44,10 @@ export interface DaemonOptions {
   /** --state: the state file instead of the one named after the instance. */
   readonly stateOverride?: string;
   readonly debug: boolean;
+  /** `run --dry-run` (README: Dry run): plans are logged, nothing is carried out. */
+  readonly dryRun?: boolean;
+  /** false: no live progress line even on a terminal (`--no-progress`). */
+  readonly progress?: boolean;
 }
 
 /** What the detached child tells `start` over the IPC channel. */
@@ -47,6 +55,12 @@ export type ReadyMessage = { ready: true; pid: number; logFile?: string } | { re
 
 function errorText(err: unknown): string {
   return redactSecrets(err instanceof Error ? err.message : String(err));
+}
+
+/** The `metrics:` address as configured, for the reload's "takes a restart" warning. */
+function metricsText(config: ConfigFile): string {
+  const r = parseListenAddress(config.metrics);
+  return r.ok && r.address ? formatListenAddress(r.address) : 'off';
 }
 
 /** Runs until SIGTERM/SIGINT; resolves with the exit code. Rejects when it cannot start. */
@@ -73,17 +87,31 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     throw err;
   }
   const logger: Logger = createLogger(output.sink, 'debug');
-  const managed = mode === 'daemon' || config.name !== undefined || config.pidFile !== undefined;
+  // A dry run is ad hoc whatever the config says: no pid file, no control socket, so it can
+  // look at the plan of an instance whose daemon is stopped without standing in for it.
+  const dryRun = opts.dryRun === true && mode === 'foreground';
+  const managed = !dryRun && (mode === 'daemon' || config.name !== undefined || config.pidFile !== undefined);
+  // Long work shows a live line per target on a terminal (a foreground run), not in a daemon.
+  const board = !dryRun && mode === 'foreground' && progressWanted(opts.progress) ? new ProgressBoard().install() : undefined;
+  const runnerOptions: RunnerOptions = dryRun
+    ? { dryRun: (target, op) => logger.info(`dry run${(runner?.targets.length ?? 0) > 1 ? ` [${target}]` : ''}: ${planLine(op)}`) }
+    : board
+      ? { progress: (label) => board.view(label) }
+      : {};
   const startedAt = Date.now();
   const reloadInfo: { count: number; at?: string; error?: string } = { count: 0 };
   let store: SqliteStore | undefined;
   let runner: SyncRunner | undefined;
   let control: Server | undefined;
+  let metrics: MetricsServer | undefined;
   let pidTaken = false;
 
   const cleanup = async () => {
     if (control) await stopControlServer(control, paths.socket).catch(() => undefined);
     control = undefined;
+    await metrics?.close();
+    metrics = undefined;
+    board?.uninstall();
     if (pidTaken) releasePidFile(paths.pidFile);
     pidTaken = false;
   };
@@ -122,8 +150,10 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       for (const note of paths.notes) logger.info(note);
     }
     logger.debug(`configuration ${opts.configFile ?? '(command line)'}: ${JSON.stringify(maskValue(config, secretsOf(config)), (k, v: unknown) => (SECRET_KEYS.includes(k) ? '***' : v))}`);
-    store = new SqliteStore(paths.statePath);
-    runner = new SyncRunner(config, store, paths.statePath, logger);
+    // A dry run plans from a copy of the state store and writes nothing to the file.
+    store = dryRun ? SqliteStore.copyOf(paths.statePath) : new SqliteStore(paths.statePath);
+    if (dryRun) logger.info('dry run: operations are printed, not carried out; the target is not contacted and the state file not written');
+    runner = new SyncRunner(config, store, paths.statePath, logger, runnerOptions);
     if (managed) {
       control = await startControlServer(paths.socket, (cmd) => {
         logger.debug(`control socket: ${cmd}`);
@@ -136,6 +166,11 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
         }
         throw new Error(`unknown command ${JSON.stringify(cmd)}`);
       });
+    }
+    const metricsAt = parseListenAddress(config.metrics);
+    if (metricsAt.ok && metricsAt.address) {
+      metrics = await startMetricsServer(metricsAt.address, { targets: () => statusPayload().targets, watches: () => runner?.watchCounts() ?? [] });
+      logger.info(`metrics at ${metrics.url}`);
     }
     await runner.watch();
     if (managed) logger.info(`${paths.name} running (pid ${process.pid}; log ${output.path ?? 'terminal'}; state ${paths.statePath}; pid file ${paths.pidFile})`);
@@ -174,18 +209,19 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
           ['instance name', paths.name, nextPaths.name],
           ['pid file', paths.pidFile, nextPaths.pidFile],
           ['state file', paths.statePath, nextPaths.statePath],
+          ['metrics address', metricsText(config), metricsText(next)],
         ];
         for (const [what, was, now] of fixed) if (was !== now) logger.warn(`reload: the ${what} changed (${was} → ${now}); that takes a restart, keeping ${was}`);
         next = { ...next, ...(config.name !== undefined ? { name: config.name } : {}), ...(config.pidFile !== undefined ? { pidFile: config.pidFile } : {}) };
         await output.configure(logSettings(next, { ...nextPaths, name: paths.name }, mode, opts.debug), secretsOf(next));
-        const fresh = new SyncRunner(next, store!, paths.statePath, logger);
+        const fresh = new SyncRunner(next, store!, paths.statePath, logger, runnerOptions);
         await runner!.stop();
         runner = fresh;
         try {
           await runner.watch();
         } catch (err) {
           logger.error(`reload: cannot watch with the new configuration (${errorText(err)}); going back to the previous one`);
-          runner = new SyncRunner(config, store!, paths.statePath, logger);
+          runner = new SyncRunner(config, store!, paths.statePath, logger, runnerOptions);
           await runner.watch();
           throw err;
         }

@@ -10,7 +10,7 @@
  * subtree), and plain paths are stored unchanged.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { EntryKind, KnownEntry } from '../core/entry.ts';
 import { hasEscapedBytes } from '../core/names.ts';
@@ -74,7 +74,32 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stmts;
 
-  constructor(file: string) {
+  /**
+   * A store over an in-memory copy of `file` (an empty one when there is none yet): a dry run
+   * plans from the records and whatever it writes stays in memory, so the file is not changed.
+   * A file with a write-ahead log (a crash, or an instance running now) is read through a
+   * read-only connection, as `status` reads it, which refuses a file a running instance holds.
+   */
+  static copyOf(file: string): SqliteStore {
+    if (!existsSync(file)) return new SqliteStore(':memory:');
+    let image: Buffer;
+    try {
+      // With no write-ahead log left over (a clean stop truncates it), the file's bytes are
+      // the database: read them, so not even SQLite's -shm file appears next to it.
+      if (!(statSync(`${file}-wal`, { throwIfNoEntry: false })?.size ?? 0)) return new SqliteStore(':memory:', readFileSync(file));
+      const src = new Database(file, { readonly: true, fileMustExist: true, timeout: 0 });
+      try {
+        image = src.serialize();
+      } finally {
+        src.close();
+      }
+    } catch (err) {
+      throw stateFileErrorFor(file, err) ?? err;
+    }
+    return new SqliteStore(':memory:', image);
+  }
+
+  constructor(file: string, image?: Buffer) {
     if (file !== ':memory:') {
       try {
         mkdirSync(dirname(file), { recursive: true });
@@ -83,7 +108,7 @@ export class SqliteStore implements Store {
       }
     }
     // No waiting for a lock: the only other holder would be another process on this file.
-    this.db = openDatabase(file);
+    this.db = image !== undefined ? new Database(image) : openDatabase(file);
     try {
       // One process per state file: two would interleave their records and each re-send or
       // delete by the other's view. EXCLUSIVE locking mode keeps the lock taken by the first

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { Backend, OptionShape, SpecOf, TargetOption } from './backend.ts';
 import { TargetError } from './errors.ts';
 import { redactUrl } from '../log/redact.ts';
+import { parseBwlimit } from '../core/bwlimit.ts';
 import type { Target } from './target.ts';
 import { localBackend } from './local/backend.ts';
 import { ftpBackend } from './ftp/backend.ts';
@@ -25,7 +26,19 @@ import type { s3Options } from './s3/options.ts';
 export const BACKENDS: readonly Backend[] = [localBackend, ftpBackend, sftpBackend, webdavBackend, s3Backend] as unknown as readonly Backend[];
 
 /** The target settings as a config file or the command line gives them (any backend's keys). */
-export type TargetSpec = SpecOf<typeof localOptions & typeof ftpOptions & typeof sftpOptions & typeof webdavOptions & typeof s3Options>;
+export type TargetSpec = SpecOf<typeof localOptions & typeof ftpOptions & typeof sftpOptions & typeof webdavOptions & typeof s3Options> & EngineTargetKeys;
+
+/** Keys every target takes, applied by the engine rather than the backend. */
+export type EngineTargetKeys = {
+  /** Upload bandwidth limit, rclone's syntax (core/bwlimit.ts; README: Bandwidth limits). */
+  readonly bwlimit?: string | number;
+};
+
+const bwlimitSchema = z.union([z.string(), z.number()]).superRefine((v, ctx) => {
+  const r = parseBwlimit(v);
+  if (!r.ok) ctx.addIssue({ code: 'custom', message: r.message });
+});
+const ENGINE_KEYS: readonly string[] = ['bwlimit'];
 
 const BY_SCHEME = new Map<string, Backend>(BACKENDS.flatMap((b) => b.schemes.map((s) => [`${s}:`, b] as const)));
 
@@ -51,6 +64,7 @@ const OPTIONS = optionsOf(BACKENDS);
  */
 export const targetSchema = z.strictObject({
   url: z.string().min(1, 'must not be empty'),
+  bwlimit: bwlimitSchema.optional(),
   ...Object.fromEntries([...OPTIONS].map(([key, o]) => [key, o.schema.optional()])),
 }) as unknown as z.ZodType<TargetSpec>;
 
@@ -93,7 +107,7 @@ export function createTarget(spec: TargetSpec): Target {
   const url = parseTargetUrl(spec.url);
   const backend = backendFor(url);
   const where = `target ${redactUrl(spec.url)}`;
-  const given = Object.entries(spec).filter(([key, value]) => key !== 'url' && value !== undefined);
+  const given = Object.entries(spec).filter(([key, value]) => key !== 'url' && !ENGINE_KEYS.includes(key) && value !== undefined);
   for (const [key] of given) {
     if (key in backend.options) continue;
     const owners = BACKENDS.filter((b) => key in b.options).map((b) => b.name);
@@ -111,6 +125,7 @@ export function createTarget(spec: TargetSpec): Target {
 /** The targets part of `--help`: each backend's URL form and keys, from the declarations. */
 export function targetsHelp(): string {
   const lines = ['Targets (DEST, or `url:` of a target in the config file) and their keys:'];
+  lines.push('  every target', `      ${'bwlimit'.padEnd(15)} upload bandwidth limit: 10M, 512k (bytes per second), off, or a timetable "08:00,512k 19:00,off"`);
   for (const b of BACKENDS) {
     lines.push(`  ${b.urlForm}`);
     for (const [key, o] of Object.entries(b.options)) lines.push(`      ${key.padEnd(15)} ${o.help}${o.secret === 'value' ? ' (never shown)' : o.secret === 'file' ? ' (its content is never shown)' : ''}`);

@@ -102,6 +102,10 @@ export class DirWatcher implements Watcher {
     return [...this.dirs.keys()].sort();
   }
 
+  watchCount(): number {
+    return this.dirs.size;
+  }
+
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;

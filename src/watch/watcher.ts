@@ -17,4 +17,6 @@ export interface WatcherCallbacks {
 export interface Watcher {
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** inotify watches held now (metrics); undefined when the watcher cannot tell. */
+  watchCount?(): number;
 }
