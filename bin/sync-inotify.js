@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// Entry point. Runs the compiled CLI in dist/ (built by `npm run build`, which `npm ci` runs
-// through `prepare`) with its code cache (bundle-loader.js), because compiling the TypeScript
-// on every start costs about half a second. In a checkout where any file under src/ is newer
-// than the build, it falls back to loading the source through tsx, so an edited tree never
-// runs stale code.
-import { readdirSync, statSync } from 'node:fs';
+// Entry point. Runs the compiled CLI in dist/ (built by `npm run build`, which `npm test` and
+// `npm pack` (through `prepack`) run) with its code cache (bundle-loader.js),
+// because compiling the TypeScript on every start costs about half a second. In a checkout
+// where any file under src/ is newer than the build, it falls back to loading the source
+// through tsx (a devDependency), so an edited tree never runs stale code. An installed package
+// ships dist/ and no src/ (package.json `files`), so it always runs dist/ and never needs tsx.
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -43,6 +44,11 @@ if (process.env.SYNC_INOTIFY_FROM_SOURCE !== '1' && buildIsFresh()) {
   bundle = loadBundle(`${root}dist/sync-inotify.cjs`);
   main = bundle.main;
 } else {
+  if (!existsSync(`${root}src/cli/main.ts`)) {
+    // An installed package without its dist/: nothing to fall back to.
+    process.stderr.write(`sync-inotify: ${root}dist/ is missing or incomplete; reinstall the package (npm install -g sync-inotify)\n`);
+    process.exit(70);
+  }
   const { register } = await import('tsx/esm/api');
   register();
   ({ main } = await import('../src/cli/main.ts'));

@@ -12,6 +12,8 @@ import { SyncRunner } from '../engine/sync-runner.ts';
 import { checkTarget } from '../engine/check.ts';
 import { DryRunPrinter } from '../engine/dry-run.ts';
 import { ProgressBoard, progressWanted } from '../service/progress-line.ts';
+import { bashCompletion, zshCompletion } from './completion.ts';
+import { configHelp } from './config-help.ts';
 import { createLogger, terminalSink } from '../log/logger.ts';
 import { SqliteStore } from '../state/sqlite-store.ts';
 import { StateFileError } from '../state/state-file-error.ts';
@@ -141,7 +143,7 @@ export async function main(argv: string[]): Promise<number> {
     .version(packageVersion(), '-V, --version')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
-    .addHelpText('after', `\n${targetsHelp()}\n`);
+    .addHelpText('after', `\n${targetsHelp()}\n\nEvery configuration key with its default: sync-inotify help config\n`);
   let result: Promise<number> = Promise.resolve(EXIT.ok);
   withCommon(program.command('run'))
     .description('mirror now, then keep watching (foreground, e.g. under systemd; SIGTERM stops, SIGHUP reloads)')
@@ -198,12 +200,53 @@ export async function main(argv: string[]): Promise<number> {
     .action((s: string | undefined, d: string | undefined, o: CommonOptions) => {
       result = checkCommand(s, d, o);
     });
+  // `help [command]` as commander's, plus `help config`: the configuration keys.
+  program.helpCommand(false);
+  const HELP_WORDS = { help: ['config', ...program.commands.map((c) => c.name())], completion: ['bash', 'zsh'] };
+  program
+    .command('help')
+    .argument('[topic]', '`config`, or a command')
+    .description('show help for a command, or `help config`: every configuration key with its default')
+    .action((topic: string | undefined) => {
+      result = Promise.resolve(helpCommand(program, topic));
+    });
+  program
+    .command('completion')
+    .argument('<shell>', 'bash or zsh')
+    .description('print a shell completion script: source <(sync-inotify completion bash)')
+    .action((shell: string) => {
+      result = Promise.resolve(completionCommand(program, shell, HELP_WORDS));
+    });
   try {
     await program.parseAsync(translateLegacyFlags(argv), { from: 'user' });
     return await result;
   } catch (err) {
     return reportError(err);
   }
+}
+
+function helpCommand(program: Command, topic: string | undefined): number {
+  if (topic === undefined) program.outputHelp();
+  else if (topic === 'config') process.stdout.write(configHelp());
+  else {
+    const cmd = program.commands.find((c) => c.name() === topic);
+    if (cmd === undefined) {
+      process.stderr.write(`sync-inotify: no help on "${topic}": try help config, or one of ${program.commands.map((c) => c.name()).join(', ')}\n`);
+      return EXIT.usage;
+    }
+    cmd.outputHelp();
+  }
+  return EXIT.ok;
+}
+
+function completionCommand(program: Command, shell: string, words: Record<string, string[]>): number {
+  if (shell === 'bash') process.stdout.write(bashCompletion(program, words));
+  else if (shell === 'zsh') process.stdout.write(zshCompletion(program, words));
+  else {
+    process.stderr.write(`sync-inotify: completion for "${shell}" is not available: use bash or zsh\n`);
+    return EXIT.usage;
+  }
+  return EXIT.ok;
 }
 
 function reportError(err: unknown): number {

@@ -3,7 +3,9 @@
  * lifecycle (pid file, control socket, log output, signals, reloads) is service/daemon.ts.
  */
 import { runDaemon } from '../service/daemon.ts';
+import { resolve } from 'node:path';
 import { resolveConfig, type CommonOptions } from './context.ts';
+import { packageVersion } from './package-root.ts';
 
 export { STOP_DEADLINE_MS, type ReadyMessage } from '../service/daemon.ts';
 
@@ -20,10 +22,12 @@ export function serve(source: string | undefined, dest: string | undefined, opts
   return runDaemon({
     mode: opts.daemon ? 'daemon' : 'foreground',
     readConfig: () => resolveConfig(source, dest, opts),
-    ...(opts.config !== undefined ? { configFile: opts.config } : {}),
+    // Shown by `status` as a full path, whatever the cwd of the command that asks.
+    ...(opts.config !== undefined ? { configFile: resolve(opts.config) } : {}),
     ...(opts.state !== undefined ? { stateOverride: opts.state } : {}),
     debug: opts.debug === true,
     dryRun: opts.dryRun === true,
     progress: opts.progress !== false,
+    version: packageVersion(),
   });
 }

@@ -148,6 +148,11 @@ export class SyncRunner {
     this.rootTimer = setInterval(() => void this.checkRoots(), ROOT_CHECK_MS);
   }
 
+  /** Every target has ended its first cycle since watch(): the start's reconcile is done. */
+  async firstReconcile(): Promise<void> {
+    await Promise.all(this.targets.map((t) => t.firstCycle));
+  }
+
   private hintAll(s: RunningSync, scopes: Scope[]): void {
     for (const t of s.targets) t.hint(scopes);
   }

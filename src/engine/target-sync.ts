@@ -140,6 +140,13 @@ export class TargetSync {
   private initialized = false;
   /** The temp journal holds leftovers to remove before the next plan (removeLeftovers). */
   private hasLeftovers = false;
+  /** Settled when the first cycle has ended, whatever its outcome, or at stop (see firstCycle). */
+  private firstCycleEnded!: () => void;
+  /**
+   * The first cycle (the start's reconcile) has ended: in sync, retrying, paused or halted.
+   * A daemon under systemd reports READY=1 then (src/service/systemd-notify.ts).
+   */
+  readonly firstCycle = new Promise<void>((resolve) => (this.firstCycleEnded = resolve));
 
   constructor(private readonly o: TargetSyncOptions) {
     this.commits = new GroupCommit(o.store);
@@ -246,6 +253,7 @@ export class TargetSync {
     );
     await this.running;
     this.running = undefined;
+    this.firstCycleEnded();
     if (this.dirty.afterCycle(batchStartedAt, Date.now())) {
       this.schedule();
     } else {
@@ -636,6 +644,7 @@ export class TargetSync {
   /** Stops after in-flight operations finish; pending changes stay for the next start. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.firstCycleEnded();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.executor?.stop();

@@ -29,7 +29,8 @@ import { startControlServer, stopControlServer } from './control.ts';
 import { EXIT, exitCodeFor } from './exit-codes.ts';
 import { instancePaths, logSettings, type InstancePaths } from './paths.ts';
 import { acquirePidFile, releasePidFile } from './pid-file.ts';
-import type { DaemonStatus } from './status-report.ts';
+import { formatStatusLine, type DaemonStatus } from './status-report.ts';
+import { SystemdNotifier, notifySettings } from './systemd-notify.ts';
 
 /** How long SIGTERM waits for operations in flight before exiting anyway. */
 export const STOP_DEADLINE_MS = 30_000;
@@ -48,6 +49,8 @@ export interface DaemonOptions {
   readonly dryRun?: boolean;
   /** false: no live progress line even on a terminal (`--no-progress`). */
   readonly progress?: boolean;
+  /** sync-inotify's version, shown by `status`. */
+  readonly version?: string;
 }
 
 /** What the detached child tells `start` over the IPC channel. */
@@ -130,6 +133,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
       {
         name: paths.name,
         pid: process.pid,
+        ...(opts.version !== undefined ? { version: opts.version } : {}),
         startedAt: new Date(startedAt).toISOString(),
         uptimeSec: Math.round((Date.now() - startedAt) / 1000),
         ...(opts.configFile !== undefined ? { config: opts.configFile } : {}),
@@ -184,6 +188,10 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     throw err;
   }
   await notify({ ready: true, pid: process.pid, ...(output.path !== undefined ? { logFile: output.path } : {}) });
+  // Under a Type=notify unit: READY=1 once the start's reconcile has ended, then watchdog pings and STATUS=.
+  const systemd = new SystemdNotifier(notifySettings(process.env, process.pid), logger);
+  systemd.start(() => formatStatusLine(statusPayload()));
+  void runner.firstReconcile().then(() => systemd.ready(() => formatStatusLine(statusPayload())));
 
   // Reloads and the shutdown run one after another.
   let chain: Promise<unknown> = Promise.resolve();
@@ -195,6 +203,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
 
   const reload = async () => {
     logger.info('SIGHUP: re-reading the configuration and reopening the log');
+    systemd.reloading();
     let error: string | undefined;
     try {
       await output.reopen();
@@ -232,6 +241,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
         logger.error(`reload refused: ${error}; still running the previous configuration`);
       }
     }
+    systemd.reloaded();
     reloadInfo.count++;
     reloadInfo.at = logNow().toISOString();
     if (error !== undefined) reloadInfo.error = error;
@@ -241,6 +251,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const code = await new Promise<number>((resolve) => {
     const shutdown = (signal: string) => {
       logger.info(`${signal}: finishing operations in flight, then exiting (pending changes are kept for the next start)`);
+      const toldSystemd = systemd.stopping();
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
       process.off('SIGHUP', onHup);
@@ -265,6 +276,10 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
         await cleanup();
         if (managed) logger.info(`${paths.name} stopped`);
         await output.close();
+        // STOPPING=1 reaches systemd before the exit (at most 2 s more when it does not answer).
+        let wait: NodeJS.Timeout | undefined;
+        await Promise.race([toldSystemd, new Promise((r) => (wait = setTimeout(r, 2_000)))]);
+        clearTimeout(wait);
         resolve(0);
       });
     };

@@ -14,6 +14,8 @@ export interface TargetReport extends TargetStatus {
 export interface DaemonStatus {
   readonly name: string;
   readonly pid: number;
+  /** sync-inotify's version (package.json). */
+  readonly version?: string;
   readonly startedAt: string;
   readonly uptimeSec: number;
   readonly config?: string;
@@ -56,7 +58,7 @@ function groupBySource<T extends { source: string }>(items: readonly T[]): Map<s
 
 export function formatDaemonStatus(s: DaemonStatus): string {
   const out: string[] = [];
-  out.push(`${s.name}: running (pid ${s.pid}, up ${formatDuration(s.uptimeSec * 1000)})`);
+  out.push(`${s.name}: running (pid ${s.pid}, up ${formatDuration(s.uptimeSec * 1000)}${s.version !== undefined ? `, version ${s.version}` : ''})`);
   if (s.config) out.push(`  config   ${s.config}`);
   out.push(`  log      ${s.logFile ?? 'terminal'}`);
   out.push(`  state    ${s.statePath}`);
@@ -74,6 +76,21 @@ export function formatDaemonStatus(s: DaemonStatus): string {
     }
   }
   return out.join('\n') + '\n';
+}
+
+/**
+ * The daemon's status in one line, for systemd's STATUS= (`systemctl status` shows it): per
+ * target the same figures as `status` (state, queued, in flight, sent, lag), in its words.
+ */
+export function formatStatusLine(s: Pick<DaemonStatus, 'targets'>): string {
+  if (s.targets.length === 0) return 'no target';
+  return s.targets
+    .map((t) => {
+      const lag = t.lagMs === 0 ? 'none' : formatDuration(t.lagMs);
+      return `${t.target}: ${stateLine(t)}; queued ${t.queued}, ${t.inFlight} in flight; sent ${t.filesSent} file${t.filesSent === 1 ? '' : 's'}, ${formatBytes(t.bytesSent)}; lag ${lag}`;
+    })
+    .join(' | ')
+    .replace(/[\r\n]+/g, ' ');
 }
 
 export function formatStoreReport(name: string, why: string, r: StoreReport): string {

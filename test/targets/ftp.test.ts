@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { capabilitiesOf } from '../../src/targets/capabilities.ts';
 import { expectCode as rejectsWith } from '../helpers/expect-code.ts';
 
-const FAST: FtpTargetOptions = { openBackoffMs: [50, 100], coolDownMs: 200, logger: { warn: () => undefined } };
+const FAST: FtpTargetOptions = { openRetry: { baseMs: 25, maxMs: 100 }, coolDownMs: 200, logger: { warn: () => undefined } };
 
 /** Every target made here, closed at the end even when a test failed half-way. */
 const made: Target[] = [];

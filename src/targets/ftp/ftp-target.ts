@@ -3,7 +3,8 @@
  * `tls: implicit`), certificates verified (custom CA via `ca`, `insecure` only when set).
  *
  * How the contract is met on FTP:
- *   - Every call runs on a pooled session of its own (ftp-pool.ts) with absolute paths.
+ *   - Every call runs on a pooled session of its own (../pool/session-pool.ts: lazy open,
+ *     deadlines, paced reconnects, a refused login latched) with absolute paths.
  *   - put: STOR to tempPath in the final directory, MFMT when offered, then RNFR/RNTO over the
  *     final name; when a server refuses to rename over an existing file, DELE it and rename.
  *   - Servers' 550 replies are often wordless (vsftpd: "… operation failed."), so failures are
@@ -45,7 +46,8 @@ import { TargetError, type TargetErrorCode } from '../errors.ts';
 import { assertSafePath, linkInPathError, underRoot } from '../jail.ts';
 import type { FtpSpec } from './options.ts';
 import type { ConnectOptions, ConnectResult, PutOptions, PutSource, RemoteEntry, Target, TargetCapabilities } from '../target.ts';
-import { FtpPool } from './ftp-pool.ts';
+import type { BackoffPolicy } from '../../core/retry.ts';
+import { SessionPool, type PoolStats, type SessionFactory } from '../pool/session-pool.ts';
 import { FtpSession, assertSendable, type FtpFeatures } from './ftp-session.ts';
 import { directoriesFromPwd, entryFromFileInfo, entryFromMlst, formatMfmtTime } from './ftp-listing.ts';
 import { ftpSettings, type FtpSettings } from './ftp-settings.ts';
@@ -62,7 +64,7 @@ export interface FtpLogger {
 export interface FtpTargetOptions {
   readonly logger?: FtpLogger;
   /** Pool tuning, for tests: open retry delays and the cool-down after failing to connect. */
-  readonly openBackoffMs?: readonly number[];
+  readonly openRetry?: BackoffPolicy;
   readonly coolDownMs?: number;
 }
 
@@ -91,7 +93,7 @@ export class FtpTarget implements Target {
    * while the engine commits a result or prepares the next file.
    */
   readonly maxInFlight: number;
-  private readonly pool: FtpPool;
+  private readonly pool: SessionPool<FtpSession>;
   private readonly known = new KnownDirs();
   private features: FtpFeatures | undefined;
   /** The root as the server resolves it (PWD at connect, wire form): paths are built on it. */
@@ -114,10 +116,14 @@ export class FtpTarget implements Target {
     this.displayName = settings.displayName;
     this.rootWire = toWire(settings.root);
     this.maxInFlight = settings.connections * 2;
-    this.pool = new FtpPool({
-      size: settings.connections,
+    const sessions: SessionFactory<FtpSession> = {
+      what: 'the FTP target',
       open: () => this.openSession(),
-      ...(options.openBackoffMs ? { openBackoffMs: options.openBackoffMs } : {}),
+      settle: (s) => (s.hasDeferred ? s.flushDeferred() : undefined),
+    };
+    this.pool = new SessionPool(sessions, {
+      size: settings.connections,
+      ...(options.openRetry ? { openRetry: options.openRetry } : {}),
       ...(options.coolDownMs !== undefined ? { coolDownMs: options.coolDownMs } : {}),
     });
   }
@@ -698,6 +704,11 @@ export class FtpTarget implements Target {
       { idempotent: false },
     );
     this.known.forgetTree(from);
+  }
+
+  /** How the connection pool is doing (sessions, waits, reconnects), for `status`. */
+  poolStats(): PoolStats {
+    return this.pool.stats();
   }
 
   async close(): Promise<void> {
