@@ -39,9 +39,10 @@ export function forgetRebuiltRoot({ store, targetId: id, logger }: RecoveryConte
  * journalled in the store (after a crash, a connection lost mid-transfer, or a removal the
  * target refused at the time, e.g. while it was read-only). Between cycles nothing is in
  * flight, so every journalled temp is a leftover. A path the target still refuses keeps its
- * journal entry for the next try; a target-wide failure rejects.
+ * journal entry for the next try (the count of those is returned); a target-wide failure rejects.
  */
-export async function removeLeftovers({ target, store, targetId, logger }: RecoveryContext): Promise<void> {
+export async function removeLeftovers({ target, store, targetId, logger }: RecoveryContext): Promise<number> {
+  let refused = 0;
   for (const { path: temp, finalPath, kind } of store.temps(targetId)) {
     try {
       if (kind === 'dir') {
@@ -56,6 +57,7 @@ export async function removeLeftovers({ target, store, targetId, logger }: Recov
         const line = `leftover temp ${quotePath(temp)} left in place for now: ${err.message}`;
         if (err.code === 'E_LINK_IN_PATH') logger.warn(line);
         else logger.debug(line);
+        refused++;
         continue;
       }
       throw err;
@@ -69,6 +71,7 @@ export async function removeLeftovers({ target, store, targetId, logger }: Recov
     });
     logger.debug(`removed leftover temp file ${quotePath(temp)}`);
   }
+  return refused;
 }
 
 /** Renames sent before a crash or a lost reply: done when `from` is gone and `to` is there. */

@@ -39,6 +39,14 @@ class Recording extends LocalTarget {
   afterMkdir: ((path: string) => void) | undefined;
   afterRename: ((from: string, to: string) => void) | undefined;
 
+  /** Refuses every remove while set (a target read-only for a while). */
+  refuseRemove = false;
+
+  override async remove(path: string): Promise<void> {
+    if (this.refuseRemove) throw new TargetError('E_PERMISSION', `remove ${path}: refused by the test`, { path });
+    await super.remove(path);
+  }
+
   override async mkdir(path: string): Promise<void> {
     this.calls.push(`mkdir ${path}`);
     await super.mkdir(path);
@@ -226,6 +234,33 @@ describe('the target root is a jail', () => {
     assert.equal(readFileSync(join(s.dst, 'top'), 'utf8'), 'top', 'the rest is sent');
     assert.ok(result.failed > 0, 'the path behind the link fails');
     assert.deepEqual(readdirSync(outside), ['.f.sync-inotify-abc123.tmp']);
+    await sync.stop();
+  });
+});
+
+describe('leftovers the target refused to remove', { timeout: 30_000 }, () => {
+  it('are removed by a later cycle of their own once the target lets them go, with no change to the source', async () => {
+    const s = setup({ top: 'top' });
+    const sync = s.sync();
+    await sync.start();
+    await sync.cycle(whole);
+    // A temp left by an upload, journalled, which the target refuses to remove for now.
+    writeFileSync(join(s.dst, '.f.sync-inotify-abc123.tmp'), 'partial');
+    s.store.addTemp(sync.targetId, '.f.sync-inotify-abc123.tmp', 'f');
+    s.target.refuseRemove = true;
+    writeFileSync(join(s.src, 'g'), 'g');
+    sync.hint([{ path: 'g', deep: false }]);
+    await sync.whenIdle();
+    assert.equal(readFileSync(join(s.dst, 'g'), 'utf8'), 'g');
+    assert.ok(existsSync(join(s.dst, '.f.sync-inotify-abc123.tmp')), 'still there while refused');
+    // The target is writable again; nothing changes in the source any more.
+    s.target.refuseRemove = false;
+    const deadline = Date.now() + 15_000;
+    while (existsSync(join(s.dst, '.f.sync-inotify-abc123.tmp')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(!existsSync(join(s.dst, '.f.sync-inotify-abc123.tmp')), 'the leftover was removed without a new change');
+    await sync.whenIdle();
+    assert.deepEqual(s.store.temps(sync.targetId), []);
+    assert.deepEqual(tree(s.dst), { top: 'top', g: 'g' });
     await sync.stop();
   });
 });

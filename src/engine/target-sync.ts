@@ -21,6 +21,7 @@ import { CreationPlanner, DEFAULT_STAGING } from '../core/plan-creations.ts';
 import { plan } from '../core/plan.ts';
 import { backoffDelay, TARGET_RETRY } from '../core/retry.ts';
 import { probeChanged, type GateCode, type MaxDelete, type SourceRootProbe } from '../core/safety.ts';
+import { parentOf } from '../core/paths.ts';
 import { normalizeScopes, widenScope, type Scope } from '../core/scope.ts';
 import { decideHolds, isWholeTree, rescanScopesFor, touchedDirs, unfinishedOps, vanishedRemovalTops, withoutUnsettledPuts } from '../core/cycle-selection.ts';
 import type { Logger } from '../log/logger.ts';
@@ -107,6 +108,12 @@ export interface CycleResult {
 
 /** How long a vanished path's removal waits for the other half of a rename. */
 const RENAME_GRACE_MS = 150;
+/**
+ * How soon an idle target comes back for temps it refused to remove (a target read-only for a
+ * while): without it, a leftover refused during the last cycle of a burst would stay until the
+ * next change or rescan.
+ */
+const LEFTOVER_RETRY_MS = 5_000;
 /** Entries a first push scans between two batches of its plan (a few milliseconds of lstats). */
 const FIRST_PUSH_BATCH = 250;
 
@@ -140,6 +147,8 @@ export class TargetSync {
   private initialized = false;
   /** The temp journal holds leftovers to remove before the next plan (removeLeftovers). */
   private hasLeftovers = false;
+  /** Comes back for leftovers when nothing else would (retryLeftoversLater). */
+  private leftoverTimer: NodeJS.Timeout | undefined;
   /** Settled when the first cycle has ended, whatever its outcome, or at stop (see firstCycle). */
   private firstCycleEnded!: () => void;
   /**
@@ -257,8 +266,26 @@ export class TargetSync {
     if (this.dirty.afterCycle(batchStartedAt, Date.now())) {
       this.schedule();
     } else {
+      this.retryLeftoversLater();
       for (const w of this.idleWaiters.splice(0)) w();
     }
+  }
+
+  /**
+   * The journal still holds temps the target refused to remove: look at their directories again
+   * in a while, so that a cycle runs and removes them (cycle → removeLeftovers). Its own timer,
+   * unref'd: `once` does not wait for a target that keeps refusing, and the next start removes
+   * them anyway.
+   */
+  private retryLeftoversLater(): void {
+    if (!this.hasLeftovers || this.stopped || this.o.dryRun || this.leftoverTimer) return;
+    this.leftoverTimer = setTimeout(() => {
+      this.leftoverTimer = undefined;
+      if (!this.hasLeftovers || this.stopped) return;
+      const dirs = new Set(this.o.store.temps(this.targetId).map((t) => parentOf(t.path)));
+      if (dirs.size > 0) this.hint([...dirs].map((path) => ({ path, deep: false })));
+    }, LEFTOVER_RETRY_MS);
+    this.leftoverTimer.unref();
   }
 
   private requeue(scopes: readonly Scope[]): void {
@@ -367,12 +394,11 @@ export class TargetSync {
     }
     if (this.hasLeftovers && !this.o.dryRun) {
       try {
-        await removeLeftovers({ target: this.o.target, store, targetId: this.targetId, logger });
+        this.hasLeftovers = (await removeLeftovers({ target: this.o.target, store, targetId: this.targetId, logger })) > 0;
       } catch (err) {
         this.onTargetDown(err, scopes);
         return { ops: 0, failed: 0, problems: [], targetError: err as Error };
       }
-      this.hasLeftovers = false;
     }
     if (this.verifyDue) {
       try {
@@ -647,6 +673,8 @@ export class TargetSync {
     this.firstCycleEnded();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.leftoverTimer) clearTimeout(this.leftoverTimer);
+    this.leftoverTimer = undefined;
     this.executor?.stop();
     await this.running;
     this.health.state = 'stopped';
