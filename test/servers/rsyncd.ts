@@ -7,11 +7,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect as netConnect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { serverMissing } from '../helpers/server-required.ts';
-import { freePort } from './net.ts';
+import { freePort, waitForGreeting } from './net.ts';
 import { killTree } from './processes.ts';
 
 export const RSYNC = '/usr/bin/rsync';
@@ -72,34 +71,12 @@ export async function startRsyncd(): Promise<RsyncdServer | undefined> {
   let child: ChildProcess | undefined;
   let stderr = '';
 
-  const listening = async (proc: ChildProcess): Promise<void> => {
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`rsync --daemon exited (${proc.exitCode ?? proc.signalCode}) before listening on 127.0.0.1:${port}:\n${stderr}`);
-      const ok = await new Promise<boolean>((resolve) => {
-        const sock = netConnect({ host: '127.0.0.1', port }, () => {
-          sock.once('data', (d) => {
-            sock.destroy();
-            resolve(d.toString('latin1').startsWith('@RSYNCD:'));
-          });
-        });
-        sock.setTimeout(1000, () => {
-          sock.destroy();
-          resolve(false);
-        });
-        sock.once('error', () => resolve(false));
-      });
-      if (ok) return;
-      if (Date.now() > deadline) throw new Error(`rsync --daemon did not accept on 127.0.0.1:${port} within 10 s:\n${stderr}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  };
   const launch = async (): Promise<void> => {
     const proc = spawn(RSYNC, ['--daemon', '--no-detach', `--config=${config}`, '--address=127.0.0.1', `--port=${port}`], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     proc.stderr?.setEncoding('utf8');
     proc.stderr?.on('data', (d: string) => (stderr += d));
     child = proc;
-    await listening(proc);
+    await waitForGreeting(proc, port, '@RSYNCD:', 'rsync --daemon', () => stderr);
   };
   const stop = async (): Promise<void> => {
     const proc = child;

@@ -17,11 +17,10 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect as netConnect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { serverMissing } from '../helpers/server-required.ts';
-import { freePort } from './net.ts';
+import { freePort, waitForGreeting } from './net.ts';
 import { descendantsOf } from './processes.ts';
 
 export const SSHD = '/usr/sbin/sshd';
@@ -159,31 +158,6 @@ export async function startSshd(): Promise<SshdServer | undefined> {
   let child: ChildProcess | undefined;
   let stderr = '';
 
-  const waitListening = async (proc: ChildProcess): Promise<void> => {
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      if (proc.exitCode !== null || proc.signalCode !== null) {
-        throw new Error(`sshd exited (${proc.exitCode ?? proc.signalCode}) before listening on 127.0.0.1:${port}:\n${stderr}`);
-      }
-      const ok = await new Promise<boolean>((resolve) => {
-        const sock = netConnect({ host: '127.0.0.1', port }, () => {
-          sock.once('data', (d) => {
-            sock.destroy();
-            resolve(d.toString('latin1').startsWith('SSH-'));
-          });
-        });
-        sock.setTimeout(1000, () => {
-          sock.destroy();
-          resolve(false);
-        });
-        sock.once('error', () => resolve(false));
-      });
-      if (ok) return;
-      if (Date.now() > deadline) throw new Error(`sshd did not accept on 127.0.0.1:${port} within 10 s:\n${stderr}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  };
-
   const launch = async (): Promise<void> => {
     writeConfig();
     const proc = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -192,7 +166,7 @@ export async function startSshd(): Promise<SshdServer | undefined> {
       stderr += d;
     });
     child = proc;
-    await waitListening(proc);
+    await waitForGreeting(proc, port, 'SSH-', 'sshd', () => stderr);
   };
 
   const stop = async (): Promise<void> => {
