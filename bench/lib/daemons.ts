@@ -85,14 +85,15 @@ function lsyncd(ep: Endpoint, delay: number | undefined, controlMaster = false):
         const options: string[] = [`UserKnownHostsFile = ${lua(ssh.knownHosts)}`, 'StrictHostKeyChecking = "yes"', 'BatchMode = "yes"', 'IdentitiesOnly = "yes"'];
         // A unix socket path must stay under 108 bytes: the socket lives in a short temp folder.
         if (controlMaster) options.push('ControlMaster = "auto"', `ControlPath = ${lua(join(shortTempDir(), 'cm-%C'))}`, 'ControlPersist = "120"');
-        sync.push('host = "127.0.0.1"', `targetdir = ${lua(dest.remote)}`, `ssh = { port = ${ssh.port}, identityFile = ${lua(ssh.key)}, options = { ${options.join(', ')} } }`);
+        sync.push('host = "127.0.0.1"', `targetdir = ${lua(dest.remote)}`, `ssh = { port = ${ssh.port}, identityFile = ${lua(ssh.key)}, options = { ${options.join(', ')} } }`, 'rsync = { compress = false }');
       } else if (daemon) {
-        sync.push(`target = ${lua(`rsync://${daemon.user}@127.0.0.1:${daemon.port}/${daemon.module}/${dest.remote}/`)}`, `rsync = { password_file = ${lua(daemon.passwordFile)} }`);
+        sync.push(`target = ${lua(`rsync://${daemon.user}@127.0.0.1:${daemon.port}/${daemon.module}/${dest.remote}/`)}`, `rsync = { password_file = ${lua(daemon.passwordFile)}, compress = false }`);
       } else {
-        sync.push(`target = ${lua(dest.remote)}`);
+        sync.push(`target = ${lua(dest.remote)}`, 'rsync = { compress = false }');
       }
       const config = join(scratch, 'lsyncd.lua');
-      writeFileSync(config, [`settings { logfile = ${lua(join(scratch, 'lsyncd.log'))}, statusFile = ${lua(join(scratch, 'lsyncd.status'))} }`, `sync { ${sync.join(',\n  ')} }`, ''].join('\n'));
+      // At its best on loopback (its manual): events at close-after-write, no compression.
+      writeFileSync(config, [`settings { logfile = ${lua(join(scratch, 'lsyncd.log'))}, statusFile = ${lua(join(scratch, 'lsyncd.status'))}, inotifyMode = "CloseWrite" }`, `sync { ${sync.join(',\n  ')} }`, ''].join('\n'));
       const proc = new Background({ argv: ['lsyncd', '-nodaemon', config] });
       // Its startup rsync copies a probe early (names sorted, dot files first): wait for
       // "Startup of … finished." so "live" means the whole startup sync is done.

@@ -94,7 +94,8 @@ export function renderReport(options: { results: readonly CaseResult[]; command:
   out.push('  runs `md5sum` through an ssh exec channel after every upload, which here cost ~175 ms per file (200 files: 35 s');
   out.push('  instead of 2 s) and would make the 10k case take tens of minutes.');
   out.push('- **lsyncd**: `lsyncd -nodaemon CONFIG` with `default.rsync` (local folder) or `default.rsyncssh` (sshd; optionally');
-  out.push('  ssh `ControlMaster=auto` + `ControlPersist`), `delay` as shown (its default is 15 s).');
+  out.push('  ssh `ControlMaster=auto` + `ControlPersist`), `delay` as shown (its default is 15 s), at its best on loopback:');
+  out.push('  `inotifyMode = "CloseWrite"`, rsync `compress = false`.');
   out.push('- **inotifywait | lftp**: `inotifywait -m -r -e close_write,moved_to --format %w%f . | while read f; do lftp -c');
   out.push('  "open …; put -O DIR f"; done`, the loop people write by hand (one login per file, serial).');
   out.push('- **cp -a**: only as the floor for a local first push (the file system\'s own cost).');
