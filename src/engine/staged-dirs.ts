@@ -15,7 +15,7 @@
  *     rename is refused, the staged directory is removed instead with its records, and its
  *     path is looked at again: the next cycle sends it the ordinary way, file by file.
  */
-import { uncertainFile, type KnownEntry } from '../core/entry.ts';
+import { uncertainDir, uncertainFile, type KnownEntry } from '../core/entry.ts';
 import { quotePath } from '../core/names.ts';
 import type { MkdirOp, PublishOp } from '../core/ops.ts';
 import { randomToken, tempPathFor } from '../core/temp-name.ts';
@@ -24,6 +24,7 @@ import type { Logger } from '../log/logger.ts';
 import type { Store } from '../state/store.ts';
 import { TargetError } from '../targets/errors.ts';
 import type { Target } from '../targets/target.ts';
+import { walkTarget } from '../targets/walk.ts';
 import type { OpOutcome } from './executor.ts';
 
 interface Staged {
@@ -129,9 +130,10 @@ async function discard(target: Target, store: Store, targetId: number, temp: str
  *     directory is published now, so the work done is kept. Should the rename be refused, it
  *     is removed with its records instead.
  *   - Gone: it was published just before the crash, maybe without the last records. Its
- *     final name holds only files we sent (a first push's directory is new there, and its
- *     subdirectories come after the publish); those without a record are recorded as ours,
- *     content unknown (uncertainFile), so the next plan re-sends or removes them.
+ *     final name was new there, so all it holds is ours: the files we sent, and whatever came
+ *     after the publish. Every file and directory under it without a record is recorded as
+ *     ours, content unknown (uncertainFile, uncertainDir), so the next plan re-sends or
+ *     removes it: a subdirectory the source has dropped meanwhile is not left behind.
  */
 export async function recoverStagedDir(target: Target, store: Store, targetId: number, temp: string, finalPath: string, logger: Logger): Promise<void> {
   const dirRecord: KnownEntry = { path: finalPath, kind: 'dir', size: 0, mtimeMs: 0, ino: '', recordedAtMs: 0 };
@@ -139,7 +141,11 @@ export async function recoverStagedDir(target: Target, store: Store, targetId: n
     const records: KnownEntry[] = [];
     if ((await target.stat(finalPath))?.kind === 'dir') {
       records.push(dirRecord);
-      for (const e of await target.list(finalPath)) if (e.kind === 'file' && store.get(targetId, e.path) === undefined) records.push(uncertainFile(e.path));
+      for (const e of await walkTarget(target, finalPath)) {
+        if (store.get(targetId, e.path) !== undefined) continue;
+        if (e.kind === 'file') records.push(uncertainFile(e.path));
+        else if (e.kind === 'dir') records.push(uncertainDir(e.path));
+      }
     }
     store.transaction(() => {
       store.removeTemp(targetId, temp);

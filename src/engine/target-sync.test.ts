@@ -215,6 +215,25 @@ describe('staged directories (first push)', { timeout: 30_000 }, () => {
   });
 });
 
+describe('a staged directory published before a crash, its records not', { timeout: 30_000 }, () => {
+  it('everything under it is ours: subdirectories the source no longer has are removed too', async () => {
+    const s = setup({ 'pub/f': 'f', keep: 'k' });
+    const sync = s.sync();
+    mkdirSync(join(s.dst, 'pub', 'sub', 'c'), { recursive: true });
+    writeFileSync(join(s.dst, 'pub', 'f'), 'f');
+    writeFileSync(join(s.dst, 'pub', 'sub', 'c', 'g'), 'g');
+    s.store.addTemp(sync.targetId, '.pub.sync-inotify-abc123.tmp', 'pub', 'dir');
+    s.store.markTargetSeen(sync.targetId);
+    await sync.start();
+    assert.deepEqual(s.store.temps(sync.targetId), []);
+    assert.equal(s.store.get(sync.targetId, 'pub/sub/c')?.kind, 'dir', 'the subdirectories are recorded (uncertain)');
+    sync.disableRenameGrace();
+    await sync.cycle(whole);
+    assert.deepEqual(tree(s.dst), { keep: 'k', 'pub/': '', 'pub/f': 'f' }, 'pub/sub, which the source does not have, is removed');
+    await sync.stop();
+  });
+});
+
 describe('the target root is a jail', () => {
   it('a leftover temp behind a directory that is a link now: start warns and goes on, nothing outside is touched', async () => {
     const s = setup({ 'd/f': 'f', top: 'top' });
