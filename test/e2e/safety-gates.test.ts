@@ -245,7 +245,17 @@ describe('e2e: target faults (local target on its own file system)', { concurren
       // A read-only bind mount over it (a remount of the tmpfs itself is refused while files
       // are open for writing): new writes fail with EROFS, open ones may finish.
       mount('--bind', mnt, mnt);
-      mount('-o', 'remount,bind,ro', mnt);
+      // The read-only remount is refused (EBUSY) while a file is open for writing through the
+      // new bind mount, and the daemon writes all the time: try again for a moment between writes.
+      for (let tries = 0; ; tries++) {
+        try {
+          mount('-o', 'remount,bind,ro', mnt);
+          break;
+        } catch (err) {
+          if (tries >= 400 || !/busy/i.test(String((err as { stderr?: unknown }).stderr ?? err))) throw err;
+          await sleep(5);
+        }
+      }
       writeFileSync(join(src, 'while-read-only'), 'queued\n');
       await d.waitFor(/failed: .*(permission|read-only|EROFS)/i, 20_000);
       await sleep(1_000);
