@@ -44,6 +44,7 @@ import { verifyTarget } from './verify-target.ts';
 import type { ProgressView } from './progress.ts';
 import type { BwSchedule } from '../core/bwlimit.ts';
 import { Throttle } from '../targets/throttle.ts';
+import type { PoolStats } from '../targets/pool/session-pool.ts';
 
 export type { TargetState } from './target-health.ts';
 
@@ -87,6 +88,8 @@ export interface TargetStatus {
   readonly errors: Readonly<Record<string, number>>;
   /** End of the last cycle that reached the target without a target-wide failure. */
   readonly lastSyncAt?: string;
+  /** The backend's connection pool, when it has one (Target.poolStats). */
+  readonly connections?: PoolStats;
 }
 
 export interface CycleResult {
@@ -204,6 +207,7 @@ export class TargetSync {
       problems: this.problemCount,
       errors: Object.fromEntries(this.health.errorCounts),
       ...(this.health.lastSyncAt !== undefined ? { lastSyncAt: new Date(this.health.lastSyncAt).toISOString() } : {}),
+      ...(this.o.target.poolStats ? { connections: this.o.target.poolStats() } : {}),
     };
   }
 
