@@ -229,4 +229,28 @@ describe('SessionPool', () => {
     await assert.rejects(op, /cut|closed/);
     assert.equal(aborted, true);
   });
+
+  it('an open cut by close() is not a failure of the server, even when the pool was reset meanwhile', async () => {
+    let calls = 0;
+    const pool = new SessionPool<FakeSession>(
+      {
+        what: 't',
+        open: (abort) =>
+          calls++ === 0
+            ? new Promise((_, reject) => abort.addEventListener('abort', () => setTimeout(() => reject(new TargetError('E_CONNECTION', 'cut')), 5)))
+            : Promise.resolve(new FakeSession()),
+      },
+      { size: 2, ...FAST },
+    );
+    const first = pool.run(async () => 1, RUN);
+    await new Promise((r) => setTimeout(r, 2));
+    await pool.close();
+    pool.reset(); // a reconnect, before the cut open has rejected
+    assert.equal(await pool.run(async () => 2, RUN), 2);
+    await assert.rejects(first);
+    const st = pool.stats();
+    assert.equal(st.openFailures, 0);
+    assert.equal(st.limit, 2, 'not shrunk as if the server refused a session');
+  });
 });
+

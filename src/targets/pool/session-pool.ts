@@ -287,14 +287,18 @@ export class SessionPool<S extends PooledSession> {
     this.opening++;
     let last: TargetError | undefined;
     let failed: unknown;
+    // The pool may be closed and reset (a reconnect) while this open is on its way: what
+    // happens to this open then is not news about the server.
+    const abort = this.abort.signal;
+    const cut = () => this.closed || abort.aborted;
     try {
       for (let attempt = 0; attempt < this.pacer.attempts; attempt++) {
         if (attempt > 0) await sleep(this.pacer.delayBefore(attempt));
-        if (this.closed) throw new TargetError('E_CONNECTION', `${this.factory.what} is closed`);
+        if (cut()) throw new TargetError('E_CONNECTION', `${this.factory.what} is closed`);
         if (this.latched) throw this.latched;
         try {
-          const session = await this.factory.open(this.abort.signal);
-          if (this.closed) {
+          const session = await this.factory.open(abort);
+          if (cut()) {
             void Promise.resolve(session.close()).catch(() => undefined);
             throw new TargetError('E_CONNECTION', `${this.factory.what} is closed`);
           }
@@ -309,7 +313,7 @@ export class SessionPool<S extends PooledSession> {
           if (this.perSession > 1) this.wakeWaiters(session);
           return session;
         } catch (err) {
-          if (this.closed) throw err;
+          if (cut()) throw err;
           this.counts.openFailures++;
           last = err instanceof TargetError ? err : new TargetError('E_CONNECTION', `connect: ${String(err)}`, { cause: err });
           if (last.scope === 'pause') {
