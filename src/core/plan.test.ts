@@ -56,6 +56,21 @@ describe('plan(): named cases', () => {
     { name: 'symlink retargeted', before: ['l->a'], after: ['l->b'], ops: ['symlink "l"'] },
     { name: 'rm -rf of a tree, children first', before: ['t/', 't/u/', 't/u/f=1', 't/g=2'], after: [], ops: ['remove "t/u/f"', 'rmdir "t/u"', 'remove "t/g"', 'rmdir "t"'] },
     { name: 'nesting swapped: mv a/b c; mv a c/a', before: ['a#1/', 'a/b#2/'], after: ['c#2/', 'c/a#1/'], ops: ['rename "a/b" -> "c"', 'rename "a" -> "c/a"'] },
+    // Seen under churn (a restart after kill -9): the outer directory moves below a new
+    // directory inside the inner one. Pairing the outer first put the inner one's virtual
+    // place under its own destination: renames and mkdir waited for each other forever.
+    {
+      name: 'nesting swapped through a new directory: mv a/b c; mkdir c/new; mv a c/new/a',
+      before: ['a#1/', 'a/b#2/', 'a/b/f=3'],
+      after: ['c#2/', 'c/f=3', 'c/new#4/', 'c/new/a#1/'],
+      ops: ['rename "a/b" -> "c"', 'rename "a" -> "c/new/a"', 'mkdir "c/new"'],
+    },
+    {
+      name: 'nesting swapped two levels deep: mv a/x/b c; mkdir -p c/n/m; mv a c/n/m/a',
+      before: ['a#1/', 'a/x#5/', 'a/x/b#2/'],
+      after: ['c#2/', 'c/n#6/', 'c/n/m#7/', 'c/n/m/a#1/', 'c/n/m/a/x#5/'],
+      ops: ['rename "a/x/b" -> "c"', 'rename "a" -> "c/n/m/a"', 'mkdir "c/n"', 'mkdir "c/n/m"'],
+    },
     { name: 'child moved out, then its old parent renamed', before: ['a#1/', 'a/x=5'], after: ['y=5', 'b#1/'], ops: ['rename "a" -> "b"', 'rename "b/x" -> "y"'] },
     { name: 'moved out of a dir that is then removed', before: ['a/', 'a/f=1'], after: ['f=1'], ops: ['rename "a/f" -> "f"', 'rmdir "a"'] },
   ];

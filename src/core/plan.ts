@@ -117,15 +117,14 @@ function pairRenames(b: PlanBuilder, input: PlanInput, protectedPath: (p: string
       if (protectedPath(current)) continue;
       if (e.kind === 'file' && (e.size !== k.size || e.mtimeMs !== k.mtimeMs)) continue;
       if (isAtOrUnder(e.path, current)) continue; // into its own subtree: impossible
-      // The destination's directory must exist on the target first. When it is itself a known
-      // directory still waiting to be moved into place (nesting swapped: mv a/b c; mv a c/a),
-      // wait for that rename in a later round; pairing now would make the two renames wait
-      // for each other.
-      const destParent = parentOf(e.path);
-      if (destParent !== '' && b.virt.get(destParent)?.kind !== 'dir') {
-        const lp = input.local.get(destParent);
-        if (lp && currentPathByIno.has(lp.ino)) continue;
-      }
+      // Onto one of its own ancestors (where it sits now after a parent's rename this plan):
+      // impossible as one rename, and its ops would wait for each other. Sent as a copy.
+      if (isStrictlyUnder(current, e.path)) continue;
+      // The destination's directories must exist on the target first. When one of them (not
+      // only the parent) is itself a known directory still waiting to be moved into place
+      // (nesting swapped: mv a/b c; mv a c/a, or mv a c/new/a), wait for that rename in a
+      // later round; pairing now would make the renames and mkdirs wait for each other.
+      if (waitsForAncestorMove(b, input, currentPathByIno, e.path)) continue;
       // The local entry still at the old path with the same inode means nothing moved.
       if (input.local.get(current)?.ino === ino) continue;
       const occupant = b.virt.get(e.path);
@@ -147,6 +146,20 @@ function pairRenames(b: PlanBuilder, input: PlanInput, protectedPath: (p: string
     }
     if (!paired) break;
   }
+}
+
+/**
+ * Whether a directory on the way to `dest` (below the nearest one the virtual target holds
+ * already) is a known entry that has not been moved to it yet: the rename into `dest` must
+ * then come after that move (a later pairing round).
+ */
+function waitsForAncestorMove(b: PlanBuilder, input: PlanInput, currentPathByIno: ReadonlyMap<string, string>, dest: string): boolean {
+  for (let dir = parentOf(dest); dir !== ''; dir = parentOf(dir)) {
+    if (b.virt.get(dir)?.kind === 'dir') return false;
+    const lp = input.local.get(dir);
+    if (lp && currentPathByIno.has(lp.ino)) return true;
+  }
+  return false;
 }
 
 /** Pass 2. Local entries parents first; the virtual target is updated as ops are added. */
