@@ -135,6 +135,14 @@ export interface Target {
   stat(path: string): Promise<RemoteEntry | undefined>;
   /** Direct children of a directory (not recursive), in any order. */
   list(dir: string): Promise<RemoteEntry[]>;
+  /**
+   * Optional, for backends that pay per call (rsync: a process and a handshake): the direct
+   * children of each of `dirs` in few calls, in `dirs` order; undefined for a directory that
+   * is missing (or not a directory). Otherwise the same rules as `list` (the jail: a link on
+   * the way or in a directory's place rejects as `list` would). Verification and walks use
+   * it when present (engine/verify-target.ts, targets/walk.ts).
+   */
+  listDirs?(dirs: readonly string[]): Promise<(RemoteEntry[] | undefined)[]>;
   put(path: string, source: PutSource, options: PutOptions): Promise<void>;
   mkdir(path: string): Promise<void>;
   remove(path: string): Promise<void>;

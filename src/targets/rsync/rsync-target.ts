@@ -39,6 +39,8 @@ import type { Transport } from './transport.ts';
 
 /** Files at least this large that the target already holds go by the delta transfer. */
 export const DELTA_MIN_SIZE = 1024 * 1024;
+/** Directories per listing call (listDirs): the list and its rules stay a few hundred KiB. */
+const LIST_CHUNK = 2000;
 
 export interface RsyncTargetOptions {
   readonly url: string;
@@ -246,6 +248,81 @@ export class RsyncTarget implements Target {
     if (self !== undefined && self.kind === 'symlink') throw new TargetError('E_LINK_IN_PATH', `${quotePath(dir)} is a link on the target`, { path: dir });
     if (self !== undefined && self.kind !== 'dir') throw new TargetError('E_NOT_FOUND', `${quotePath(dir)} is not a directory on ${this.displayName}`, { path: dir });
     return found.filter((e) => e.path !== dir && parentOf(e.path) === dir).map(toRemote);
+  }
+
+  /**
+   * Many directories listed in one call per LIST_CHUNK (a first push's `once` verifies every
+   * directory it made: one call each cost a process and, over SSH, a shell round trip more).
+   * `-r` from the list of directories, with rules that keep each one's children and stop one
+   * level below. Anything the call does not settle cleanly (a directory neither listed nor
+   * reported missing, a link in a directory's place, an error naming no directory) is
+   * listed again alone by `list`, which gives its exact answer or error.
+   */
+  async listDirs(dirs: readonly string[]): Promise<(RemoteEntry[] | undefined)[]> {
+    for (const d of dirs) if (d !== '') assertSafePath(d);
+    const out: (RemoteEntry[] | undefined)[] = [];
+    for (let start = 0; start < dirs.length; start += LIST_CHUNK) out.push(...(await this.listChunk(dirs.slice(start, start + LIST_CHUNK))));
+    return out;
+  }
+
+  private async listChunk(dirs: readonly string[]): Promise<(RemoteEntry[] | undefined)[]> {
+    const alone = async (d: string) => {
+      try {
+        return await this.list(d);
+      } catch (err) {
+        if (err instanceof TargetError && err.code === 'E_NOT_FOUND') return undefined;
+        throw err;
+      }
+    };
+    // Over SSH the sender follows links: the jail's shell check first, those go alone (and reject).
+    const linked = this.transport.shell !== undefined ? await this.linksOnTheWay(dirs.filter((d) => d !== ''), dirs.filter((d) => d !== '').map(() => true)) : new Set<number>();
+    const nonRoot = dirs.filter((d) => d !== '');
+    const suspect = new Set(nonRoot.filter((_, i) => linked.has(i)));
+    const asked = dirs.filter((d) => !suspect.has(d));
+    const byDir = new Map<string, RemoteEntry[]>();
+    const selfKind = new Map<string, string>();
+    const missing = new Set<string>();
+    if (asked.length > 0) {
+      const dir = this.freshDir();
+      const glob = (d: string) => (d === '' ? Buffer.alloc(0) : Buffer.concat([Buffer.from('/'), encodeName(escapeGlob(d))]));
+      const rule = (sign: string, d: string, tail: string) => Buffer.concat([Buffer.from(`${sign} `), glob(d), Buffer.from(tail), Buffer.of(0)]);
+      // First match wins: each directory and its children in, then the level below each out.
+      writeFileSync(join(dir, 'filter'), Buffer.concat([...asked.filter((d) => d !== '').map((d) => rule('+', d, '')), ...asked.map((d) => rule('+', d, '/*')), ...asked.map((d) => rule('-', d, '/*/*'))]));
+      try {
+        const r = await this.rsync(['--list-only', '-r', '-l', '-8', '--no-h', '--from0', `--exclude-from=${join(dir, 'filter')}`, '--files-from=-', ...this.timeoutArgs, this.transport.root, `${dir}/`], nulList(asked.map((d) => (d === '' ? Buffer.from('.') : encodeName(d)))));
+        const said = r.stderr.toString('utf8');
+        if (r.exit !== 0 && r.exit !== 23 && r.exit !== 24) throw translateCall(r.exit, said, `listing ${asked.length} directories on ${this.displayName}`);
+        const wanted = new Set(asked);
+        for (const e of parseListing(r.stdout)) {
+          if (wanted.has(e.path)) selfKind.set(e.path, e.kind);
+          if (e.path === '') continue;
+          const parent = parentOf(e.path);
+          if (!wanted.has(parent)) continue;
+          const list = byDir.get(parent);
+          if (list) list.push(toRemote(e));
+          else byDir.set(parent, [toRemote(e)]);
+        }
+        if (r.exit !== 0) {
+          for (const e of parseErrors(r.stderr)) {
+            const i = e.quoted === '' ? -1 : matchItem(e.quoted, asked);
+            // Only "no such directory" for a directory that was not listed counts as missing;
+            // any other error sends the directories it may concern to `list` alone.
+            if (i >= 0 && (e.errno === 2 || e.errno === 20) && !selfKind.has(asked[i]!)) missing.add(asked[i]!);
+            else if (i >= 0) suspect.add(asked[i]!);
+            else if (e.errno !== undefined || /^rsync:|ERROR/.test(e.line)) asked.forEach((d) => suspect.add(d));
+          }
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    const result: (RemoteEntry[] | undefined)[] = [];
+    for (const d of dirs) {
+      if (!suspect.has(d) && missing.has(d)) result.push(undefined);
+      else if (!suspect.has(d) && selfKind.get(d) === 'dir') result.push(byDir.get(d) ?? []);
+      else result.push(await alone(d));
+    }
+    return result;
   }
 
   /** One file from a stream: written to a private folder with its mtime, then sent as a batch of one. */
