@@ -166,7 +166,10 @@ export interface Target {
    *   - a put reads the source file itself (`sourceRoot` + path), as it is when the backend
    *     reads it: the engine re-checks the file afterwards and records nothing when it moved on;
    *   - each item honours the same rules as its single call (no half file under the final
-   *     name, idempotent mkdir/remove/rmdir, E_NOT_EMPTY for a non-recursive rmdir, the jail).
+   *     name, idempotent mkdir/remove/rmdir, E_NOT_EMPTY for a non-recursive rmdir, the jail);
+   *   - a mkdir is made before the puts, mkdirs and symlinks below it in the same batch (the
+   *     engine sends a directory and its contents together); when it fails, those fail too
+   *     or arrive only where the directory already was.
    */
   applyBatch?(batch: Batch): Promise<BatchResult[]>;
   close(): Promise<void>;

@@ -82,7 +82,7 @@ export class RsyncTarget implements Target {
   readonly displayName: string;
   readonly caps: TargetCapabilities;
   /** Ops the executor keeps in flight: the batch gate groups them (engine/batch-apply.ts). */
-  readonly maxInFlight = 2000;
+  readonly maxInFlight = 3000;
   readonly rename?: (from: string, to: string) => Promise<void>;
   private readonly runner = new Runner();
   private readonly transport: Transport;
@@ -394,9 +394,12 @@ export class RsyncTarget implements Target {
       if (list) list.push(i);
       else groups.set(g, [i]);
     });
-    // Deletes first would race puts of the same batch only if the engine put both in one:
-    // it never does (an op and its dependents are never ready together).
-    for (const [group, indexes] of groups) {
+    // Deletes would race puts of the same batch only if the engine put both in one: it never
+    // does (only a mkdir and what goes below it travel together, engine/batch-apply.ts). The
+    // whole-file call goes first: it makes the directories the delta call's files may be in.
+    for (const group of GROUP_ORDER) {
+      const indexes = groups.get(group);
+      if (indexes === undefined) continue;
       const items = indexes.map((i) => batch.items[i]!);
       const got = group.startsWith('delete') ? await this.deleteGroup(items, group === 'delete-force') : await this.sendGroup(batch.sourceRoot, items, group === 'send-delta');
       indexes.forEach((i, k) => (results[i] = got[k]));
@@ -523,6 +526,9 @@ export class RsyncTarget implements Target {
     this.scratch = undefined;
   }
 }
+
+/** The calls of one batch, in this order. */
+const GROUP_ORDER = ['send', 'send-delta', 'delete', 'delete-force'] as const;
 
 /** Which call an item goes in: sends (whole-file or delta), deletes (with or without --force). */
 function groupOf(item: BatchItem): string {
