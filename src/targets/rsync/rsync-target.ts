@@ -19,7 +19,7 @@
  * Deletes: non-recursive (files, empty directories) without `--force`, so a directory that
  * is not empty is kept (E_NOT_EMPTY); recursive rmdirs with `--force`. Some rsync receivers
  * (3.4.3-era, RsyncProject/rsync issue 910) fail `--delete-missing-args` with
- * `--files-from`: connect probes it, and then deletes take lsyncd's include-filter form.
+ * `--files-from`: the first delete probes it, and then deletes take lsyncd's include-filter form.
  * Renames over SSH are one `mv` on the server (over the master connection) when `shell` is
  * allowed; otherwise the target has no rename and the engine sends a copy and a delete.
  */
@@ -46,6 +46,12 @@ export interface RsyncTargetOptions {
   readonly url: string;
   readonly transport: (runner: Runner) => Transport;
   readonly timeoutMs: number;
+  /**
+   * How deletes are sent: 'detect' (default: probed once, before the first delete) or
+   * 'filter', lsyncd's include-filter form always (what a receiver with RsyncProject/rsync
+   * issue 910 gets; tests force it to check that form against a sound receiver).
+   */
+  readonly deleteForm?: 'detect' | 'filter';
 }
 
 /** The mv script: refuses a link or a non-directory on the way below the root, then renames. */
@@ -87,8 +93,8 @@ export class RsyncTarget implements Target {
   private readonly runner = new Runner();
   private readonly transport: Transport;
   private scratch: string | undefined;
-  /** Deletes in lsyncd's include-filter form (the receiver breaks --delete-missing-args). */
-  private filterDeletes = false;
+  /** Whether deletes take lsyncd's include-filter form (the receiver breaks --delete-missing-args): probed once, at the first delete. */
+  private filterDeletes: Promise<boolean> | undefined;
   private seq = 0;
   /** rsync's own statistics of the sends so far (`--stats`): bytes on the wire, and file data sent as literal bytes. */
   readonly wire = { sentBytes: 0, literalBytes: 0, matchedBytes: 0 };
@@ -134,8 +140,19 @@ export class RsyncTarget implements Target {
       if (made.exit !== 0) throw translateCall(made.exit, made.stderr.toString('utf8'), `creating the target root of ${this.displayName}`);
       rootCreated = true;
     }
-    this.filterDeletes = await this.deleteMissingArgsBroken();
+    this.filterDeletes = undefined; // probed again at the first delete (the server may have changed)
     return { rootCreated };
+  }
+
+  /** True when deletes take the include-filter form (forced, or the probe found the receiver broken). */
+  private deleteForm(): Promise<boolean> {
+    if (this.o.deleteForm === 'filter') return Promise.resolve(true);
+    // A probe that failed (server down) is not remembered: the next delete probes again.
+    this.filterDeletes ??= this.deleteMissingArgsBroken().catch((err: unknown) => {
+      this.filterDeletes = undefined;
+      throw err;
+    });
+    return this.filterDeletes;
   }
 
   /**
@@ -441,7 +458,7 @@ export class RsyncTarget implements Target {
       for (const item of items) rmSync(localPath(skeleton, item.path), { recursive: true, force: true });
       const common = ['-d', '-8', '--ignore-errors', '-ii', '--out-format=%i %n', ...this.timeoutArgs, ...(force ? ['--force'] : [])];
       let r: RunResult;
-      if (!this.filterDeletes) {
+      if (!(await this.deleteForm())) {
         r = await this.rsync([...common, '--no-implied-dirs', '--delete-missing-args', '--from0', '--files-from=-', `${skeleton}/`, this.transport.root], nulList(items.map((i) => encodeName(i.path))));
       } else {
         // lsyncd's form: include each path (a recursive rmdir with all below it) and its
@@ -454,7 +471,8 @@ export class RsyncTarget implements Target {
           if (item.kind === 'rmdir' && item.recursive) rules.add(`+ /${escapeGlob(item.path)}/***`);
         }
         rules.add('- *');
-        writeFileSync(join(skeleton, '..', `${baseName(skeleton)}.filter`), nulList([...rules].map((x) => encodeName(x))));
+        // NUL-terminated rules as they are (not nulList: its `./` before each would make a rule a merge-file name).
+        writeFileSync(join(skeleton, '..', `${baseName(skeleton)}.filter`), Buffer.concat([...rules].flatMap((x) => [encodeName(x), Buffer.of(0)])));
         r = await this.rsync([...common, '-r', '--delete', '--existing', '--from0', `--filter=merge ${join(skeleton, '..', `${baseName(skeleton)}.filter`)}`, `${skeleton}/`, this.transport.root]);
       }
       return this.results(r, items, 'deleting');
