@@ -7,10 +7,10 @@
  * SYNC_INOTIFY_NO_NATIVE=1 in the environment makes it report "not built" (tests of the
  * fallback; an operator's escape hatch).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { PACKAGE_ROOT } from '../cli/package-root.ts';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** One inotify descriptor (see native/inotify.cc for the contract). */
 export interface InotifyHandle {
@@ -27,7 +27,24 @@ export interface InotifyBinding {
   readonly constants: Readonly<Record<string, number>>;
 }
 
-export const BINDING_PATH = join(PACKAGE_ROOT, 'build', 'Release', 'sync_inotify.node');
+/**
+ * The package root: this module runs from src/watch (through tsx) or from the bundle in dist/,
+ * so the folder of the package.json named sync-inotify above it (as cli/package-root.ts does;
+ * that layer is above this one).
+ */
+function packageRoot(): string | undefined {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    try {
+      if ((JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown }).name === 'sync-inotify') return dir;
+    } catch {
+      // no package.json here: keep walking up
+    }
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+const root = packageRoot();
+export const BINDING_PATH = root === undefined ? undefined : join(root, 'build', 'Release', 'sync_inotify.node');
 
 let cached: { binding: InotifyBinding } | { reason: string } | undefined;
 
@@ -36,7 +53,7 @@ export function loadInotifyBinding(): { binding: InotifyBinding } | { reason: st
   if (process.env.SYNC_INOTIFY_NO_NATIVE === '1') return { reason: 'SYNC_INOTIFY_NO_NATIVE=1' };
   if (cached) return cached;
   if (process.platform !== 'linux') return (cached = { reason: `no inotify on ${process.platform}` });
-  if (!existsSync(BINDING_PATH)) return (cached = { reason: 'the inotify binding was not built at install (see README, "Install")' });
+  if (BINDING_PATH === undefined || !existsSync(BINDING_PATH)) return (cached = { reason: 'the inotify binding was not built at install (see README, "Install")' });
   try {
     const binding = createRequire(import.meta.url)(BINDING_PATH) as InotifyBinding;
     if (typeof binding.Inotify !== 'function') return (cached = { reason: `${BINDING_PATH} is not the inotify binding` });
