@@ -55,7 +55,7 @@ export function writeOursConfig(scratch: string, src: string, ep: Endpoint, dest
   mkdirSync(scratch, { recursive: true });
   const file = join(scratch, 'sync-inotify.yaml');
   const top = Object.entries(extra).map(([k, v]) => `${k}: ${v}`);
-  writeFileSync(file, [`name: bench-${process.pid}`, ...top, 'syncs:', `  - source: ${src}`, '    targets:', oursTargetYaml(ep, dest), ''].join('\n'));
+  writeFileSync(file, [`name: bench`, ...top, 'syncs:', `  - source: ${src}`, '    targets:', oursTargetYaml(ep, dest), ''].join('\n'));
   return file;
 }
 
