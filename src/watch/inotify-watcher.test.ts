@@ -245,17 +245,25 @@ describe('InotifyWatcher', { skip: missing }, () => {
     );
   });
 
-  it('a queue overflow (events not read for a while) is one onLost at once, and a directory created meanwhile is watched', async () => {
+  it('a queue overflow (events not read for a while) is one onLost at once; the watches are brought up to date with what changed meanwhile', async () => {
     const max = Number(readFileSync('/proc/sys/fs/inotify/max_queued_events', 'utf8'));
+    mkdirSync(join(root, 'gone-during', 'sub'), { recursive: true });
+    mkdirSync(join(root, 'renamed-during', 'sub'), { recursive: true });
     const w = await start();
+    assert.equal(kernelWatches(), 5);
     // The watcher reads on this event loop: while this loop runs synchronously, nothing is
     // read, so more events than the queue holds overflow it, without touching the sysctl.
     const files = Math.ceil(max / 2) + 100; // each file: IN_CREATE, IN_CLOSE_WRITE (+ IN_MODIFY)
     for (let i = 0; i < files; i++) writeFileSync(join(root, `f${i}`), 'x');
+    // Past the overflow, the events of these are lost: only the re-walk can tell.
     mkdirSync(join(root, 'made-during-overflow', 'below'), { recursive: true });
+    rmSync(join(root, 'gone-during'), { recursive: true });
+    renameSync(join(root, 'renamed-during'), join(root, 'renamed-after'));
     await rec.waitFor('onLost for the overflow', () => rec.lost.some((l) => /queue overflowed \(fs\.inotify\.max_queued_events = \d+\)/.test(l)));
     await rec.waitFor('the new directories watched by the re-walk', () => w.watchedDirs().includes('made-during-overflow/below'));
     assert.equal(rec.lost.length, 1, rec.lost.join('\n'));
+    assert.deepEqual(w.watchedDirs(), ['', 'made-during-overflow', 'made-during-overflow/below', 'renamed-after', 'renamed-after/sub']);
+    await rec.waitFor('the kernel holds exactly those watches', () => kernelWatches() === 5);
     rec.hints = [];
     writeFileSync(join(root, 'made-during-overflow', 'below', 'seen'), 'x');
     await rec.waitFor('a write in it hinted', () => rec.hinted('made-during-overflow/below/seen'));

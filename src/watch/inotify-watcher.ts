@@ -221,8 +221,10 @@ export class InotifyWatcher implements Watcher {
   // ---- watches ----
 
   /**
-   * Watches `rel` and every directory under it not yet watched. With `descend`, directories
-   * already watched are listed too (after an overflow, to find what is new under them).
+   * Watches `rel` and every directory under it not yet watched. With `descend` (after an
+   * overflow, when any event may be missing, IN_IGNORED included), directories already watched
+   * are checked and listed too: one replaced meanwhile is watched afresh, subdirectories gone
+   * are unwatched, new ones watched.
    */
   private watchTree(rel: string, parent: WatchedDir | undefined, descend: boolean): void {
     const stack: Array<{ rel: string; parent: WatchedDir | undefined }> = [{ rel, parent }];
@@ -230,6 +232,14 @@ export class InotifyWatcher implements Watcher {
       const next = stack.pop()!;
       let dir = this.dirs.get(next.rel);
       if (dir && !descend) continue;
+      if (dir && descend) {
+        const st = lstatOrUndefined(this.abs(dir.rel));
+        if (!st?.isDirectory() || st.ino !== dir.ino || st.dev !== dir.dev) {
+          this.unwatchTree(dir);
+          this.hint(next.rel, { deep: true, closed: false });
+          dir = undefined;
+        }
+      }
       dir ??= this.watchOne(next.rel, next.parent);
       if (!dir) {
         if (this.unwatched.get(next.rel) === 'limit') this.markSubtreeUnwatched(next.rel);
@@ -241,11 +251,22 @@ export class InotifyWatcher implements Watcher {
       } catch {
         continue; // not listable (EACCES) or gone: its events still come, the engine reports it
       }
+      const listed = new Set<string>();
       for (const name of subdirs) {
         if (isTempName(name)) continue;
         const childRel = dir.rel === '' ? name : `${dir.rel}/${name}`;
         if (this.filter && !this.filter.accepts(childRel, true)) continue;
+        listed.add(childRel);
         stack.push({ rel: childRel, parent: dir });
+      }
+      if (descend) {
+        for (const c of [...dir.children]) {
+          const child = this.dirs.get(c);
+          if (!listed.has(c) && child) {
+            this.unwatchTree(child);
+            this.hint(c, { deep: true, closed: false });
+          }
+        }
       }
     }
   }
