@@ -360,12 +360,23 @@ describe('InotifyWatcher', { skip: missing }, () => {
       new Promise<{ exited: boolean; code: number | null; out: string }>((resolve) => {
         const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, arg], { stdio: ['ignore', 'pipe', 'pipe'] });
         let out = '';
-        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-        child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-        const timer = setTimeout(() => {
+        // The process gets 2 s to exit once it printed 'done' (its start, through tsx on a
+        // loaded machine, may take longer than that by itself); 30 s in all.
+        const kill = () => {
           child.kill('SIGKILL');
           resolve({ exited: false, code: null, out });
-        }, 4_000);
+        };
+        let timer = setTimeout(kill, 30_000);
+        const onData = (d: Buffer) => {
+          const before = out;
+          out += d.toString();
+          if (!/done/.test(before) && /done/.test(out)) {
+            clearTimeout(timer);
+            timer = setTimeout(kill, 2_000);
+          }
+        };
+        child.stdout.on('data', onData);
+        child.stderr.on('data', onData);
         child.on('exit', (code) => {
           clearTimeout(timer);
           resolve({ exited: true, code, out });
