@@ -126,15 +126,14 @@ function pairRenames(b: PlanBuilder, input: PlanInput, protectedPath: (p: string
       if (protectedPath(current)) continue;
       if (e.kind === 'file' && (e.size !== k.size || e.mtimeMs !== k.mtimeMs)) continue;
       if (isAtOrUnder(e.path, current)) continue; // into its own subtree: impossible
-      // The destination's directory must exist on the target first. When it is itself a known
-      // directory still waiting to be moved into place (nesting swapped: mv a/b c; mv a c/a),
-      // wait for that rename in a later round; pairing now would make the two renames wait
-      // for each other.
-      const destParent = parentOf(e.path);
-      if (destParent !== '' && b.virt.get(destParent)?.kind !== 'dir') {
-        const lp = input.local.get(destParent);
-        if (lp && currentPathByIno.has(lp.ino)) continue;
-      }
+      // Onto one of its own ancestors (where it sits now after a parent's rename this plan):
+      // impossible as one rename, and its ops would wait for each other. Sent as a copy.
+      if (isStrictlyUnder(current, e.path)) continue;
+      // The destination's directories must exist on the target first. When one of them (not
+      // only the parent) is itself a known directory still waiting to be moved into place
+      // (nesting swapped: mv a/b c; mv a c/a, or mv a c/new/a), wait for that rename in a
+      // later round; pairing now would make the renames and mkdirs wait for each other.
+      if (waitsForAncestorMove(b, input, localByIno, currentPathByIno, e.path)) continue;
       // The local entry still at the old path with the same inode means nothing moved.
       if (input.local.get(current)?.ino === ino) continue;
       const occupant = b.virt.get(e.path);
@@ -156,6 +155,30 @@ function pairRenames(b: PlanBuilder, input: PlanInput, protectedPath: (p: string
     }
     if (!paired) break;
   }
+}
+
+/**
+ * Whether a directory on the way to `dest` is not in its final place yet, so that the rename
+ * into `dest` must wait for a later pairing round:
+ *   - the source's directory there is a known one still to be moved to it (nesting swapped:
+ *     mv a/b c; mv a c/a, or through a new directory: mv a c/new/a);
+ *   - the virtual target holds another directory at that path, one that moves away (mv a/c r;
+ *     mkdir a/c; mv a/b a/c/r): renamed now, the entry would leave with it.
+ * The walk stops at the first directory that is in place (same inode on both sides) or that
+ * stays where it is.
+ */
+function waitsForAncestorMove(b: PlanBuilder, input: PlanInput, localByIno: ReadonlyMap<string, LocalEntry | null>, currentPathByIno: ReadonlyMap<string, string>, dest: string): boolean {
+  for (let dir = parentOf(dest); dir !== ''; dir = parentOf(dir)) {
+    const lp = input.local.get(dir);
+    const v = b.virt.get(dir);
+    if (v?.kind === 'dir' && lp !== undefined && v.ino === lp.ino) return false;
+    if (lp && currentPathByIno.has(lp.ino) && currentPathByIno.get(lp.ino) !== dir) return true;
+    if (v?.kind === 'dir') {
+      const goes = localByIno.get(v.ino);
+      return goes !== undefined && goes !== null && goes.path !== dir;
+    }
+  }
+  return false;
 }
 
 /** Pass 2. Local entries parents first; the virtual target is updated as ops are added. */
@@ -259,7 +282,8 @@ function removeSubtree(b: PlanBuilder, root: string, recursive: boolean, protect
 /**
  * Dependencies follow from paths alone, after all ops exist:
  *   - an op acting at P waits for the op that creates P's nearest created ancestor
- *     (mkdir or rename destination) — for a rename, both its source and destination;
+ *     (mkdir or rename destination) — for a rename, both its source and destination (for
+ *     the source, only a creator planned before it);
  *   - an op creating at P (mkdir, put, symlink, rename destination) waits for every op that
  *     vacates P (remove, rmdir, rename away from P) that was planned before it;
  *   - a non-recursive rmdir of D waits for every op vacating a direct child of D; a recursive
@@ -277,13 +301,18 @@ function linkDependencies(ops: Op[]): void {
       else dirCreatorsOf.set(op.path, [op.id]);
     }
   }
-  /** The creator of `dir` that an op with id `self` sees: the last before it, else the first after. */
-  const creatorFor = (dir: string, self: number): number | undefined => {
+  /**
+   * The creator of `dir` that an op with id `self` sees: the last before it, else (when
+   * `later` allows) the first after. A rename's source never looks later: when it was planned,
+   * its directories were there already (known, or brought by an earlier op); a later creator
+   * of the same name makes another directory there after this one left.
+   */
+  const creatorFor = (dir: string, self: number, later: boolean): number | undefined => {
     const list = dirCreatorsOf.get(dir);
     if (!list) return undefined;
     let chosen: number | undefined;
     for (const id of list) if (id < self) chosen = id;
-    return chosen ?? list.find((id) => id !== self);
+    return chosen ?? (later ? list.find((id) => id !== self) : undefined);
   };
   const vacatersOf = new Map<string, number[]>();
   const vacatersByParent = new Map<string, number[]>();
@@ -292,9 +321,9 @@ function linkDependencies(ops: Op[]): void {
     if (list) list.push(id);
     else m.set(k, [id]);
   };
-  const nearestCreator = (path: string, self: number): number | undefined => {
+  const nearestCreator = (path: string, self: number, later: boolean): number | undefined => {
     for (const a of ancestorsOf(path)) {
-      const id = creatorFor(a, self);
+      const id = creatorFor(a, self, later);
       if (id !== undefined) return id;
     }
     return undefined;
@@ -302,13 +331,13 @@ function linkDependencies(ops: Op[]): void {
 
   for (const op of ops) {
     const deps = new Set<number>();
-    const addCreator = (p: string) => {
-      const c = nearestCreator(p, op.id);
+    const addCreator = (p: string, later: boolean) => {
+      const c = nearestCreator(p, op.id, later);
       if (c !== undefined) deps.add(c);
     };
-    addCreator(op.path);
+    addCreator(op.path, true);
     if (op.kind === 'rename') {
-      addCreator(op.from);
+      addCreator(op.from, false);
       // Whatever leaves the source's subtree must leave before the subtree moves away.
       for (const [p, ids] of vacatersOf) if (isStrictlyUnder(p, op.from)) for (const id of ids) deps.add(id);
     }

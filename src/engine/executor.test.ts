@@ -49,6 +49,19 @@ describe('Executor', () => {
     assert.deepEqual(ids(report.done), [4]);
   });
 
+  it('ops whose dependencies wait for each other end as skipped and stuck, the rest runs', async () => {
+    const report = await new Executor(4).execute([op(1), op(2, [3]), op(3, [2]), op(4, [2])], async () => ({ status: 'done' }));
+    assert.deepEqual(ids(report.done), [1]);
+    assert.deepEqual(ids(report.skipped), [2, 3, 4]);
+    assert.deepEqual(ids(report.stuck), [2, 3, 4], 'nothing failed or stopped: a cycle, reported as such');
+  });
+
+  it('ops left by a failure are skipped, not stuck', async () => {
+    const report = await new Executor(4).execute([op(1), op(2, [1])], async (o) => (o.id === 1 ? { status: 'failed', error: new Error('no') } : { status: 'done' }));
+    assert.deepEqual(ids(report.skipped), [2]);
+    assert.deepEqual(report.stuck, []);
+  });
+
   it('takes a plan in batches that depend on earlier ones, finished or not', async () => {
     const c = controlled();
     let release: () => void = () => undefined;

@@ -27,6 +27,11 @@ export interface ExecutionReport {
   readonly failed: { op: Op; error: Error }[];
   /** Not run: a dependency did not succeed, or the run was stopped. */
   readonly skipped: Op[];
+  /**
+   * Of the skipped, those that never became ready although nothing failed or stopped: their
+   * dependencies wait for each other (a planner bug; the caller says so loudly).
+   */
+  readonly stuck: Op[];
   readonly targetError?: Error;
 }
 
@@ -43,7 +48,7 @@ export class Executor {
   }
 
   async execute(feed: OpFeed, run: (op: Op) => Promise<OpOutcome>): Promise<ExecutionReport> {
-    const report = { done: [] as Op[], retryLater: [] as Op[], failed: [] as { op: Op; error: Error }[], skipped: [] as Op[], targetError: undefined as Error | undefined };
+    const report = { done: [] as Op[], retryLater: [] as Op[], failed: [] as { op: Op; error: Error }[], skipped: [] as Op[], stuck: [] as Op[], targetError: undefined as Error | undefined };
     const admitted: Op[] = [];
     let feedError: { error: unknown } | undefined;
     /** Outstanding dependencies (`deps` and `after`) per op; -1 once skipped. */
@@ -151,8 +156,13 @@ export class Executor {
     pump();
     await finished;
     if (feedError) throw feedError.error;
-    // Whatever never became ready (stopped, or blocked by a failure) is skipped.
-    for (const op of admitted) if (!ended.has(op.id)) report.skipped.push(op);
+    // Whatever never became ready is skipped: stopped, or (nothing stopped it) stuck in a cycle.
+    const stopped = halted();
+    for (const op of admitted) {
+      if (ended.has(op.id)) continue;
+      report.skipped.push(op);
+      if (!stopped) report.stuck.push(op);
+    }
     return report;
   }
 }

@@ -123,6 +123,12 @@ export async function runPlan(ctx: PlanRunContext, plan: OpFeed): Promise<PlanRu
     }
   });
   ctx.running(undefined);
+  if (report.stuck.length > 0) {
+    // Never expected (core/plan.ts orders every plan acyclically): said loudly, and the paths
+    // are looked at again like any skipped op, so the next plan can take another way.
+    const first = report.stuck.slice(0, 3).map(describeOp).join('; ');
+    logger.error(`internal: ${report.stuck.length} operation(s) waited for each other and did not run (${first}); please report this with a debug log`);
+  }
   // Results gathered for one commit are in the store before anything reads it again.
   await ctx.commits.drain();
   progress?.finish();
