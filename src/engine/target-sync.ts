@@ -120,7 +120,8 @@ const FIRST_PUSH_BATCH = 250;
 
 export class TargetSync {
   private readonly dirty = new DirtySet();
-  private timer: NodeJS.Timeout | undefined;
+  /** The one flush timer: a timeout, or an immediate when the flush is due now. */
+  private timer: { readonly kind: 'timeout'; readonly handle: NodeJS.Timeout } | { readonly kind: 'immediate'; readonly handle: NodeJS.Immediate } | undefined;
   private running: Promise<void> | undefined;
   private executor: Executor | undefined;
   /** Hold vanished paths for the other half of a rename (a watcher is running). */
@@ -233,13 +234,23 @@ export class TargetSync {
     this.flushIn(wait);
   }
 
-  /** (Re)arms the one flush timer. */
+  /**
+   * (Re)arms the one flush timer. A flush due now (a file closed after writing) runs on this
+   * loop turn's check phase: setTimeout(0) would wait for the next turn's timers, up to 1 ms.
+   */
   private flushIn(ms: number): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
+    this.clearFlushTimer();
+    const fire = () => {
       this.timer = undefined;
       void this.flush();
-    }, ms);
+    };
+    this.timer = ms <= 0 ? { kind: 'immediate', handle: setImmediate(fire) } : { kind: 'timeout', handle: setTimeout(fire, ms) };
+  }
+
+  private clearFlushTimer(): void {
+    if (this.timer?.kind === 'immediate') clearImmediate(this.timer.handle);
+    else if (this.timer) clearTimeout(this.timer.handle);
+    this.timer = undefined;
   }
 
   private async flush(): Promise<void> {
@@ -678,8 +689,7 @@ export class TargetSync {
   async stop(): Promise<void> {
     this.stopped = true;
     this.firstCycleEnded();
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.clearFlushTimer();
     if (this.leftoverTimer) clearTimeout(this.leftoverTimer);
     this.leftoverTimer = undefined;
     this.executor?.stop();
