@@ -35,6 +35,7 @@ import { DirtySet } from './dirty-set.ts';
 import type { Executor, OpFeed } from './executor.ts';
 import { hashRacy } from './racy-hash.ts';
 import { collectScope } from './region.ts';
+import { LARGE_CYCLE_ENTRIES, releaseMemorySoon } from './release-memory.ts';
 import { runPlan, type RunCounters } from './run-plan.ts';
 import { gatePlan, HALT_ADVICE, HALT_RECHECK_MS } from './safety-halt.ts';
 import { emptyScan, type Scanner } from './scanner.ts';
@@ -148,6 +149,8 @@ export class TargetSync {
   private initialized = false;
   /** The temp journal holds leftovers to remove before the next plan (removeLeftovers). */
   private hasLeftovers = false;
+  /** Source entries the last cycle scanned (a large one is followed by a collection: release-memory.ts). */
+  private lastScanned = 0;
   /** Comes back for leftovers when nothing else would (retryLeftoversLater). */
   private leftoverTimer: NodeJS.Timeout | undefined;
   /** Settled when the first cycle has ended, whatever its outcome, or at stop (see firstCycle). */
@@ -274,6 +277,8 @@ export class TargetSync {
     await this.running;
     this.running = undefined;
     this.firstCycleEnded();
+    if (this.lastScanned >= LARGE_CYCLE_ENTRIES) releaseMemorySoon();
+    this.lastScanned = 0;
     if (this.dirty.afterCycle(batchStartedAt, Date.now())) {
       this.schedule();
     } else {
@@ -439,6 +444,7 @@ export class TargetSync {
     const widened = normalizeScopes(normalizeScopes(all).map((s) => widenScope(s, knownKind)));
     const region = { sourceRoot: this.o.sourceRoot, store, scanner, targetId: this.targetId };
     for (const s of widened) await collectScope(region, s, scan, known);
+    this.lastScanned = scan.entries.size;
     await hashRacy({ sourceRoot: this.o.sourceRoot, store, commits: this.commits, targetId: this.targetId, logger }, scan.entries, known);
 
     const caps = capabilitiesOf(this.o.target);
@@ -526,6 +532,7 @@ export class TargetSync {
       if (last.ops.length > 0) yield last.ops;
     }
     const result = await this.execute(feed(), problems);
+    this.lastScanned = scan.entries.size;
     // Created, then gone before the scan got inside: not finished (`once` looks again).
     const vanished = result.done.filter((op) => !scan.entries.has(op.path));
     if (vanished.length === 0) return result.cycle;
