@@ -464,7 +464,8 @@ describe('changes made while the daemon was down are found at the next start', {
   // rename, so a start that trusted unchanged directories would miss them. The promise kept:
   // a file is compared by (size, mtime, inode), and by content when its record is racy.
   it('rewritten in place (new size, or same size and a new mtime), replaced by another inode with the same size and mtime, a racy file rewritten with its mtime restored, a directory renamed', async () => {
-    const wholeSecond = Math.floor(Date.now() / 1000) - 1;
+    // This whole second (0 to 1 s ago): the record stays racy for at least a second of setup.
+    const wholeSecond = Math.floor(Date.now() / 1000);
     const s = setup({ 'a/size': 'one', 'a/mtime': 'same', 'a/inode': 'swap', 'a/racy': 'racy', 'b/x': 'x', 'b/deep/y': 'y', 'c/keep': 'keep' });
     // Old files (a clean record) but for a/racy, written "just now" (its record is racy).
     for (const f of ['a/size', 'a/mtime', 'a/inode', 'b/x', 'b/deep/y', 'c/keep']) utimesSync(join(s.src, f), 1_600_000_000, 1_600_000_000);
