@@ -11,7 +11,9 @@
  *   - `-I` (no quick check): a file rewritten within one timestamp tick keeps size and
  *     mtime, and rsync would skip it; with -I it is compared block by block instead;
  *   - files land under rsync's temp name in their directory and are renamed over the old
- *     one: no reader sees half a file; a killed rsync's receiver removes its temp file;
+ *     one: no reader sees half a file; a killed rsync's receiver removes its temp file, and
+ *     when it cannot (SIGKILL, the server's machine gone) the temp names of the files of a
+ *     call that failed are swept before the next call (sweepTemps);
  *   - `--no-implied-dirs`: parents are the engine's mkdirs, and the receiver's secure path
  *     walk refuses a link in the way (ELOOP → E_LINK_IN_PATH) instead of replacing it;
  *   - `--whole-file` for a batch of new or small files, the delta transfer for large files
@@ -36,6 +38,9 @@ import { lines, matchItem, parseErrors, parseItemized, parseListing, type Listed
 import { RSYNC_BIN, Runner, nulList, type RunResult } from './run.ts';
 import { translateCall, translatePathError } from './translate-error.ts';
 import type { Transport } from './transport.ts';
+
+/** rsync's receiver writes `dir/name` as `dir/.name.XXXXXX` (mkstemp's six characters). */
+const RSYNC_TEMP_NAME = /^\.(.+)\.[A-Za-z0-9]{6}$/s;
 
 /** Files at least this large that the target already holds go by the delta transfer. */
 export const DELTA_MIN_SIZE = 1024 * 1024;
@@ -96,6 +101,15 @@ export class RsyncTarget implements Target {
   /** Whether deletes take lsyncd's include-filter form (the receiver breaks --delete-missing-args): probed once, at the first delete. */
   private filterDeletes: Promise<boolean> | undefined;
   private seq = 0;
+  /**
+   * Files of send calls that failed as a whole (the server or the connection died): by
+   * directory, the names whose rsync temp file (`.name.XXXXXX`) a receiver killed without a
+   * chance to clean up may have left. Swept before the next call (sweepTemps).
+   */
+  private readonly tempSweep = new Map<string, Set<string>>();
+  private sweeping: Promise<void> | undefined;
+  /** Send calls running now: a sweep waits until none runs (it would take a live temp file). */
+  private activeSends = 0;
   /** rsync's own statistics of the sends so far (`--stats`): bytes on the wire, and file data sent as literal bytes. */
   readonly wire = { sentBytes: 0, literalBytes: 0, matchedBytes: 0 };
 
@@ -399,6 +413,7 @@ export class RsyncTarget implements Target {
   }
 
   async applyBatch(batch: Batch): Promise<BatchResult[]> {
+    if (this.tempSweep.size > 0 && this.activeSends === 0) await (this.sweeping ??= this.sweepTemps().finally(() => (this.sweeping = undefined)));
     const results: (BatchResult | undefined)[] = new Array(batch.items.length).fill(undefined);
     const groups = new Map<string, number[]>();
     batch.items.forEach((item, i) => {
@@ -427,12 +442,55 @@ export class RsyncTarget implements Target {
   /** Puts, mkdirs and symlinks: one rsync call from the source folder. */
   private async sendGroup(sourceRoot: string, items: readonly BatchItem[], delta: boolean): Promise<BatchResult[]> {
     const args = ['-l', '-t', '-d', '-O', '-I', '-8', '--stats', '--no-implied-dirs', '--ignore-missing-args', '--from0', '--files-from=-', '-ii', '--out-format=%i %n', ...this.timeoutArgs, ...(delta ? ['--no-whole-file'] : ['--whole-file']), `${sourceRoot}/`, this.transport.root];
-    const r = await this.rsync(args, nulList(items.map((i) => encodeName(i.path))));
+    let r: RunResult;
+    this.activeSends++;
+    try {
+      r = await this.rsync(args, nulList(items.map((i) => encodeName(i.path))));
+    } finally {
+      this.activeSends--;
+    }
+    if (r.exit !== 0 && r.exit !== 23 && r.exit !== 24) this.noteTempsOf(items);
     const stat = (name: string) => Number(new RegExp(`^${name}: ([\\d,]+)`, 'm').exec(r.stdout.toString('latin1'))?.[1]?.replace(/,/g, '') ?? 0);
     this.wire.sentBytes += stat('Total bytes sent');
     this.wire.literalBytes += stat('Literal data');
     this.wire.matchedBytes += stat('Matched data');
     return this.results(r, items, 'sending');
+  }
+
+  /** A send call failed as a whole: its files' rsync temp names are swept before the next call. */
+  private noteTempsOf(items: readonly BatchItem[]): void {
+    for (const item of items) {
+      if (item.kind !== 'put') continue;
+      const dir = parentOf(item.path);
+      const names = this.tempSweep.get(dir);
+      if (names) names.add(baseName(item.path));
+      else this.tempSweep.set(dir, new Set([baseName(item.path)]));
+    }
+  }
+
+  /**
+   * Removes the temp files a receiver killed with SIGKILL (the server's machine or daemon
+   * killed mid-transfer) left: in each noted directory, the entries named as rsync names its
+   * temp file for one of the noted files (`.name.` and six letters or digits), and only
+   * those. A failure keeps them noted (the target is still down: the call that follows
+   * fails the same way and the engine retries later).
+   */
+  private async sweepTemps(): Promise<void> {
+    const noted = [...this.tempSweep];
+    const listed = await this.listDirs(noted.map(([dir]) => dir));
+    const leftovers: BatchItem[] = [];
+    noted.forEach(([, names], i) => {
+      for (const e of listed[i] ?? []) {
+        const m = e.kind === 'file' ? RSYNC_TEMP_NAME.exec(baseName(e.path)) : null;
+        if (m && names.has(m[1]!)) leftovers.push({ kind: 'remove', path: e.path });
+      }
+    });
+    if (leftovers.length > 0) {
+      const results = await this.deleteUnlinked(leftovers, false);
+      const failed = results.find((r) => !r.ok);
+      if (failed && !failed.ok) throw failed.error;
+    }
+    for (const [dir] of noted) this.tempSweep.delete(dir);
   }
 
   /** Removes and rmdirs: one rsync call from a folder where these paths are missing. */
