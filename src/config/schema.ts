@@ -35,11 +35,12 @@ export const configSchema = z.strictObject({
   /** Full verification of every target (list it all, repair drift) this often; 0 = off. */
   verifyIntervalSec: z.number().int().nonnegative().optional(),
   /**
-   * Which inotify watcher: `native` (the default), our own watcher over Node's per-directory
-   * fs.watch (src/watch/dir-watcher.ts): events arrive within a millisecond and excluded
-   * directories are not watched; or `nsfw`, whose native thread polls every 50 ms.
+   * Which inotify watcher (src/watch/choose-watcher.ts): `native` (the default), our own
+   * inotify binding when it was built at install, else our watcher over Node's per-directory
+   * fs.watch; `fswatch`, that fs.watch watcher always; or `nsfw`, whose native thread polls
+   * every 50 ms. Ours skip excluded directories and deliver events within a millisecond.
    */
-  watcher: z.enum(['nsfw', 'native']).optional(),
+  watcher: z.enum(['nsfw', 'native', 'fswatch']).optional(),
   debug: z.boolean().optional(),
   log: z.string().optional(),
   pidFile: z.string().optional(),

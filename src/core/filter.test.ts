@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createPathFilter, typeVerdict } from './filter.ts';
+import ignore from 'ignore';
+import { createPathFilter, EDITOR_LITTER, FILTER_CACHE_CHECKS, typeVerdict } from './filter.ts';
 
 describe('path filter (gitignore dialect)', () => {
   const f = createPathFilter({ exclude: ['*.tmp', 'cache/', '/build', 'logs/**/*.log', '!keep.tmp'], alwaysExcluded: ['state.db'] });
@@ -30,6 +31,25 @@ describe('path filter (gitignore dialect)', () => {
     assert.equal(g.accepts('a/style.css', false), false);
     assert.equal(g.accepts('img/x/y.bin', false), true);
     assert.equal(g.accepts('anything', true), true);
+  });
+  it('keeps its verdicts across the rebuilds that bound its cache (a fresh matcher agrees on every path)', () => {
+    const exclude = ['*.tmp', 'cache/', '/build', 'logs/**/*.log', '!keep.tmp'];
+    const g = createPathFilter({ exclude, include: ['*.txt', 'keep.tmp'] });
+    const names = ['a.txt', 'b.tmp', 'keep.tmp', 'x.log', 'n.swp', 'c.bin'];
+    const dirs = ['', 'cache/', 'build/', 'logs/a/', 'sub/build/', 'sub/cache/x/'];
+    let checked = 0;
+    for (let i = 0; checked < 3 * FILTER_CACHE_CHECKS; i++) {
+      const dir = dirs[i % dirs.length]!;
+      const path = `${dir}d${i % 97}/${names[i % names.length]!}`;
+      const freshEx = ignore().add([...exclude, ...EDITOR_LITTER]);
+      const freshIn = ignore().add(['*.txt', 'keep.tmp']);
+      const want = !path.split('/').slice(0, -1).some((_, k, parts) => freshEx.ignores(`${parts.slice(0, k + 1).join('/')}/`)) && !freshEx.ignores(path) && freshIn.ignores(path);
+      // accepts() checks only the path itself; the scanner never descends into an excluded directory.
+      const dirExcluded = path.split('/').slice(0, -1).some((_, k, parts) => !g.accepts(parts.slice(0, k + 1).join('/'), true));
+      assert.equal(!dirExcluded && g.accepts(path, false), want, path);
+      checked += 2;
+    }
+    assert.ok(g.matcherRebuilds() >= 2, `rebuilt ${g.matcherRebuilds()} times`);
   });
   it('editor litter can be mirrored when asked', () => {
     assert.equal(createPathFilter({ ignoreEditorFiles: false }).accepts('x.swp', false), true);

@@ -29,10 +29,40 @@ export interface PathFilter {
   accepts(path: string, isDir: boolean): boolean;
 }
 
-export function createPathFilter(options: FilterOptions): PathFilter {
-  const excluded: Ignore = ignore().add([...(options.exclude ?? [])]);
-  if (options.ignoreEditorFiles ?? true) excluded.add(EDITOR_LITTER);
-  const included: Ignore | undefined = options.include && options.include.length > 0 ? ignore().add([...options.include]) : undefined;
+/**
+ * Checks between two rebuilds of the matchers. `ignore` caches the verdict of every path (and
+ * of each of its ancestors) it was asked about, for as long as the instance lives: a daemon
+ * watching 100,000 files kept 100,000 cached verdicts (about 15 MB) forever, and a tree whose
+ * files come and go grows it without bound. A fresh instance every few thousand checks keeps
+ * the cache to what a scan of one stretch of the tree asks again (a directory's ancestors),
+ * at the cost of compiling the patterns again (a fraction of a millisecond).
+ */
+export const FILTER_CACHE_CHECKS = 4096;
+
+/** An `ignore` matcher rebuilt every FILTER_CACHE_CHECKS checks (see there). */
+class BoundedIgnore {
+  private matcher: Ignore;
+  private checks = 0;
+  /** Rebuilds so far (tests: the bound is applied). */
+  rebuilds = 0;
+
+  constructor(private readonly patterns: readonly string[]) {
+    this.matcher = ignore().add([...patterns]);
+  }
+
+  ignores(path: string): boolean {
+    if (++this.checks > FILTER_CACHE_CHECKS) {
+      this.matcher = ignore().add([...this.patterns]);
+      this.checks = 1;
+      this.rebuilds++;
+    }
+    return this.matcher.ignores(path);
+  }
+}
+
+export function createPathFilter(options: FilterOptions): PathFilter & { readonly matcherRebuilds: () => number } {
+  const excluded = new BoundedIgnore([...(options.exclude ?? []), ...((options.ignoreEditorFiles ?? true) ? EDITOR_LITTER : [])]);
+  const included = options.include && options.include.length > 0 ? new BoundedIgnore(options.include) : undefined;
   const always = new Set(options.alwaysExcluded ?? []);
   return {
     accepts(path: string, isDir: boolean): boolean {
@@ -43,6 +73,7 @@ export function createPathFilter(options: FilterOptions): PathFilter {
       if (included && !isDir && !included.ignores(path)) return false;
       return true;
     },
+    matcherRebuilds: () => excluded.rebuilds + (included?.rebuilds ?? 0),
   };
 }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { isSafeRelativePath } from './paths.ts';
+import { compareParentsFirst, isSafeRelativePath, sortParentsFirst } from './paths.ts';
 import { needsContentHash, RACY_WINDOW_MS } from './entry.ts';
 
 describe('isSafeRelativePath', () => {
@@ -40,4 +40,21 @@ describe('needsContentHash (only racy records use the stored hash)', () => {
     ['mtime in the future (clock skew)', -5_000, true],
   ];
   for (const [name, age, expected] of cases) it(name, () => assert.equal(needsContentHash(1_000_000 - age, 1_000_000), expected));
+});
+
+describe('sortParentsFirst', () => {
+  it('orders exactly as sorting with compareParentsFirst', () => {
+    const segment = fc.constantFrom('a', 'b', 'a b', 'é', 'z0', '.x', 'A');
+    const path = fc.array(segment, { minLength: 0, maxLength: 4 }).map((parts) => parts.join('/'));
+    fc.assert(
+      fc.property(fc.array(path, { maxLength: 40 }), (paths) => {
+        assert.deepEqual(sortParentsFirst(paths, (p) => p), [...paths].sort(compareParentsFirst));
+      }),
+    );
+  });
+  it('sorts items by the path given for each, and leaves the input alone', () => {
+    const items = [{ p: 'a/b' }, { p: '' }, { p: 'b' }, { p: 'a' }];
+    assert.deepEqual(sortParentsFirst(items, (i) => i.p).map((i) => i.p), ['', 'a', 'b', 'a/b']);
+    assert.deepEqual(items.map((i) => i.p), ['a/b', '', 'b', 'a']);
+  });
 });

@@ -57,6 +57,20 @@ export function compareParentsFirst(a: string, b: string): number {
 }
 
 /**
+ * `items` sorted by their path as compareParentsFirst orders it, each depth computed once
+ * rather than in every comparison (a plan of 100,000 paths sorted with compareParentsFirst
+ * spent most of its sort counting slashes). Stable, like Array.prototype.sort.
+ */
+export function sortParentsFirst<T>(items: readonly T[], pathOf: (item: T) => string): T[] {
+  const keyed = items.map((item) => {
+    const path = pathOf(item);
+    return { item, path, depth: depthOf(path) };
+  });
+  keyed.sort((a, b) => (a.depth !== b.depth ? a.depth - b.depth : a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return keyed.map((k) => k.item);
+}
+
+/**
  * A relative path is well formed when it has no empty, '.' or '..' segment. Anything the
  * engine sends to a target passes this check, so a remote path can never escape its root.
  */

@@ -22,7 +22,7 @@
  */
 import { isRacy, isUncertain, sameFingerprint, type KnownEntry, type LocalEntry } from './entry.ts';
 import type { Op, Problem } from './ops.ts';
-import { ancestorsOf, compareParentsFirst, isAtOrUnder, isStrictlyUnder, parentOf, rebase } from './paths.ts';
+import { ancestorsOf, compareParentsFirst, isAtOrUnder, isStrictlyUnder, parentOf, rebase, sortParentsFirst } from './paths.ts';
 
 export interface PlanCapabilities {
   readonly rename: boolean;
@@ -108,7 +108,16 @@ function pairRenames(b: PlanBuilder, input: PlanInput, protectedPath: (p: string
 
   for (let round = 0; round < 64; round++) {
     let paired = false;
-    const candidates = [...currentPathByIno.entries()].sort((x, y) => compareParentsFirst(x[1], y[1]));
+    // Only inodes that now live at another local path can pair. The others (a no-change
+    // restart: all of them) would be skipped below anyway (no local entry, or `e.path ===
+    // current`), and neither changes during a round (a candidate moved with its parent is
+    // skipped as stale), so they are left out of the sort rather than sorted and skipped.
+    const moved: [string, string][] = [];
+    for (const pair of currentPathByIno) {
+      const e = localByIno.get(pair[0]);
+      if (e && e.path !== pair[1]) moved.push(pair);
+    }
+    const candidates = sortParentsFirst(moved, (pair) => pair[1]);
     for (const [ino, current] of candidates) {
       if (currentPathByIno.get(ino) !== current) continue; // moved with a parent this round
       const k = b.virt.get(current);
@@ -174,7 +183,7 @@ function waitsForAncestorMove(b: PlanBuilder, input: PlanInput, localByIno: Read
 
 /** Pass 2. Local entries parents first; the virtual target is updated as ops are added. */
 function createAndUpdate(b: PlanBuilder, input: PlanInput): void {
-  const paths = [...input.local.keys()].sort(compareParentsFirst);
+  const paths = sortParentsFirst([...input.local.keys()], (p) => p);
   for (const path of paths) {
     const e = input.local.get(path)!;
     if (path === '') continue; // the root always exists on the target
@@ -229,7 +238,10 @@ function asKnown(e: LocalEntry): KnownEntry {
 
 /** Pass 3. Whatever the virtual target still holds that the source does not. */
 function removeVanished(b: PlanBuilder, input: PlanInput, protectedPath: (p: string) => boolean): void {
-  const vanished = [...b.virt.keys()].filter((p) => p !== '' && !input.local.has(p) && !protectedPath(p)).sort(compareParentsFirst);
+  const vanished = sortParentsFirst(
+    [...b.virt.keys()].filter((p) => p !== '' && !input.local.has(p) && !protectedPath(p)),
+    (p) => p,
+  );
   const handled = new Set<string>();
   for (const path of vanished) {
     if (handled.has(path) || !b.virt.has(path)) continue;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { flushDelay, unsettledPaths } from './debounce.ts';
+import { flushDelay, flushDelayWithClosed, unsettledPaths } from './debounce.ts';
 import { backoffDelay, OP_RETRY } from './retry.ts';
 import { needsDeepScan, normalizeScopes, widenScope } from './scope.ts';
 import { isTempName, tempPathFor } from './temp-name.ts';
@@ -59,6 +59,25 @@ describe('paths still being written at a flush (quiet 20 ms, cap 1000 ms)', () =
       const got = unsettledPaths(hints.map(([p, first, last]) => [p, { first, last }] as const), now, 20, 1000);
       assert.deepEqual([...got.paths].sort(), held);
       assert.equal(got.settlesInMs, settles);
+    });
+  }
+});
+
+describe('files closed after writing (IN_CLOSE_WRITE) skip the quiet window (quiet 20 ms, cap 1000 ms)', () => {
+  it('a closed path pending: flush now; none: the usual window', () => {
+    assert.equal(flushDelayWithClosed(100, { firstHintAt: 100, lastHintAt: 100 }, true, 20, 1000), 0);
+    assert.equal(flushDelayWithClosed(100, { firstHintAt: 100, lastHintAt: 100 }, false, 20, 1000), 20);
+  });
+  // [name, now, hints as [path, first, last, closed], held paths]
+  const cases: [string, number, [string, number, number, boolean][], string[]][] = [
+    ['a path closed just now is not held', 1000, [['done', 1000, 1000, true]], []],
+    ['beside it, a path still being written is held', 1000, [['done', 999, 1000, true], ['open', 995, 999, false]], ['open']],
+    ['a path written again after its close (closed false) is held again', 1000, [['again', 990, 1000, false]], ['again']],
+  ];
+  for (const [name, now, hints, held] of cases) {
+    it(name, () => {
+      const got = unsettledPaths(hints.map(([p, first, last, closed]) => [p, { first, last, closed }] as const), now, 20, 1000);
+      assert.deepEqual([...got.paths].sort(), held);
     });
   }
 });

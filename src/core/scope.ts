@@ -10,6 +10,11 @@ export interface Scope {
   readonly path: string;
   /** Rescan (and reconcile) the whole subtree, not just the path itself. */
   readonly deep: boolean;
+  /**
+   * Watch hints only: the latest event of this path was a file closed after writing
+   * (IN_CLOSE_WRITE), so it need not wait for the debounce's quiet window (core/debounce.ts).
+   */
+  readonly closed?: boolean;
 }
 
 /** Merges scopes: a deep scope absorbs everything under it; duplicates collapse (deep wins). */

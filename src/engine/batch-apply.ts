@@ -17,6 +17,15 @@
  * as planned, or it is recorded as uncertain and looked at again (retry-later). A racy
  * record gets the hash of the file as it is after the call.
  *
+ * Directories and their contents together (`joins`, the executor's joining): a put, mkdir or
+ * symlink may be handed over while the mkdir of a directory above it is still queued or being
+ * sent. It then goes in the same call, after the mkdir (Target.applyBatch creates a directory
+ * before what a batch puts in it: one rsync call makes a whole subtree), or, when the mkdir is
+ * already in a call in flight, in a call after that one ended. A first push is then a few full
+ * calls instead of one call per directory level. When such a mkdir fails, what depended on it
+ * and did not arrive is looked at again (retry-later), as if it had been skipped; what the
+ * target reports as arrived is recorded (it is there: the directory existed).
+ *
  * Ops a batch does not carry (renames, staged directories, publishing) go to applyOp, and so
  * does everything when the target has a bandwidth limit (`bwlimit` paces the streams we send).
  */
@@ -61,8 +70,18 @@ export function batchable(op: Op): op is BatchOp {
   }
 }
 
+/**
+ * Whether `op` may be handed to the batch applier while `dep` (one of its dependencies) is
+ * still running: `dep` makes a directory above `op`'s path, and both travel in batches.
+ */
+export function batchJoins(op: Op, dep: Op): boolean {
+  return dep.kind === 'mkdir' && batchable(dep) && (op.kind === 'put' || op.kind === 'mkdir' || op.kind === 'symlink') && batchable(op) && op.path.startsWith(`${dep.path}/`);
+}
+
 export class BatchApplier {
   private queue: Pending[] = [];
+  /** Where each op handed over stands: queued, in a call, or ended (ok or not). */
+  private readonly state = new Map<number, 'queued' | 'sending' | 'ok' | 'failed'>();
   private scheduled = false;
   private calls = 0;
   /** The context of the latest op (every op of one execution brings an equivalent one). */
@@ -73,8 +92,15 @@ export class BatchApplier {
     // A bandwidth limit paces the bytes we stream; a batch's backend reads the files itself.
     if (ctx.target.applyBatch === undefined || ctx.throttle !== undefined || !batchable(op)) return applyOp(ctx, op);
     this.ctx = ctx;
+    this.state.set(op.id, 'queued');
     return new Promise<OpOutcome>((resolve) => {
-      this.queue.push({ op, resolve });
+      this.queue.push({
+        op,
+        resolve: (outcome) => {
+          this.state.set(op.id, outcome.status === 'done' ? 'ok' : 'failed');
+          resolve(outcome);
+        },
+      });
       this.schedule();
     });
   }
@@ -90,7 +116,8 @@ export class BatchApplier {
 
   private flush(): void {
     while (this.queue.length > 0 && this.calls < MAX_CALLS) {
-      const batch = this.queue.splice(0, MAX_ITEMS);
+      const batch = this.take();
+      if (batch.length === 0) break;
       this.calls++;
       this.send(batch)
         .catch((err: unknown) => {
@@ -102,6 +129,42 @@ export class BatchApplier {
           if (this.queue.length > 0) this.schedule();
         });
     }
+  }
+
+  /**
+   * The next call's ops, in queue order: each op whose joined dependencies are done or ride
+   * in this same call before it. One whose dependency is in a call in flight waits; one whose
+   * dependency failed is looked at again.
+   */
+  private take(): Pending[] {
+    const batch: Pending[] = [];
+    const inBatch = new Set<number>();
+    const rest: Pending[] = [];
+    for (const p of this.queue) {
+      if (batch.length >= MAX_ITEMS) {
+        rest.push(p);
+        continue;
+      }
+      let verdict: 'go' | 'wait' | 'failed' = 'go';
+      for (const d of p.op.deps) {
+        const st = this.state.get(d);
+        if (st === undefined || st === 'ok' || inBatch.has(d)) continue;
+        if (st === 'failed') {
+          verdict = 'failed';
+          break;
+        }
+        verdict = 'wait';
+      }
+      if (verdict === 'failed') p.resolve({ status: 'retry-later', reason: 'its directory was not made' });
+      else if (verdict === 'wait') rest.push(p);
+      else {
+        batch.push(p);
+        inBatch.add(p.op.id);
+        this.state.set(p.op.id, 'sending');
+      }
+    }
+    this.queue = rest;
+    return batch;
   }
 
   private async send(batch: readonly Pending[]): Promise<void> {
@@ -132,10 +195,19 @@ export class BatchApplier {
         return;
       }
     }
+    const failedHere = new Set<number>();
     for (let i = 0; i < batch.length; i++) {
       const { op, resolve } = batch[i]!;
       const result = results[i]!;
-      resolve(result.ok ? this.commit(op) : await this.failed(op, result.error));
+      if (result.ok) {
+        resolve(this.commit(op));
+        continue;
+      }
+      failedHere.add(op.id);
+      // Its directory, made in this same call, failed: as if skipped (the directory's own
+      // failure is handled and reported on its own).
+      if (op.deps.some((d) => failedHere.has(d))) resolve({ status: 'retry-later', reason: 'its directory was not made' });
+      else resolve(await this.failed(op, result.error));
     }
   }
 

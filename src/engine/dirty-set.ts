@@ -3,7 +3,7 @@
  * look at, deep or not, and when they were hinted. The debounce decisions are core/debounce.ts;
  * this keeps the times they need and hands a cycle its settled scopes.
  */
-import { flushDelay, unsettledPaths, type PathHintTimes } from '../core/debounce.ts';
+import { flushDelayWithClosed, unsettledPaths, type PathHintTimes } from '../core/debounce.ts';
 import type { Scope } from '../core/scope.ts';
 
 interface DirtyPath extends PathHintTimes {
@@ -28,6 +28,8 @@ export class DirtySet {
   private readonly paths = new Map<string, DirtyPath>();
   private firstHintAt = 0;
   private lastHintAt = 0;
+  /** Dirty paths whose latest hint was a file closed after writing (see core/debounce.ts). */
+  private closedCount = 0;
 
   get size(): number {
     return this.paths.size;
@@ -39,7 +41,10 @@ export class DirtySet {
     this.lastHintAt = now;
     for (const s of scopes) {
       const was = this.paths.get(s.path);
-      this.paths.set(s.path, { deep: (was?.deep ?? false) || s.deep, first: was?.first || now, last: now });
+      const closed = s.closed === true;
+      if (closed && !was?.closed) this.closedCount++;
+      else if (!closed && was?.closed) this.closedCount--;
+      this.paths.set(s.path, { deep: (was?.deep ?? false) || s.deep, first: was?.first || now, last: now, closed });
     }
   }
 
@@ -48,13 +53,14 @@ export class DirtySet {
     if (this.paths.size === 0) this.firstHintAt = now;
     for (const s of scopes) {
       const was = this.paths.get(s.path);
+      if (was?.closed) this.closedCount--;
       this.paths.set(s.path, { deep: (was?.deep ?? false) || s.deep, first: was?.first ?? 0, last: was?.last ?? 0 });
     }
   }
 
   /** How long to wait from `now` before a flush (core/debounce.ts). */
   flushDelay(now: number, debounceMs: number, debounceMaxMs: number): number {
-    return flushDelay(now, { firstHintAt: this.firstHintAt, lastHintAt: this.lastHintAt }, debounceMs, debounceMaxMs);
+    return flushDelayWithClosed(now, { firstHintAt: this.firstHintAt, lastHintAt: this.lastHintAt }, this.closedCount > 0, debounceMs, debounceMaxMs);
   }
 
   /**
@@ -64,7 +70,10 @@ export class DirtySet {
   take(now: number, debounceMs: number, debounceMaxMs: number): TakenScopes {
     const unsettled = unsettledPaths(this.paths, now, debounceMs, debounceMaxMs);
     const scopes = [...this.paths].filter(([path]) => !unsettled.paths.has(path)).map(([path, { deep }]) => ({ path, deep }));
-    for (const s of scopes) this.paths.delete(s.path);
+    for (const s of scopes) {
+      if (this.paths.get(s.path)?.closed) this.closedCount--;
+      this.paths.delete(s.path);
+    }
     return { scopes, unsettled: unsettled.paths, settlesInMs: unsettled.settlesInMs, batchStartedAt: this.firstHintAt };
   }
 

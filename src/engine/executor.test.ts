@@ -42,6 +42,38 @@ describe('Executor', () => {
     assert.deepEqual(ids(report.done), [1, 2, 3, 4]);
   });
 
+  it('joining: a dependent starts while its joinable dependency runs; each ends by its own outcome', async () => {
+    const c = controlled();
+    // 2 and 3 may join 1; 4 (after a non-joinable 5) and 6 (an `after` on 1) wait for their dependencies to end.
+    const joins = (o: Op, dep: Op) => dep.id === 1 || dep.id === 2;
+    const running = new Executor(10).execute([op(1), op(2, [1]), op(3, [2]), op(5), op(4, [1, 5]), op(6, [], [1])], c.run, joins);
+    await tick();
+    assert.deepEqual([...c.started].sort(), [1, 2, 3, 5], 'the chain under 1 started with it; 4 waits for 5, 6 for 1 to end');
+    await c.end(3); // a joined op may end before its dependency
+    await c.end(1, { status: 'failed', error: new Error('mkdir refused') });
+    assert.ok(c.started.includes(6), '6 runs once 1 ended, whichever way');
+    assert.ok(!c.started.includes(4), '4 never runs: 1 failed');
+    await c.end(2, { status: 'retry-later', reason: 'its directory was not made' });
+    await c.end(5);
+    await c.end(6);
+    const report = await running;
+    assert.deepEqual(ids(report.done), [3, 5, 6], 'the joined op that ended well is done, not skipped');
+    assert.deepEqual(ids(report.retryLater), [2]);
+    assert.deepEqual(ids(report.failed.map((f) => f.op)), [1]);
+    assert.deepEqual(ids(report.skipped), [4], 'a dependent that had not started is skipped as before');
+  });
+
+  it('joining: a joined op not yet started is skipped when its dependency fails first', async () => {
+    const c = controlled();
+    const running = new Executor(1).execute([op(1), op(2, [1])], c.run, () => true);
+    await tick();
+    assert.deepEqual(c.started, [1], 'concurrency 1: the joined op waits for a slot');
+    await c.end(1, { status: 'failed', error: new Error('no') });
+    const report = await running;
+    assert.deepEqual(c.started, [1]);
+    assert.deepEqual(ids(report.skipped), [2]);
+  });
+
   it('skips the dependents of an op that did not succeed, and their dependents', async () => {
     const report = await new Executor(4).execute([op(1), op(2, [1]), op(3, [2]), op(4)], async (o) => (o.id === 1 ? { status: 'failed', error: new Error('no') } : { status: 'done' }));
     assert.deepEqual(ids(report.failed.map((f) => f.op)), [1]);

@@ -9,6 +9,13 @@
  * earlier batches, finished or not, never on later ones. Besides `deps` (must succeed), an op
  * may name ops in `after`: those must have ended, whichever way (skipped counts as ended). Once the executor stops, it takes
  * no more batches (the feed's iterator is closed).
+ *
+ * Joining: a runner that sends ops in groups (engine/batch-apply.ts) may take an op while a
+ * dependency is still running, when it can order the two itself (a directory and the files in
+ * it, created by one rsync call). `joins(op, dep)` says so; such an op starts as soon as each
+ * of its dependencies has ended well or is running and joinable, and it ends by its own
+ * outcome (the runner's business: it never reports done what did not happen), also when the
+ * dependency then fails.
  */
 import type { Op } from '../core/ops.ts';
 
@@ -47,7 +54,7 @@ export class Executor {
     this.stopped = true;
   }
 
-  async execute(feed: OpFeed, run: (op: Op) => Promise<OpOutcome>): Promise<ExecutionReport> {
+  async execute(feed: OpFeed, run: (op: Op) => Promise<OpOutcome>, joins?: (op: Op, dep: Op) => boolean): Promise<ExecutionReport> {
     const report = { done: [] as Op[], retryLater: [] as Op[], failed: [] as { op: Op; error: Error }[], skipped: [] as Op[], stuck: [] as Op[], targetError: undefined as Error | undefined };
     const admitted: Op[] = [];
     let feedError: { error: unknown } | undefined;
@@ -59,6 +66,10 @@ export class Executor {
     const followers = new Map<number, Op[]>();
     /** Ops that ended: true when done, false when not (failed, retry-later, skipped). */
     const ended = new Map<number, boolean>();
+    /** Ops launched and not ended (joinable dependencies are looked up here). */
+    const running = new Map<number, Op>();
+    /** Ops made ready before every dependency ended (joined a running one). */
+    const joined = new Set<number>();
     // A stack, so the plan runs depth first in its own order: the first op of a batch first, and
     // an op's dependents (first ones first) as soon as it is done.
     const ready: Op[] = [];
@@ -76,15 +87,26 @@ export class Executor {
         const left = waitingOn.get(d.id)!;
         if (left < 0) continue; // skipped meanwhile
         waitingOn.set(d.id, left - 1);
-        if (left === 1) ready.push(d);
+        if (left === 1 && !joined.has(d.id)) ready.push(d);
       }
     };
     const skip = (op: Op) => {
       waitingOn.set(op.id, -1);
       ended.set(op.id, false);
       report.skipped.push(op);
-      for (const d of dependents.get(op.id) ?? []) if (waitingOn.get(d.id)! >= 0) skip(d);
+      for (const d of dependents.get(op.id) ?? []) if (waitingOn.get(d.id)! >= 0 && !running.has(d.id) && !ended.has(d.id)) skip(d);
       satisfy(followers.get(op.id) ?? []);
+    };
+    /** `op` just started: dependents that may join it (and whose other dependencies allow) are ready. */
+    const joinable = (op: Op) => {
+      if (joins === undefined) return;
+      for (const d of dependents.get(op.id) ?? []) {
+        if (joined.has(d.id) || (waitingOn.get(d.id) ?? -1) <= 0) continue;
+        if ((d.after ?? []).some((a) => !ended.has(a))) continue;
+        if (!d.deps.every((x) => ended.get(x) === true || (running.has(x) && joins(d, running.get(x)!)))) continue;
+        joined.add(d.id);
+        ready.push(d);
+      }
     };
     const admit = (batch: readonly Op[]) => {
       const runnable: Op[] = [];
@@ -100,6 +122,10 @@ export class Executor {
         for (const d of open) waitFor(dependents, d, op);
         for (const d of openAfter) waitFor(followers, d, op);
         if (open.length + openAfter.length === 0) runnable.push(op);
+        else if (joins !== undefined && openAfter.length === 0 && open.every((d) => running.has(d) && joins(op, running.get(d)!))) {
+          joined.add(op.id);
+          runnable.push(op);
+        }
       }
       for (let i = runnable.length - 1; i >= 0; i--) ready.push(runnable[i]!);
     };
@@ -115,7 +141,7 @@ export class Executor {
       if (outcome.status === 'retry-later') report.retryLater.push(op);
       else report.failed.push({ op, error: outcome.error });
       if (outcome.status === 'target-down') report.targetError ??= outcome.error;
-      for (const d of dependents.get(op.id) ?? []) if (waitingOn.get(d.id)! >= 0) skip(d);
+      for (const d of dependents.get(op.id) ?? []) if (waitingOn.get(d.id)! >= 0 && !running.has(d.id) && !ended.has(d.id)) skip(d);
       satisfy(followers.get(op.id) ?? []);
     };
 
@@ -126,11 +152,17 @@ export class Executor {
     const pump = () => {
       while (!halted() && active < this.concurrency && ready.length > 0) {
         const op = ready.pop()!;
+        // A joined op whose dependency failed before it started was skipped meanwhile.
+        if (ended.has(op.id)) continue;
         active++;
-        run(op)
+        running.set(op.id, op);
+        const result = run(op);
+        joinable(op);
+        result
           .catch((error: unknown): OpOutcome => ({ status: 'failed', error: error instanceof Error ? error : new Error(String(error)) }))
           .then((outcome) => {
             active--;
+            running.delete(op.id);
             finish(op, outcome);
             pump();
           });

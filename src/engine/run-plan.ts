@@ -12,7 +12,7 @@ import type { GroupCommit } from '../state/group-commit.ts';
 import type { Store } from '../state/store.ts';
 import type { TargetError } from '../targets/errors.ts';
 import type { Target } from '../targets/target.ts';
-import { BatchApplier } from './batch-apply.ts';
+import { BatchApplier, batchJoins } from './batch-apply.ts';
 import { Executor, isOpList, type ExecutionReport, type OpFeed } from './executor.ts';
 import { MkdirIntents } from './intents.ts';
 import { Progress, tap, type ProgressView } from './progress.ts';
@@ -121,7 +121,7 @@ export async function runPlan(ctx: PlanRunContext, plan: OpFeed): Promise<PlanRu
     } finally {
       counters.inFlight--;
     }
-  });
+  }, ctx.target.applyBatch !== undefined && ctx.throttle === undefined && ctx.dryRun === undefined ? batchJoins : undefined);
   ctx.running(undefined);
   if (report.stuck.length > 0) {
     // Never expected (core/plan.ts orders every plan acyclically): said loudly, and the paths

@@ -19,7 +19,7 @@ import type { Store } from '../state/store.ts';
 import { createTarget, parseTargetUrl } from '../targets/registry.ts';
 import { isTargetError } from '../targets/errors.ts';
 import type { Watcher } from '../watch/watcher.ts';
-import { DirWatcher } from '../watch/dir-watcher.ts';
+import { createWatcher } from '../watch/choose-watcher.ts';
 import { Scanner } from './scanner.ts';
 import { TargetSync, type CycleResult, type TargetStatus } from './target-sync.ts';
 import type { ProgressView } from './progress.ts';
@@ -169,8 +169,10 @@ export class SyncRunner {
     const root = resolve(s.config.source);
     s.watchedRoot = rootIdentity(root);
     if (s.watchedRoot === undefined) return; // nothing to watch until it is back (checkRoots)
-    // nsfw is a native module: loaded only when configured (a `once` never watches).
-    s.watcher = this.config.watcher === 'nsfw' ? new (await import('../watch/nsfw-watcher.ts')).NsfwWatcher(root, callbacks) : new DirWatcher(root, callbacks, { filter: s.filter });
+    // Which watcher: watch/choose-watcher.ts (the inotify binding, else fs.watch; or nsfw).
+    const { watcher, which } = await createWatcher(this.config.watcher ?? 'native', root, callbacks, s.filter);
+    s.watcher = watcher;
+    this.logger.info(which);
     await s.watcher.start();
   }
 

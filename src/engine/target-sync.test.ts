@@ -4,10 +4,11 @@
  * and can act in the middle of a put.
  */
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { isRacy } from '../core/entry.ts';
 import { createPathFilter } from '../core/filter.ts';
 import { createLogger } from '../log/logger.ts';
 import { SqliteStore } from '../state/sqlite-store.ts';
@@ -455,5 +456,49 @@ describe('the store never claims what the target does not hold', { timeout: 30_0
     assert.deepEqual(tree(s.dst), tree(s.src));
     assert.ok(s.lines.some((l) => /"a\/b\/c\/f": file missing on the target/.test(l)), s.lines.join('\n'));
     await sync.stop();
+  });
+});
+
+describe('changes made while the daemon was down are found at the next start', { timeout: 30_000 }, () => {
+  // Each tries to slip a change past a restart: none changes its directory's mtime except the
+  // rename, so a start that trusted unchanged directories would miss them. The promise kept:
+  // a file is compared by (size, mtime, inode), and by content when its record is racy.
+  it('rewritten in place (new size, or same size and a new mtime), replaced by another inode with the same size and mtime, a racy file rewritten with its mtime restored, a directory renamed', async () => {
+    // This whole second (0 to 1 s ago): the record stays racy for at least a second of setup.
+    const wholeSecond = Math.floor(Date.now() / 1000);
+    const s = setup({ 'a/size': 'one', 'a/mtime': 'same', 'a/inode': 'swap', 'a/racy': 'racy', 'b/x': 'x', 'b/deep/y': 'y', 'c/keep': 'keep' });
+    // Old files (a clean record) but for a/racy, written "just now" (its record is racy).
+    for (const f of ['a/size', 'a/mtime', 'a/inode', 'b/x', 'b/deep/y', 'c/keep']) utimesSync(join(s.src, f), 1_600_000_000, 1_600_000_000);
+    utimesSync(join(s.src, 'a/racy'), wholeSecond, wholeSecond);
+    const first = s.sync();
+    await first.start();
+    await first.cycle(whole);
+    assert.ok(isRacy(s.store.get(first.targetId, 'a/racy')!), 'the test needs a racy record');
+    assert.ok(!isRacy(s.store.get(first.targetId, 'a/mtime')!));
+    await first.stop();
+
+    const dirMtime = statSync(join(s.src, 'a')).mtimeMs;
+    writeFileSync(join(s.src, 'a/size'), 'one more');
+    writeFileSync(join(s.src, 'a/mtime'), 'SAME');
+    const tmp = join(work, `inode-${n}`);
+    writeFileSync(tmp, 'SWAP');
+    utimesSync(tmp, 1_600_000_000, 1_600_000_000);
+    renameSync(tmp, join(s.src, 'a/inode')); // a rename into the directory: put its mtime back below
+    writeFileSync(join(s.src, 'a/racy'), 'RACY');
+    utimesSync(join(s.src, 'a/racy'), wholeSecond, wholeSecond);
+    utimesSync(join(s.src, 'a'), dirMtime / 1000, dirMtime / 1000);
+    renameSync(join(s.src, 'b'), join(s.src, 'b2'));
+
+    const second = s.sync();
+    second.disableRenameGrace();
+    await second.start();
+    s.target.calls.length = 0;
+    await second.cycle(whole);
+    assert.deepEqual(tree(s.dst), tree(s.src));
+    assert.deepEqual(s.target.calls.filter((c) => c.startsWith('put')).sort(), ['put a/inode', 'put a/mtime', 'put a/racy', 'put a/size']);
+    assert.deepEqual(s.target.calls.filter((c) => c.startsWith('rename')), ['rename b -> b2'], 'the directory renamed, not sent again');
+    s.target.calls.length = 0;
+    assert.equal((await second.cycle(whole)).ops, 0, `nothing left: ${s.target.calls.join('; ')}`);
+    await second.stop();
   });
 });

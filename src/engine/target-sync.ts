@@ -36,6 +36,7 @@ import { DirtySet } from './dirty-set.ts';
 import type { Executor, OpFeed } from './executor.ts';
 import { hashRacy } from './racy-hash.ts';
 import { collectScope } from './region.ts';
+import { LARGE_CYCLE_ENTRIES, releaseMemorySoon } from './release-memory.ts';
 import { runPlan, type RunCounters } from './run-plan.ts';
 import { gatePlan, HALT_ADVICE, HALT_RECHECK_MS } from './safety-halt.ts';
 import { emptyScan, type Scanner } from './scanner.ts';
@@ -123,7 +124,8 @@ const FIRST_PUSH_BATCH = 250;
 
 export class TargetSync {
   private readonly dirty = new DirtySet();
-  private timer: NodeJS.Timeout | undefined;
+  /** The one flush timer: a timeout, or an immediate when the flush is due now. */
+  private timer: { readonly kind: 'timeout'; readonly handle: NodeJS.Timeout } | { readonly kind: 'immediate'; readonly handle: NodeJS.Immediate } | undefined;
   private running: Promise<void> | undefined;
   private executor: Executor | undefined;
   /** Hold vanished paths for the other half of a rename (a watcher is running). */
@@ -157,6 +159,8 @@ export class TargetSync {
   private initialized = false;
   /** The temp journal holds leftovers to remove before the next plan (removeLeftovers). */
   private hasLeftovers = false;
+  /** Source entries the last cycle scanned (a large one is followed by a collection: release-memory.ts). */
+  private lastScanned = 0;
   /** Comes back for leftovers when nothing else would (retryLeftoversLater). */
   private leftoverTimer: NodeJS.Timeout | undefined;
   /** Settled when the first cycle has ended, whatever its outcome, or at stop (see firstCycle). */
@@ -241,13 +245,23 @@ export class TargetSync {
     this.flushIn(wait);
   }
 
-  /** (Re)arms the one flush timer. */
+  /**
+   * (Re)arms the one flush timer. A flush due now (a file closed after writing) runs on this
+   * loop turn's check phase: setTimeout(0) would wait for the next turn's timers, up to 1 ms.
+   */
   private flushIn(ms: number): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
+    this.clearFlushTimer();
+    const fire = () => {
       this.timer = undefined;
       void this.flush();
-    }, ms);
+    };
+    this.timer = ms <= 0 ? { kind: 'immediate', handle: setImmediate(fire) } : { kind: 'timeout', handle: setTimeout(fire, ms) };
+  }
+
+  private clearFlushTimer(): void {
+    if (this.timer?.kind === 'immediate') clearImmediate(this.timer.handle);
+    else if (this.timer) clearTimeout(this.timer.handle);
+    this.timer = undefined;
   }
 
   private async flush(): Promise<void> {
@@ -274,6 +288,8 @@ export class TargetSync {
     await this.running;
     this.running = undefined;
     this.firstCycleEnded();
+    if (this.lastScanned >= LARGE_CYCLE_ENTRIES) releaseMemorySoon();
+    this.lastScanned = 0;
     if (this.dirty.afterCycle(batchStartedAt, Date.now())) {
       this.schedule();
     } else {
@@ -439,6 +455,7 @@ export class TargetSync {
     const widened = normalizeScopes(normalizeScopes(all).map((s) => widenScope(s, knownKind)));
     const region = { sourceRoot: this.o.sourceRoot, store, scanner, targetId: this.targetId };
     for (const s of widened) await collectScope(region, s, scan, known);
+    this.lastScanned = scan.entries.size;
     await hashRacy({ sourceRoot: this.o.sourceRoot, store, commits: this.commits, targetId: this.targetId, logger }, scan.entries, known);
 
     const caps = capabilitiesOf(this.o.target);
@@ -526,6 +543,7 @@ export class TargetSync {
       if (last.ops.length > 0) yield last.ops;
     }
     const result = await this.execute(feed(), problems);
+    this.lastScanned = scan.entries.size;
     // Created, then gone before the scan got inside: not finished (`once` looks again).
     const vanished = result.done.filter((op) => !scan.entries.has(op.path));
     if (vanished.length === 0) return result.cycle;
@@ -720,8 +738,7 @@ export class TargetSync {
   async stop(): Promise<void> {
     this.stopped = true;
     this.firstCycleEnded();
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.clearFlushTimer();
     if (this.leftoverTimer) clearTimeout(this.leftoverTimer);
     this.leftoverTimer = undefined;
     if (this.retryLaterTimer) clearTimeout(this.retryLaterTimer);

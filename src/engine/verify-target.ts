@@ -49,7 +49,23 @@ export async function verifyTarget(ctx: VerifyContext, dirs: 'all' | readonly st
     // As many listings in flight as the target has connections (a first push's `once`
     // lists every directory it made: this keeps that to a fraction of the push).
     const parallel = Math.max(1, Math.min(target.maxInFlight, VERIFY_PARALLEL));
+    // A target that lists many directories per call (Target.listDirs) does them all at once;
+    // the root, when it is missing, goes through the single listing (root gone or not).
     const queue = [...wanted];
+    if (target.listDirs !== undefined && wanted.length > 1) {
+      const got = await target.listDirs(wanted);
+      queue.length = 0;
+      wanted.forEach((d, i) => {
+        const entries = got[i];
+        if (entries === undefined) {
+          if (d === '') queue.push(d);
+          else if (!isUncertain(store.get(id, d)!)) gone.push({ path: d, kind: 'missing', detail: 'directory missing on the target' });
+          return;
+        }
+        listed.add(d);
+        for (const e of entries) remote.set(e.path, e);
+      });
+    }
     const worker = async () => {
       for (let d = queue.shift(); d !== undefined; d = queue.shift()) {
         const entries = await listOrGone(target, d, () => target.list(d));

@@ -136,6 +136,14 @@ export interface Target {
   stat(path: string): Promise<RemoteEntry | undefined>;
   /** Direct children of a directory (not recursive), in any order. */
   list(dir: string): Promise<RemoteEntry[]>;
+  /**
+   * Optional, for backends that pay per call (rsync: a process and a handshake): the direct
+   * children of each of `dirs` in few calls, in `dirs` order; undefined for a directory that
+   * is missing (or not a directory). Otherwise the same rules as `list` (the jail: a link on
+   * the way or in a directory's place rejects as `list` would). Verification and walks use
+   * it when present (engine/verify-target.ts, targets/walk.ts).
+   */
+  listDirs?(dirs: readonly string[]): Promise<(RemoteEntry[] | undefined)[]>;
   put(path: string, source: PutSource, options: PutOptions): Promise<void>;
   mkdir(path: string): Promise<void>;
   remove(path: string): Promise<void>;
@@ -159,7 +167,10 @@ export interface Target {
    *   - a put reads the source file itself (`sourceRoot` + path), as it is when the backend
    *     reads it: the engine re-checks the file afterwards and records nothing when it moved on;
    *   - each item honours the same rules as its single call (no half file under the final
-   *     name, idempotent mkdir/remove/rmdir, E_NOT_EMPTY for a non-recursive rmdir, the jail).
+   *     name, idempotent mkdir/remove/rmdir, E_NOT_EMPTY for a non-recursive rmdir, the jail);
+   *   - a mkdir is made before the puts, mkdirs and symlinks below it in the same batch (the
+   *     engine sends a directory and its contents together); when it fails, those fail too
+   *     or arrive only where the directory already was.
    */
   applyBatch?(batch: Batch): Promise<BatchResult[]>;
   /**

@@ -410,9 +410,9 @@ export class DirWatcher implements Watcher {
 }
 
 /** Directories left unwatched for lack of resources are retried after 1–2 s, 2–4 s … 60 s. */
-const WATCH_RETRY: BackoffPolicy = { baseMs: 2_000, maxMs: 60_000 };
+export const WATCH_RETRY: BackoffPolicy = { baseMs: 2_000, maxMs: 60_000 };
 
-function parentRel(rel: string): string {
+export function parentRel(rel: string): string {
   const i = rel.lastIndexOf('/');
   return i < 0 ? '' : rel.slice(0, i);
 }
@@ -421,7 +421,7 @@ function parentRel(rel: string): string {
  * Names of the subdirectories of `abs` (lstat semantics: a symlink to a directory is not one),
  * read as strings, and again as bytes only when a name has U+FFFD in it (core/names.ts).
  */
-function listSubdirs(abs: string): string[] {
+export function listSubdirs(abs: string): string[] {
   const fsPath = toFsPath(abs);
   const entries = readdirSync(fsPath, { withFileTypes: true });
   if (!entries.some((e) => e.name.includes('\ufffd'))) return entries.filter((e) => e.isDirectory()).map((e) => e.name);
@@ -430,7 +430,7 @@ function listSubdirs(abs: string): string[] {
     .map((e) => decodeName(e.name));
 }
 
-function lstatOrUndefined(abs: string): BigIntStats | undefined {
+export function lstatOrUndefined(abs: string): BigIntStats | undefined {
   try {
     return lstatSync(toFsPath(abs), { bigint: true });
   } catch {
@@ -438,7 +438,7 @@ function lstatOrUndefined(abs: string): BigIntStats | undefined {
   }
 }
 
-function readSysctl(name: string): string | undefined {
+export function readSysctl(name: string): string | undefined {
   try {
     return readFileSync(`/proc/sys/fs/inotify/${name}`, 'utf8').trim();
   } catch {

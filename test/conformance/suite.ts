@@ -21,7 +21,7 @@ import { after, before, describe, it } from 'node:test';
 import { decodeName, decodeNames, toFsPath } from '../../src/core/names.ts';
 import { capabilitiesOf } from '../../src/targets/capabilities.ts';
 import { TargetError } from '../../src/targets/errors.ts';
-import type { PutSource, Target } from '../../src/targets/target.ts';
+import type { PutSource, RemoteEntry, Target } from '../../src/targets/target.ts';
 import { expectCode } from '../helpers/expect-code.ts';
 
 /**
@@ -455,6 +455,24 @@ export function describeConformance(label: string, setup: () => Promise<Conforma
       assert.ok((await t.list('')).length >= 0);
     });
 
+    test('optional method listDirs: present means each directory listed as `list` lists it, missing ones undefined', async (t) => {
+      if (!t.listDirs) return;
+      const d = fresh('listdirs');
+      await t.mkdir(d);
+      for (const sub of ['a', 'a/b', 'a/b/c', 'e', '*[x]?', 'a/other']) await t.mkdir(`${d}/${sub}`);
+      for (const f of ['top', 'a/f1', 'a/b/f2', 'a/b/c/f3', '*[x]?/g', 'a/other/hidden']) await t.put(`${d}/${f}`, bufferSource(f), {});
+      // Nested directories asked together, one not asked for (a/other: listed as a child, not below), a missing one, a file.
+      const asked = [d, `${d}/a`, `${d}/a/b/c`, `${d}/a/b`, `${d}/e`, `${d}/*[x]?`, `${d}/gone`, `${d}/top`];
+      const got = await t.listDirs(asked);
+      assert.equal(got.length, asked.length);
+      const names = (entries: readonly RemoteEntry[] | undefined) => entries?.map((e) => `${e.path}:${e.kind}`).sort();
+      for (let i = 0; i < 6; i++) assert.deepEqual(names(got[i]), names(await t.list(asked[i]!)), asked[i]);
+      assert.deepEqual(names(got[1]), [`${d}/a/b:dir`, `${d}/a/f1:file`, `${d}/a/other:dir`]);
+      assert.equal(got[6], undefined, 'a missing directory');
+      assert.equal(got[7], undefined, 'a file is not a directory');
+      assert.equal(got[2]?.find((e) => e.path.endsWith('f3'))?.size, 'a/b/c/f3'.length);
+    });
+
     /** Runs `body` with a fresh directory holding `sub/` (f, deeper/g) whose `sub` is then a link to a folder outside the root. */
     const withPlantedLink = async (t: Target, root: string, body: (d: string) => Promise<void>): Promise<void> => {
       const d = fresh('jail');
@@ -494,6 +512,10 @@ export function describeConformance(label: string, setup: () => Promise<Conforma
         await expectCode(t.list(`${d}/sub/deeper`), 'E_LINK_IN_PATH');
         await expectCode(t.stat(`${d}/sub/f`), 'E_LINK_IN_PATH');
         if (t.hash) await expectCode(t.hash(`${d}/sub/f`), 'E_LINK_IN_PATH');
+        if (t.listDirs) {
+          await expectCode(t.listDirs([d, `${d}/sub`]), 'E_LINK_IN_PATH');
+          await expectCode(t.listDirs([d, `${d}/sub/deeper`]), 'E_LINK_IN_PATH');
+        }
       });
     });
 

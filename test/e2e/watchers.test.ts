@@ -1,8 +1,9 @@
 /**
- * The watchers: the churn cases against a local folder with `watcher: nsfw` (the other e2e
- * files run the default, native watcher), plus a check that the default really is the native
- * watcher: it skips excluded directories, which nsfw cannot, so the kernel's count of the
- * daemon's inotify watches tells them apart.
+ * The watchers: the churn cases against a local folder with `watcher: nsfw` and with
+ * `watcher: fswatch` (the fallback when the inotify binding is not built; the other e2e files
+ * run the default, the inotify binding), plus a check that the default really is the inotify
+ * binding: its log line says so, and it skips excluded directories, which nsfw cannot, so the
+ * kernel's count of the daemon's inotify watches tells them apart.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
@@ -47,7 +48,19 @@ describeMirrorCases({
   },
 });
 
-describe('e2e: the default watcher is the native one', () => {
+describeMirrorCases({
+  label: 'local folder, fs.watch watcher',
+  symlinks: true,
+  byteNames: true,
+  async open(name) {
+    const s = setup(name, '', 'fswatch');
+    const daemon = await Daemon.start(s.args);
+    assert.match(daemon.output, /watcher for .*: fs\.watch \(watcher: fswatch\)/);
+    return { env: s, daemon, close: async () => s.cleanup() };
+  },
+});
+
+describe('e2e: the default watcher is the inotify binding', () => {
   it('excluded directories hold no inotify watch', async () => {
     const s = setup('which', '    exclude: ["skipped/"]\n');
     try {
@@ -62,6 +75,7 @@ describe('e2e: the default watcher is the native one', () => {
         assert.equal(existsSync(join(s.dst, 'skipped')), false);
         // root, kept, kept/inner; nsfw would also watch skipped and its 5 subdirectories.
         assert.equal(inotifyWatches(d.child.pid!), 3);
+        assert.match(d.output, /watcher for .*: the inotify binding\n/, 'npm ci builds the binding: the default uses it');
       } finally {
         await d.stop();
       }

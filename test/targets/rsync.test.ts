@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -126,6 +126,32 @@ describe('rsync target against a daemon', { concurrency: 1 }, () => {
       assert.equal(readFileSync(join(dst, 'ok2'), 'utf8'), 'two');
     } finally {
       chmodSync(join(dst, 'locked'), 0o755);
+      await t.close();
+    }
+  });
+
+  // Runs last: it stops and starts the daemon.
+  it('a call that failed with the server (killed mid-transfer): the temp files its receiver may have left are swept before the next call, and only those', async (ctx) => {
+    if (!srv) return ctx.skip('rsync daemon not available');
+    const dst = join(srv.moduleDir, 'sweep');
+    mkdirSync(join(dst, 'd'), { recursive: true });
+    mkdirSync(join(src, 'd'), { recursive: true });
+    for (const f of ['f1', 'f2', 'late']) writeFileSync(join(src, 'd', f), `${f}\n`);
+    const t = createTarget({ url: srv.url('sweep'), password: srv.password, timeoutMs: 5000 });
+    await t.connect();
+    try {
+      await srv.stop();
+      await assert.rejects(t.applyBatch!({ sourceRoot: src, items: ['d/f1', 'd/f2'].map((path) => ({ kind: 'put' as const, path, size: 3, replaces: false })) }), (e: unknown) => e instanceof TargetError && e.code === 'E_CONNECTION');
+      // What a receiver killed with SIGKILL mid-write leaves (rsync's mkstemp names), and names
+      // that only look alike: another file's temp, a name of ours that is not a temp form.
+      const left = ['.f1.AbC123', '.f2.zz9ZZ9'];
+      const kept = ['.late.AbC123', '.f1.toolong1', 'f1.AbC123', '.f1.AbC12'];
+      for (const name of [...left, ...kept]) writeFileSync(join(dst, 'd', name), 'partial');
+      await srv.start();
+      const [r] = await t.applyBatch!({ sourceRoot: src, items: [{ kind: 'put', path: 'd/late', size: 5, replaces: false }] });
+      assert.deepEqual(r, { ok: true });
+      assert.deepEqual(readdirSync(join(dst, 'd')).sort(), [...kept, 'late'].sort(), 'the two temps of the failed call are gone, nothing else');
+    } finally {
       await t.close();
     }
   });

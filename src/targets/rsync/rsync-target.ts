@@ -11,7 +11,9 @@
  *   - `-I` (no quick check): a file rewritten within one timestamp tick keeps size and
  *     mtime, and rsync would skip it; with -I it is compared block by block instead;
  *   - files land under rsync's temp name in their directory and are renamed over the old
- *     one: no reader sees half a file; a killed rsync's receiver removes its temp file;
+ *     one: no reader sees half a file; a killed rsync's receiver removes its temp file, and
+ *     when it cannot (SIGKILL, the server's machine gone) the temp names of the files of a
+ *     call that failed are swept before the next call (sweepTemps);
  *   - `--no-implied-dirs`: parents are the engine's mkdirs, and the receiver's secure path
  *     walk refuses a link in the way (ELOOP → E_LINK_IN_PATH) instead of replacing it;
  *   - `--whole-file` for a batch of new or small files, the delta transfer for large files
@@ -19,7 +21,7 @@
  * Deletes: non-recursive (files, empty directories) without `--force`, so a directory that
  * is not empty is kept (E_NOT_EMPTY); recursive rmdirs with `--force`. Some rsync receivers
  * (3.4.3-era, RsyncProject/rsync issue 910) fail `--delete-missing-args` with
- * `--files-from`: connect probes it, and then deletes take lsyncd's include-filter form.
+ * `--files-from`: the first delete probes it, and then deletes take lsyncd's include-filter form.
  * Renames over SSH are one `mv` on the server (over the master connection) when `shell` is
  * allowed; otherwise the target has no rename and the engine sends a copy and a delete.
  */
@@ -37,13 +39,24 @@ import { RSYNC_BIN, Runner, nulList, type RunResult } from './run.ts';
 import { translateCall, translatePathError } from './translate-error.ts';
 import type { Transport } from './transport.ts';
 
+/** rsync's receiver writes `dir/name` as `dir/.name.XXXXXX` (mkstemp's six characters). */
+const RSYNC_TEMP_NAME = /^\.(.+)\.[A-Za-z0-9]{6}$/s;
+
 /** Files at least this large that the target already holds go by the delta transfer. */
 export const DELTA_MIN_SIZE = 1024 * 1024;
+/** Directories per listing call (listDirs): the list and its rules stay a few hundred KiB. */
+const LIST_CHUNK = 2000;
 
 export interface RsyncTargetOptions {
   readonly url: string;
   readonly transport: (runner: Runner) => Transport;
   readonly timeoutMs: number;
+  /**
+   * How deletes are sent: 'detect' (default: probed once, before the first delete) or
+   * 'filter', lsyncd's include-filter form always (what a receiver with RsyncProject/rsync
+   * issue 910 gets; tests force it to check that form against a sound receiver).
+   */
+  readonly deleteForm?: 'detect' | 'filter';
 }
 
 /** The mv script: refuses a link or a non-directory on the way below the root, then renames. */
@@ -80,14 +93,23 @@ export class RsyncTarget implements Target {
   readonly displayName: string;
   readonly caps: TargetCapabilities;
   /** Ops the executor keeps in flight: the batch gate groups them (engine/batch-apply.ts). */
-  readonly maxInFlight = 2000;
+  readonly maxInFlight = 3000;
   readonly rename?: (from: string, to: string) => Promise<void>;
   private readonly runner = new Runner();
   private readonly transport: Transport;
   private scratch: string | undefined;
-  /** Deletes in lsyncd's include-filter form (the receiver breaks --delete-missing-args). */
-  private filterDeletes = false;
+  /** Whether deletes take lsyncd's include-filter form (the receiver breaks --delete-missing-args): probed once, at the first delete. */
+  private filterDeletes: Promise<boolean> | undefined;
   private seq = 0;
+  /**
+   * Files of send calls that failed as a whole (the server or the connection died): by
+   * directory, the names whose rsync temp file (`.name.XXXXXX`) a receiver killed without a
+   * chance to clean up may have left. Swept before the next call (sweepTemps).
+   */
+  private readonly tempSweep = new Map<string, Set<string>>();
+  private sweeping: Promise<void> | undefined;
+  /** Send calls running now: a sweep waits until none runs (it would take a live temp file). */
+  private activeSends = 0;
   /** rsync's own statistics of the sends so far (`--stats`): bytes on the wire, and file data sent as literal bytes. */
   readonly wire = { sentBytes: 0, literalBytes: 0, matchedBytes: 0 };
 
@@ -132,8 +154,19 @@ export class RsyncTarget implements Target {
       if (made.exit !== 0) throw translateCall(made.exit, made.stderr.toString('utf8'), `creating the target root of ${this.displayName}`);
       rootCreated = true;
     }
-    this.filterDeletes = await this.deleteMissingArgsBroken();
+    this.filterDeletes = undefined; // probed again at the first delete (the server may have changed)
     return { rootCreated };
+  }
+
+  /** True when deletes take the include-filter form (forced, or the probe found the receiver broken). */
+  private deleteForm(): Promise<boolean> {
+    if (this.o.deleteForm === 'filter') return Promise.resolve(true);
+    // A probe that failed (server down) is not remembered: the next delete probes again.
+    this.filterDeletes ??= this.deleteMissingArgsBroken().catch((err: unknown) => {
+      this.filterDeletes = undefined;
+      throw err;
+    });
+    return this.filterDeletes;
   }
 
   /**
@@ -248,6 +281,81 @@ export class RsyncTarget implements Target {
     return found.filter((e) => e.path !== dir && parentOf(e.path) === dir).map(toRemote);
   }
 
+  /**
+   * Many directories listed in one call per LIST_CHUNK (a first push's `once` verifies every
+   * directory it made: one call each cost a process and, over SSH, a shell round trip more).
+   * `-r` from the list of directories, with rules that keep each one's children and stop one
+   * level below. Anything the call does not settle cleanly (a directory neither listed nor
+   * reported missing, a link in a directory's place, an error naming no directory) is
+   * listed again alone by `list`, which gives its exact answer or error.
+   */
+  async listDirs(dirs: readonly string[]): Promise<(RemoteEntry[] | undefined)[]> {
+    for (const d of dirs) if (d !== '') assertSafePath(d);
+    const out: (RemoteEntry[] | undefined)[] = [];
+    for (let start = 0; start < dirs.length; start += LIST_CHUNK) out.push(...(await this.listChunk(dirs.slice(start, start + LIST_CHUNK))));
+    return out;
+  }
+
+  private async listChunk(dirs: readonly string[]): Promise<(RemoteEntry[] | undefined)[]> {
+    const alone = async (d: string) => {
+      try {
+        return await this.list(d);
+      } catch (err) {
+        if (err instanceof TargetError && err.code === 'E_NOT_FOUND') return undefined;
+        throw err;
+      }
+    };
+    // Over SSH the sender follows links: the jail's shell check first, those go alone (and reject).
+    const linked = this.transport.shell !== undefined ? await this.linksOnTheWay(dirs.filter((d) => d !== ''), dirs.filter((d) => d !== '').map(() => true)) : new Set<number>();
+    const nonRoot = dirs.filter((d) => d !== '');
+    const suspect = new Set(nonRoot.filter((_, i) => linked.has(i)));
+    const asked = dirs.filter((d) => !suspect.has(d));
+    const byDir = new Map<string, RemoteEntry[]>();
+    const selfKind = new Map<string, string>();
+    const missing = new Set<string>();
+    if (asked.length > 0) {
+      const dir = this.freshDir();
+      const glob = (d: string) => (d === '' ? Buffer.alloc(0) : Buffer.concat([Buffer.from('/'), encodeName(escapeGlob(d))]));
+      const rule = (sign: string, d: string, tail: string) => Buffer.concat([Buffer.from(`${sign} `), glob(d), Buffer.from(tail), Buffer.of(0)]);
+      // First match wins: each directory and its children in, then the level below each out.
+      writeFileSync(join(dir, 'filter'), Buffer.concat([...asked.filter((d) => d !== '').map((d) => rule('+', d, '')), ...asked.map((d) => rule('+', d, '/*')), ...asked.map((d) => rule('-', d, '/*/*'))]));
+      try {
+        const r = await this.rsync(['--list-only', '-r', '-l', '-8', '--no-h', '--from0', `--exclude-from=${join(dir, 'filter')}`, '--files-from=-', ...this.timeoutArgs, this.transport.root, `${dir}/`], nulList(asked.map((d) => (d === '' ? Buffer.from('.') : encodeName(d)))));
+        const said = r.stderr.toString('utf8');
+        if (r.exit !== 0 && r.exit !== 23 && r.exit !== 24) throw translateCall(r.exit, said, `listing ${asked.length} directories on ${this.displayName}`);
+        const wanted = new Set(asked);
+        for (const e of parseListing(r.stdout)) {
+          if (wanted.has(e.path)) selfKind.set(e.path, e.kind);
+          if (e.path === '') continue;
+          const parent = parentOf(e.path);
+          if (!wanted.has(parent)) continue;
+          const list = byDir.get(parent);
+          if (list) list.push(toRemote(e));
+          else byDir.set(parent, [toRemote(e)]);
+        }
+        if (r.exit !== 0) {
+          for (const e of parseErrors(r.stderr)) {
+            const i = e.quoted === '' ? -1 : matchItem(e.quoted, asked);
+            // Only "no such directory" for a directory that was not listed counts as missing;
+            // any other error sends the directories it may concern to `list` alone.
+            if (i >= 0 && (e.errno === 2 || e.errno === 20) && !selfKind.has(asked[i]!)) missing.add(asked[i]!);
+            else if (i >= 0) suspect.add(asked[i]!);
+            else if (e.errno !== undefined || /^rsync:|ERROR/.test(e.line)) asked.forEach((d) => suspect.add(d));
+          }
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    const result: (RemoteEntry[] | undefined)[] = [];
+    for (const d of dirs) {
+      if (!suspect.has(d) && missing.has(d)) result.push(undefined);
+      else if (!suspect.has(d) && selfKind.get(d) === 'dir') result.push(byDir.get(d) ?? []);
+      else result.push(await alone(d));
+    }
+    return result;
+  }
+
   /** One file from a stream: written to a private folder with its mtime, then sent as a batch of one. */
   async put(path: string, source: PutSource, options: PutOptions): Promise<void> {
     assertSafePath(path);
@@ -305,6 +413,7 @@ export class RsyncTarget implements Target {
   }
 
   async applyBatch(batch: Batch): Promise<BatchResult[]> {
+    if (this.tempSweep.size > 0 && this.activeSends === 0) await (this.sweeping ??= this.sweepTemps().finally(() => (this.sweeping = undefined)));
     const results: (BatchResult | undefined)[] = new Array(batch.items.length).fill(undefined);
     const groups = new Map<string, number[]>();
     batch.items.forEach((item, i) => {
@@ -317,9 +426,12 @@ export class RsyncTarget implements Target {
       if (list) list.push(i);
       else groups.set(g, [i]);
     });
-    // Deletes first would race puts of the same batch only if the engine put both in one:
-    // it never does (an op and its dependents are never ready together).
-    for (const [group, indexes] of groups) {
+    // Deletes would race puts of the same batch only if the engine put both in one: it never
+    // does (only a mkdir and what goes below it travel together, engine/batch-apply.ts). The
+    // whole-file call goes first: it makes the directories the delta call's files may be in.
+    for (const group of GROUP_ORDER) {
+      const indexes = groups.get(group);
+      if (indexes === undefined) continue;
       const items = indexes.map((i) => batch.items[i]!);
       const got = group.startsWith('delete') ? await this.deleteGroup(items, group === 'delete-force') : await this.sendGroup(batch.sourceRoot, items, group === 'send-delta');
       indexes.forEach((i, k) => (results[i] = got[k]));
@@ -330,12 +442,55 @@ export class RsyncTarget implements Target {
   /** Puts, mkdirs and symlinks: one rsync call from the source folder. */
   private async sendGroup(sourceRoot: string, items: readonly BatchItem[], delta: boolean): Promise<BatchResult[]> {
     const args = ['-l', '-t', '-d', '-O', '-I', '-8', '--stats', '--no-implied-dirs', '--ignore-missing-args', '--from0', '--files-from=-', '-ii', '--out-format=%i %n', ...this.timeoutArgs, ...(delta ? ['--no-whole-file'] : ['--whole-file']), `${sourceRoot}/`, this.transport.root];
-    const r = await this.rsync(args, nulList(items.map((i) => encodeName(i.path))));
+    let r: RunResult;
+    this.activeSends++;
+    try {
+      r = await this.rsync(args, nulList(items.map((i) => encodeName(i.path))));
+    } finally {
+      this.activeSends--;
+    }
+    if (r.exit !== 0 && r.exit !== 23 && r.exit !== 24) this.noteTempsOf(items);
     const stat = (name: string) => Number(new RegExp(`^${name}: ([\\d,]+)`, 'm').exec(r.stdout.toString('latin1'))?.[1]?.replace(/,/g, '') ?? 0);
     this.wire.sentBytes += stat('Total bytes sent');
     this.wire.literalBytes += stat('Literal data');
     this.wire.matchedBytes += stat('Matched data');
     return this.results(r, items, 'sending');
+  }
+
+  /** A send call failed as a whole: its files' rsync temp names are swept before the next call. */
+  private noteTempsOf(items: readonly BatchItem[]): void {
+    for (const item of items) {
+      if (item.kind !== 'put') continue;
+      const dir = parentOf(item.path);
+      const names = this.tempSweep.get(dir);
+      if (names) names.add(baseName(item.path));
+      else this.tempSweep.set(dir, new Set([baseName(item.path)]));
+    }
+  }
+
+  /**
+   * Removes the temp files a receiver killed with SIGKILL (the server's machine or daemon
+   * killed mid-transfer) left: in each noted directory, the entries named as rsync names its
+   * temp file for one of the noted files (`.name.` and six letters or digits), and only
+   * those. A failure keeps them noted (the target is still down: the call that follows
+   * fails the same way and the engine retries later).
+   */
+  private async sweepTemps(): Promise<void> {
+    const noted = [...this.tempSweep];
+    const listed = await this.listDirs(noted.map(([dir]) => dir));
+    const leftovers: BatchItem[] = [];
+    noted.forEach(([, names], i) => {
+      for (const e of listed[i] ?? []) {
+        const m = e.kind === 'file' ? RSYNC_TEMP_NAME.exec(baseName(e.path)) : null;
+        if (m && names.has(m[1]!)) leftovers.push({ kind: 'remove', path: e.path });
+      }
+    });
+    if (leftovers.length > 0) {
+      const results = await this.deleteUnlinked(leftovers, false);
+      const failed = results.find((r) => !r.ok);
+      if (failed && !failed.ok) throw failed.error;
+    }
+    for (const [dir] of noted) this.tempSweep.delete(dir);
   }
 
   /** Removes and rmdirs: one rsync call from a folder where these paths are missing. */
@@ -361,7 +516,7 @@ export class RsyncTarget implements Target {
       for (const item of items) rmSync(localPath(skeleton, item.path), { recursive: true, force: true });
       const common = ['-d', '-8', '--ignore-errors', '-ii', '--out-format=%i %n', ...this.timeoutArgs, ...(force ? ['--force'] : [])];
       let r: RunResult;
-      if (!this.filterDeletes) {
+      if (!(await this.deleteForm())) {
         r = await this.rsync([...common, '--no-implied-dirs', '--delete-missing-args', '--from0', '--files-from=-', `${skeleton}/`, this.transport.root], nulList(items.map((i) => encodeName(i.path))));
       } else {
         // lsyncd's form: include each path (a recursive rmdir with all below it) and its
@@ -374,7 +529,8 @@ export class RsyncTarget implements Target {
           if (item.kind === 'rmdir' && item.recursive) rules.add(`+ /${escapeGlob(item.path)}/***`);
         }
         rules.add('- *');
-        writeFileSync(join(skeleton, '..', `${baseName(skeleton)}.filter`), nulList([...rules].map((x) => encodeName(x))));
+        // NUL-terminated rules as they are (not nulList: its `./` before each would make a rule a merge-file name).
+        writeFileSync(join(skeleton, '..', `${baseName(skeleton)}.filter`), Buffer.concat([...rules].flatMap((x) => [encodeName(x), Buffer.of(0)])));
         r = await this.rsync([...common, '-r', '--delete', '--existing', '--from0', `--filter=merge ${join(skeleton, '..', `${baseName(skeleton)}.filter`)}`, `${skeleton}/`, this.transport.root]);
       }
       return this.results(r, items, 'deleting');
@@ -446,6 +602,9 @@ export class RsyncTarget implements Target {
     this.scratch = undefined;
   }
 }
+
+/** The calls of one batch, in this order. */
+const GROUP_ORDER = ['send', 'send-delta', 'delete', 'delete-force'] as const;
 
 /** Which call an item goes in: sends (whole-file or delta), deletes (with or without --force). */
 function groupOf(item: BatchItem): string {

@@ -1,0 +1,29 @@
+/**
+ * Which watcher a sync gets (config `watcher`, README "Watching"):
+ *  - `native` (the default): our inotify binding (inotify-watcher.ts) when it was built at
+ *    install, else our fs.watch watcher (dir-watcher.ts), with the reason in the line logged;
+ *  - `fswatch`: the fs.watch watcher, always;
+ *  - `nsfw`: the nsfw library (loaded only then: a native module a `once` never needs).
+ * Returns the watcher and one line saying which one watches, for the log (worded so that it
+ * never reads as the daemon's `watching …` readiness line, which tests and benches wait for).
+ */
+import type { PathFilter } from '../core/filter.ts';
+import { DirWatcher } from './dir-watcher.ts';
+import { loadInotifyBinding } from './inotify-binding.ts';
+import { InotifyWatcher } from './inotify-watcher.ts';
+import type { Watcher, WatcherCallbacks } from './watcher.ts';
+
+export type WatcherKind = 'native' | 'fswatch' | 'nsfw';
+
+export async function createWatcher(kind: WatcherKind, root: string, callbacks: WatcherCallbacks, filter: PathFilter | undefined): Promise<{ watcher: Watcher; which: string }> {
+  if (kind === 'nsfw') {
+    const { NsfwWatcher } = await import('./nsfw-watcher.ts');
+    return { watcher: new NsfwWatcher(root, callbacks), which: `watcher for ${root}: nsfw (watcher: nsfw)` };
+  }
+  if (kind === 'native') {
+    const loaded = loadInotifyBinding();
+    if ('binding' in loaded) return { watcher: new InotifyWatcher(root, callbacks, loaded.binding, { filter }), which: `watcher for ${root}: the inotify binding` };
+    return { watcher: new DirWatcher(root, callbacks, { filter }), which: `watcher for ${root}: fs.watch, because ${loaded.reason}` };
+  }
+  return { watcher: new DirWatcher(root, callbacks, { filter }), which: `watcher for ${root}: fs.watch (watcher: fswatch)` };
+}
