@@ -20,6 +20,7 @@ import { countRemovals, describeOp, type Op, type Problem } from '../core/ops.ts
 import { CreationPlanner, DEFAULT_STAGING } from '../core/plan-creations.ts';
 import { plan } from '../core/plan.ts';
 import { backoffDelay, TARGET_RETRY } from '../core/retry.ts';
+import { nextPathBackoff, type PathBackoff } from '../core/path-backoff.ts';
 import { probeChanged, type GateCode, type MaxDelete, type SourceRootProbe } from '../core/safety.ts';
 import { parentOf } from '../core/paths.ts';
 import { normalizeScopes, widenScope, type Scope } from '../core/scope.ts';
@@ -45,6 +46,7 @@ import { verifyTarget } from './verify-target.ts';
 import type { ProgressView } from './progress.ts';
 import type { BwSchedule } from '../core/bwlimit.ts';
 import { Throttle } from '../targets/throttle.ts';
+import type { PoolStats } from '../targets/pool/session-pool.ts';
 
 export type { TargetState } from './target-health.ts';
 
@@ -88,6 +90,8 @@ export interface TargetStatus {
   readonly errors: Readonly<Record<string, number>>;
   /** End of the last cycle that reached the target without a target-wide failure. */
   readonly lastSyncAt?: string;
+  /** The backend's connection pool, when it has one (Target.poolStats). */
+  readonly connections?: PoolStats;
 }
 
 export interface CycleResult {
@@ -128,8 +132,14 @@ export class TargetSync {
   private renameGrace = true;
   /** Vanished paths whose removal was held, and when (see holdVanished). */
   private held = new Map<string, number>();
+  /** Cycles in a row with failures that say the target struggles (not one path's own). */
   private pathFailureRounds = 0;
   private pausedUntil = 0;
+  /** Paths refused on their own: failures in a row and when to try again (core/path-backoff.ts). */
+  private pathBackoff = new Map<string, PathBackoff>();
+  /** Their scopes, hinted again when due (armRetryLater). */
+  private retryLater: { scope: Scope; at: number }[] = [];
+  private retryLaterTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
   readonly targetId: number;
@@ -208,6 +218,7 @@ export class TargetSync {
       problems: this.problemCount,
       errors: Object.fromEntries(this.health.errorCounts),
       ...(this.health.lastSyncAt !== undefined ? { lastSyncAt: new Date(this.health.lastSyncAt).toISOString() } : {}),
+      ...(this.o.target.poolStats ? { connections: this.o.target.poolStats() } : {}),
     };
   }
 
@@ -622,19 +633,39 @@ export class TargetSync {
     // Everything not finished is looked at again: the ops' paths go back into the dirty set
     // (core/cycle-selection.ts unfinishedOps: a refused name is not retried in a loop).
     const unfinished = unfinishedOps(report, (error) => isTargetError(error) && error.code === 'E_NAME');
-    const again: Scope[] = unfinished.ops.flatMap((op) => rescanScopesFor(op));
     if (report.targetError) {
+      const again: Scope[] = unfinished.ops.flatMap((op) => rescanScopesFor(op));
       this.onTargetDown(report.targetError, [...again, ...report.failed.flatMap((f) => rescanScopesFor(f.op))]);
     } else {
       this.health.recovered();
-      if (unfinished.retriable.length > 0) {
-        // Per-path failures wait before their retry, longer each round they keep failing.
+      // A path refused on its own waits on its own (core/path-backoff.ts): the other paths
+      // keep flowing. Failures that say the target struggles space the target's cycles.
+      const now = Date.now();
+      const decision = nextPathBackoff(
+        this.pathBackoff,
+        { done: report.done.map((op) => op.path), failed: unfinished.retriable.map((f) => ({ path: f.op.path, scope: isTargetError(f.error) ? f.error.scope : undefined })) },
+        now,
+      );
+      this.pathBackoff = decision.table;
+      if (decision.targetWide > 0) {
         this.pathFailureRounds++;
-        this.pausedUntil = Date.now() + backoffDelay(this.pathFailureRounds - 1, TARGET_RETRY);
+        this.pausedUntil = now + backoffDelay(this.pathFailureRounds - 1, TARGET_RETRY);
       } else {
         this.pathFailureRounds = 0;
       }
+      const waiting = new Set(decision.later.map((l) => l.path));
+      const again: Scope[] = [];
+      for (const op of unfinished.ops) {
+        if (!waiting.has(op.path)) {
+          again.push(...rescanScopesFor(op));
+          continue;
+        }
+        const retryAt = decision.table.get(op.path)!.retryAt;
+        logger.debug(`${quotePath(op.path)}: tried again in ${((retryAt - now) / 1000).toFixed(1)} s (failed ${decision.table.get(op.path)!.failures}× in a row)`);
+        for (const scope of rescanScopesFor(op)) this.retryLater.push({ scope, at: retryAt });
+      }
       if (again.length > 0) this.requeue(again);
+      this.armRetryLater();
     }
     return {
       cycle: {
@@ -648,6 +679,24 @@ export class TargetSync {
       },
       done: report.done,
     };
+  }
+
+  /** Looks at the paths waiting out their own backoff (execute) when the first one is due. */
+  private armRetryLater(): void {
+    if (this.retryLaterTimer) clearTimeout(this.retryLaterTimer);
+    this.retryLaterTimer = undefined;
+    if (this.stopped || this.retryLater.length === 0) return;
+    const first = Math.min(...this.retryLater.map((r) => r.at));
+    this.retryLaterTimer = setTimeout(() => {
+      this.retryLaterTimer = undefined;
+      const now = Date.now();
+      const due = this.retryLater.filter((r) => r.at <= now);
+      this.retryLater = this.retryLater.filter((r) => r.at > now);
+      if (due.length > 0) this.hint(due.map((r) => r.scope));
+      this.armRetryLater();
+    }, Math.max(0, first - Date.now()));
+    // `once` does not wait for a path that keeps failing: it reports it.
+    this.retryLaterTimer.unref();
   }
 
   /**
@@ -692,6 +741,8 @@ export class TargetSync {
     this.clearFlushTimer();
     if (this.leftoverTimer) clearTimeout(this.leftoverTimer);
     this.leftoverTimer = undefined;
+    if (this.retryLaterTimer) clearTimeout(this.retryLaterTimer);
+    this.retryLaterTimer = undefined;
     this.executor?.stop();
     await this.running;
     this.health.state = 'stopped';

@@ -51,4 +51,24 @@ describe('metricsRegistry', () => {
     assert.ok(!again.includes('code="E_TIMEOUT"'), 'codes of an engine that is gone are not kept');
     assert.ok(again.includes(`sync_inotify_target_state{${labels},state="ok"} 1`));
   });
+
+  it('connection pools: connections by state, limit, waiting, reconnects; nothing for a target without a pool', async () => {
+    const connections = { limit: 4, idle: 1, busy: 2, opening: 1, running: 9, waiting: 3, opened: 6, reconnects: 2, openFailures: 5, retried: 1, timedOut: 0, paused: undefined };
+    const register = metricsRegistry({ targets: () => [target({ connections }), target({ target: '/backup' })], watches: () => [] });
+    const text = await register.metrics();
+    const labels = 'sync="/srv/www",target="sftp://deploy@web2/var/www"';
+    for (const line of [
+      `sync_inotify_connections{${labels},state="busy"} 2`,
+      `sync_inotify_connections{${labels},state="idle"} 1`,
+      `sync_inotify_connections{${labels},state="opening"} 1`,
+      `sync_inotify_connections_limit{${labels}} 4`,
+      `sync_inotify_pool_waiting{${labels}} 3`,
+      `sync_inotify_reconnects_total{${labels}} 2`,
+      `sync_inotify_connect_failures_total{${labels}} 5`,
+    ]) {
+      assert.ok(text.split('\n').includes(line), `missing: ${line}`);
+    }
+    assert.doesNotMatch(text, /sync_inotify_(connections|pool_waiting|reconnects)[^\n]*target="\/backup"/, 'a local folder has no pool');
+    assert.match(text, /sync_inotify_queue_length\{sync="\/srv\/www",target="\/backup"\} 0/);
+  });
 });

@@ -84,6 +84,51 @@ export function metricsRegistry(read: MetricsReader): Registry {
       });
     },
   });
+  // The connection pool of network targets (Target.poolStats); a local folder has none.
+  const pooled = (set: (labels: { sync: string; target: string }, c: NonNullable<TargetReport['connections']>) => void) =>
+    perTarget((l, t) => {
+      if (t.connections) set(l, t.connections);
+    });
+  new Gauge({
+    name: 'sync_inotify_connections',
+    help: 'Connections to the target by state: busy (carrying operations), idle, opening',
+    labelNames: ['sync', 'target', 'state'] as const,
+    registers: [register],
+    collect() {
+      this.reset();
+      pooled((l, c) => {
+        this.set({ ...l, state: 'busy' }, c.busy);
+        this.set({ ...l, state: 'idle' }, c.idle);
+        this.set({ ...l, state: 'opening' }, c.opening);
+      });
+    },
+  });
+  const poolGauge = (name: string, help: string, value: (c: NonNullable<TargetReport['connections']>) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [register],
+      collect() {
+        this.reset();
+        pooled((l, c) => this.set(l, value(c)));
+      },
+    });
+  const poolCounter = (name: string, help: string, value: (c: NonNullable<TargetReport['connections']>) => number) =>
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [register],
+      collect() {
+        this.reset();
+        pooled((l, c) => this.inc(l, value(c)));
+      },
+    });
+  poolGauge('sync_inotify_connections_limit', 'The most connections the pool opens now (lower than `connections` after the server refused more)', (c) => c.limit);
+  poolGauge('sync_inotify_pool_waiting', 'Operations waiting for a connection', (c) => c.waiting);
+  poolCounter('sync_inotify_reconnects_total', 'Connections opened to replace one that died', (c) => c.reconnects);
+  poolCounter('sync_inotify_connect_failures_total', 'Connection attempts that failed', (c) => c.openFailures);
   new Gauge({
     name: 'sync_inotify_watches',
     help: 'inotify watches held on the source (one per watched directory)',

@@ -6,6 +6,7 @@
 import type { StoreReport } from '../state/summary.ts';
 import type { TargetStatus } from '../engine/target-sync.ts';
 import { formatBytes } from '../log/logger.ts';
+import type { PoolStats } from '../targets/pool/session-pool.ts';
 
 export interface TargetReport extends TargetStatus {
   readonly source: string;
@@ -50,6 +51,16 @@ function stateLine(t: TargetStatus): string {
   }
 }
 
+/** The pool in one line: "2 open (1 busy, 1 idle), 3 operations running, 0 waiting; 1 reconnect". */
+export function connectionsLine(c: PoolStats): string {
+  const open = c.busy + c.idle;
+  const parts = [`${open} open (${c.busy} busy, ${c.idle} idle${c.opening > 0 ? `, ${c.opening} opening` : ''}) of at most ${c.limit}`, `${c.running} operation${c.running === 1 ? '' : 's'} running, ${c.waiting} waiting`];
+  const since = [`${c.reconnects} reconnect${c.reconnects === 1 ? '' : 's'}`];
+  if (c.openFailures > 0) since.push(`${c.openFailures} failed connect${c.openFailures === 1 ? '' : 's'}`);
+  if (c.timedOut > 0) since.push(`${c.timedOut} timed out`);
+  return `${parts.join(', ')}; ${since.join(', ')}${c.paused !== undefined ? `; paused (${c.paused})` : ''}`;
+}
+
 function groupBySource<T extends { source: string }>(items: readonly T[]): Map<string, T[]> {
   const m = new Map<string, T[]>();
   for (const i of items) m.set(i.source, [...(m.get(i.source) ?? []), i]);
@@ -71,6 +82,7 @@ export function formatDaemonStatus(s: DaemonStatus): string {
       out.push(`      queued      ${t.queued} change${t.queued === 1 ? '' : 's'}, ${t.inFlight} in flight`);
       out.push(`      sent        ${t.filesSent} file${t.filesSent === 1 ? '' : 's'}, ${formatBytes(t.bytesSent)} (${t.opsDone} operations)`);
       out.push(`      lag         ${t.lagMs === 0 ? 'none (idle)' : formatDuration(t.lagMs)}`);
+      if (t.connections) out.push(`      connections ${connectionsLine(t.connections)}`);
       if (t.problems > 0) out.push(`      problems    ${t.problems} (see the log)`);
       out.push(`      last error  ${t.lastError ? `${t.lastError.at} ${t.lastError.message}` : 'none'}`);
     }

@@ -57,7 +57,7 @@ export function linkInPathError(op: string, path: string, link: string | undefin
 
 /**
  * Shares one promise per key among the callers of one tick (until the next process.nextTick
- * callback runs: the window in which SFTP requests are corked into one write, see pool.ts).
+ * callback runs: the window in which SFTP requests are corked into one write, see sftp/sftp-session.ts).
  * Used for directory checks: operations starting together into one directory need one
  * answer, and since that answer is asked for when all of them have started, it is as fresh
  * for each as its own request would be. A caller in a later tick asks again.

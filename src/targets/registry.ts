@@ -17,18 +17,21 @@ import { sftpBackend } from './sftp/backend.ts';
 import { webdavBackend } from './webdav/backend.ts';
 import { s3Backend } from './s3/backend.ts';
 import { rsyncBackend } from './rsync/backend.ts';
-import type { localOptions } from './local/options.ts';
-import type { ftpOptions } from './ftp/options.ts';
-import type { sftpOptions } from './sftp/options.ts';
-import type { webdavOptions } from './webdav/options.ts';
-import type { s3Options } from './s3/options.ts';
-import type { rsyncOptions } from './rsync/options.ts';
 
-/** Every backend, in the order `--help` lists them. */
-export const BACKENDS: readonly Backend[] = [localBackend, ftpBackend, sftpBackend, webdavBackend, s3Backend, rsyncBackend] as unknown as readonly Backend[];
+/**
+ * Every backend, in the order `--help` lists them: the one line a new backend adds (with its
+ * import). Everything else here, the TargetSpec type included, is derived from this list.
+ */
+const DECLARED = [localBackend, ftpBackend, sftpBackend, webdavBackend, s3Backend, rsyncBackend] as const;
+
+export const BACKENDS: readonly Backend[] = DECLARED as unknown as readonly Backend[];
+
+/** The option keys a declaration takes (Backend<O> → O). */
+type OptionsOf<B> = B extends { readonly options: infer O extends OptionShape } ? O : never;
+type Intersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
 
 /** The target settings as a config file or the command line gives them (any backend's keys). */
-export type TargetSpec = SpecOf<typeof localOptions & typeof ftpOptions & typeof sftpOptions & typeof webdavOptions & typeof s3Options & typeof rsyncOptions> & EngineTargetKeys;
+export type TargetSpec = SpecOf<Intersection<OptionsOf<(typeof DECLARED)[number]>>> & EngineTargetKeys;
 
 /** Keys every target takes, applied by the engine rather than the backend. */
 export type EngineTargetKeys = {

@@ -17,6 +17,7 @@
  *     rename(2) does; nothing at `to` is ever removed to make room for a directory.
  *   - `stat` and `list` report missing paths as `undefined` / E_NOT_FOUND respectively.
  */
+import type { PoolStats } from './pool/session-pool.ts';
 import type { Readable } from 'node:stream';
 import type { EntryKind } from '../core/entry.ts';
 import type { TargetError } from './errors.ts';
@@ -172,6 +173,11 @@ export interface Target {
    *     or arrive only where the directory already was.
    */
   applyBatch?(batch: Batch): Promise<BatchResult[]>;
+  /**
+   * Present on backends with a connection pool (pool/session-pool.ts): how it is doing
+   * (connections open, busy, idle; operations waiting; reconnects), for `status` and metrics.
+   */
+  poolStats?(): PoolStats;
   close(): Promise<void>;
 }
 

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startSshd, SSH_KEYGEN, type SshdServer } from '../servers/sshd.ts';
@@ -156,4 +156,47 @@ describe('e2e faults: SFTP', { concurrency: 1 }, () => {
       await d.stop();
     }
   });
+
+  it('a path the server refuses backs off on its own: the other files keep arriving within seconds', async (ctx) => {
+    const srv = await sshd();
+    if (!srv) return ctx.skip('sshd not available');
+    const p = prepare('path-backoff', srv);
+    writeFileSync(join(p.src, 'first'), '1');
+    const d = await Daemon.start(p.args);
+    try {
+      await waitForSame(p.src, p.dst, 20_000, d);
+      // Someone else's directory where the source has a file: the server refuses that path
+      // only (the rename over it fails: E_EXISTS), and it must not be touched.
+      mkdirSync(join(p.dst, 'blocked'));
+      writeFileSync(join(p.dst, 'blocked', 'theirs'), 'keep');
+      writeFileSync(join(p.src, 'blocked'), 'mine');
+      const failures = () => (d.output.match(/put "blocked" failed/g) ?? []).length;
+      const deadline = Date.now() + 30_000;
+      // Four failures in a row: a backoff of the whole target would now wait 4 to 8 s.
+      while (failures() < 4) {
+        assert.ok(Date.now() < deadline, `the refused path was not retried 4 times:\n${d.output.slice(-3000)}`);
+        await sleep(50);
+      }
+      const startedAt = Date.now();
+      for (let i = 0; i < 5; i++) {
+        writeFileSync(join(p.src, `later-${i}`), `later ${i}`);
+        await sleep(100);
+      }
+      const arrived = () => Array.from({ length: 5 }, (_, i) => existsSync(join(p.dst, `later-${i}`)) && readFileSync(join(p.dst, `later-${i}`), 'utf8') === `later ${i}`).every(Boolean);
+      while (!arrived()) {
+        assert.ok(Date.now() - startedAt < 4_000, `the other files waited for the refused one: not there after 4 s\n${d.output.slice(-3000)}`);
+        await sleep(25);
+      }
+      // The refused path is retried, but spaced: not in a loop.
+      assert.ok(failures() <= 6, `${failures()} attempts on the refused path`);
+      assert.equal(readFileSync(join(p.dst, 'blocked', 'theirs'), 'utf8'), 'keep', 'the directory in the way is not ours: left alone');
+      // Once the way is clear, a change of the file retries it at once (not after its backoff).
+      rmSync(join(p.dst, 'blocked'), { recursive: true });
+      writeFileSync(join(p.src, 'blocked'), 'mine, again');
+      await waitForSame(p.src, p.dst, 5_000, d);
+    } finally {
+      await d.stop();
+    }
+  });
 });
+

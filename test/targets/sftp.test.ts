@@ -308,6 +308,9 @@ describe('sftp target against OpenSSH sshd', () => {
     await t.put('after', bufferSource('2'), { tempPath: '.after.tmp' });
     assert.equal(readFileSync(join(root, 'after'), 'utf8'), '2');
     assert.equal((await t.stat('before'))?.size, 1);
+    // The pool counts what happened, for `status` and metrics.
+    const pool = t.poolStats?.();
+    assert.ok(pool !== undefined && pool.reconnects >= 1 && pool.openFailures >= 1, JSON.stringify(pool));
     const leftovers = readdirSync(root).filter((n) => n.endsWith('.tmp'));
     assert.ok(leftovers.length <= 1, `temp files left: ${leftovers.join(', ')}`);
   });

@@ -37,7 +37,7 @@ describe('SessionPool', () => {
     await pool.run(async () => 1, RUN);
     await pool.run(async () => 2, RUN);
     assert.equal(f.opens, 1);
-    assert.deepEqual({ ...pool.stats(), paused: pool.stats().paused }, { limit: 4, idle: 1, busy: 0, opening: 0, waiting: 0, opened: 1, openFailures: 0, retried: 0, timedOut: 0, paused: undefined });
+    assert.deepEqual({ ...pool.stats(), paused: pool.stats().paused }, { limit: 4, idle: 1, busy: 0, opening: 0, running: 0, waiting: 0, opened: 1, reconnects: 0, openFailures: 0, retried: 0, timedOut: 0, paused: undefined });
   });
 
   it('never runs more than `size` operations at once', async () => {
@@ -116,4 +116,141 @@ describe('SessionPool', () => {
     assert.equal(settles, 1);
     assert.equal(pool.stats().idle, 1);
   });
+
+  it('perSession: a session carries several operations, load spreads over sessions first, never more than size × perSession', async () => {
+    const f = factory();
+    const pool = new SessionPool(f, { size: 2, perSession: 3, ...FAST });
+    const perSession = new Map<FakeSession, number>();
+    let running = 0;
+    let most = 0;
+    let mostOnOne = 0;
+    let gate!: () => void;
+    const open = new Promise<void>((r) => (gate = r));
+    const ops = Array.from({ length: 10 }, () =>
+      pool.run(async (s) => {
+        most = Math.max(most, ++running);
+        const n = (perSession.get(s) ?? 0) + 1;
+        perSession.set(s, n);
+        mostOnOne = Math.max(mostOnOne, n);
+        await open;
+        await new Promise((r) => setTimeout(r, 2));
+        perSession.set(s, perSession.get(s)! - 1);
+        running--;
+      }, RUN),
+    );
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(f.opens, 2, 'both sessions opened before one is shared');
+    const busy = pool.stats();
+    assert.equal(busy.running, 6);
+    assert.equal(busy.waiting, 4);
+    assert.equal(busy.busy, 2);
+    gate();
+    await Promise.all(ops);
+    assert.equal(most, 6);
+    assert.equal(mostOnOne, 3);
+    assert.equal(pool.stats().idle, 2);
+    assert.equal(pool.stats().running, 0);
+  });
+
+  it('perSession: one operation opens one session; a second operation only shares it once the limit is reached', async () => {
+    const f = factory();
+    const pool = new SessionPool(f, { size: 1, perSession: 4, ...FAST });
+    const sessions = new Set<FakeSession>();
+    await Promise.all(Array.from({ length: 4 }, () => pool.run(async (s) => sessions.add(s), RUN)));
+    assert.equal(f.opens, 1);
+    assert.equal(sessions.size, 1);
+  });
+
+  it('perSession: a session that dies fails only what ran on it; idempotent work is retried on a new one, counted as a reconnect', async () => {
+    const f = factory();
+    const pool = new SessionPool(f, { size: 1, perSession: 4, ...FAST });
+    let first: FakeSession | undefined;
+    let release!: () => void;
+    const hold = new Promise<void>((r) => (release = r));
+    const results = Promise.allSettled(
+      Array.from({ length: 3 }, (_, i) =>
+        pool.run(
+          async (s) => {
+            first ??= s;
+            if (s !== first) return `fresh ${i}`;
+            await hold;
+            throw new TargetError('E_CONNECTION', 'reset');
+          },
+          { ...RUN, idempotent: i !== 2 },
+        ),
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 5));
+    first!.close();
+    release();
+    const settled = await results;
+    assert.deepEqual(settled.map((r) => r.status), ['fulfilled', 'fulfilled', 'rejected']);
+    assert.equal(f.opens, 2);
+    const st = pool.stats();
+    assert.equal(st.reconnects, 1);
+    assert.equal(st.retried, 2);
+    assert.equal(st.running, 0);
+  });
+
+  it('without a deadline an operation may take long (the session watches its own liveness)', async () => {
+    const pool = new SessionPool(factory(), { size: 1, ...FAST });
+    assert.equal(await pool.run(() => new Promise((r) => setTimeout(() => r('late'), 60)), { ...RUN, deadlineMs: undefined }), 'late');
+    assert.equal(pool.stats().timedOut, 0);
+  });
+
+  it('when every open failed, operations waiting for a session fail with that error instead of waiting forever (no cool-down)', async () => {
+    const down = new TargetError('E_CONNECTION', 'refused');
+    const f = factory([down, down, down]);
+    const pool = new SessionPool(f, { size: 1, ...FAST, coolDownMs: 0 });
+    const all = await Promise.allSettled(Array.from({ length: 5 }, () => pool.run(async () => 1, RUN)));
+    assert.ok(all.every((r) => r.status === 'rejected'));
+    assert.equal(f.opens, 3);
+    assert.equal(await pool.run(async () => 2, RUN), 2, 'no cool-down: the next call opens at once');
+  });
+
+  it('close() cuts an open in flight through its abort signal', async () => {
+    let aborted = false;
+    const pool = new SessionPool<FakeSession>(
+      {
+        what: 't',
+        open: (abort) =>
+          new Promise((_, reject) =>
+            abort.addEventListener('abort', () => {
+              aborted = true;
+              reject(new TargetError('E_CONNECTION', 'cut'));
+            }),
+          ),
+      },
+      { size: 1, ...FAST },
+    );
+    const op = pool.run(async () => 1, RUN);
+    await new Promise((r) => setTimeout(r, 5));
+    await pool.close();
+    await assert.rejects(op, /cut|closed/);
+    assert.equal(aborted, true);
+  });
+
+  it('an open cut by close() is not a failure of the server, even when the pool was reset meanwhile', async () => {
+    let calls = 0;
+    const pool = new SessionPool<FakeSession>(
+      {
+        what: 't',
+        open: (abort) =>
+          calls++ === 0
+            ? new Promise((_, reject) => abort.addEventListener('abort', () => setTimeout(() => reject(new TargetError('E_CONNECTION', 'cut')), 5)))
+            : Promise.resolve(new FakeSession()),
+      },
+      { size: 2, ...FAST },
+    );
+    const first = pool.run(async () => 1, RUN);
+    await new Promise((r) => setTimeout(r, 2));
+    await pool.close();
+    pool.reset(); // a reconnect, before the cut open has rejected
+    assert.equal(await pool.run(async () => 2, RUN), 2);
+    await assert.rejects(first);
+    const st = pool.stats();
+    assert.equal(st.openFailures, 0);
+    assert.equal(st.limit, 2, 'not shrunk as if the server refused a session');
+  });
 });
+

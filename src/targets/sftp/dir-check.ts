@@ -11,7 +11,7 @@
 import { TargetError } from '../errors.ts';
 import { linkInPathError, TickShared, underRoot } from '../jail.ts';
 import { wirePath } from './byte-names.ts';
-import type { SftpSession } from './pool.ts';
+import type { SftpSession } from './sftp-session.ts';
 import { kindOf, lstatRaw } from './remote-ops.ts';
 
 export class DirChecks {

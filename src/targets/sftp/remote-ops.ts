@@ -9,7 +9,7 @@ import type { EntryKind } from '../../core/entry.ts';
 import { joinPath } from '../../core/paths.ts';
 import { linkInPathError } from '../jail.ts';
 import { wirePath } from './byte-names.ts';
-import type { SftpSession } from './pool.ts';
+import type { SftpSession } from './sftp-session.ts';
 import { SFTP_STATUS, isFailure, isNoSuchFile, sftpStatusOf, translateSftpError } from './translate-error.ts';
 
 const S_IFMT = 0o170000;

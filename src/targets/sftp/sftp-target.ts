@@ -1,12 +1,13 @@
 /**
  * SFTP (and scp:// as an alias) target over ssh2, verified against OpenSSH sshd. The parts,
  * one concept each: sftp-settings.ts (URL, defaults), credentials.ts (login and host key),
- * pool.ts (connections and their requests), dir-check.ts (the jail), remote-ops.ts (requests
+ * sftp-session.ts (one connection and its requests; the shared pool ../pool/ holds them), dir-check.ts (the jail), remote-ops.ts (requests
  * the operations are built of), upload.ts (a put's pipelined requests), byte-names.ts (names
  * as bytes). This file is the contract on top of them.
  *
  * One login per connection; a rejection is E_AUTH and the pool does not try again by itself.
- * Requests are pipelined on each channel (see pool.ts).
+ * Requests are pipelined on each channel: the pool gives a session up to opsPerConnection
+ * operations at once, and leaves the deadline to the session's own liveness check.
  *
  * The root is a jail (../jail.ts, dir-check.ts): before an operation acts in a directory
  * below the root, REALPATH of that directory must be the directory itself. It costs one
@@ -22,6 +23,7 @@ import { quotePath } from '../../core/names.ts';
 import { joinPath, parentOf } from '../../core/paths.ts';
 import type { Attributes, FileEntryWithStats } from 'ssh2';
 import { TargetError } from '../errors.ts';
+import { SessionPool, type PoolStats } from '../pool/session-pool.ts';
 import { assertSafePath, linkInPathError, underRoot } from '../jail.ts';
 import type { ConnectOptions, ConnectResult, PutOptions, PutSource, RemoteEntry, Target, TargetCapabilities } from '../target.ts';
 import { wirePath } from './byte-names.ts';
@@ -29,7 +31,7 @@ import { loadCredentials, sshConfig, type Credentials } from './credentials.ts';
 import { DirChecks } from './dir-check.ts';
 import { HostKeyPolicy } from './known-hosts.ts';
 import type { SftpSpec } from './options.ts';
-import { SftpPool, type Connector, type SftpSession } from './pool.ts';
+import { SftpSession, type Connector } from './sftp-session.ts';
 import { kindOf, lstatRaw, readlinkRaw, removeTree, renameOver, rmdirOne } from './remote-ops.ts';
 import { SFTP_DEFAULTS, sftpSettings, type SftpTargetOptions } from './sftp-settings.ts';
 import { loadSsh2 } from './ssh2-module.ts';
@@ -49,10 +51,10 @@ export class SftpTarget implements Target {
     byteNames: true,
   };
   readonly displayName: string;
-  /** Each connection pipelines up to opsPerConnection operations (pool.ts). */
+  /** Each connection pipelines up to opsPerConnection operations (sftp-session.ts). */
   readonly maxInFlight: number;
   private readonly policy: HostKeyPolicy;
-  private readonly pool: SftpPool;
+  private readonly pool: SessionPool<SftpSession>;
   private credentials: Credentials | undefined;
   /** The root as the server resolves it (REALPATH at connect): paths are built on it. */
   private realRoot: string | undefined;
@@ -71,7 +73,13 @@ export class SftpTarget implements Target {
       timeoutMs: o.timeoutMs,
       config: (refusal) => sshConfig(this.o, this.policy, (this.credentials ??= loadCredentials(this.o, this.displayName)), refusal),
     };
-    this.pool = new SftpPool(connector, o.connections, SFTP_DEFAULTS.opsPerConnection);
+    this.pool = new SessionPool({ what: this.displayName, open: (abort) => SftpSession.open(connector, abort) }, {
+      size: o.connections,
+      perSession: SFTP_DEFAULTS.opsPerConnection,
+      // No fail-fast cool-down: the first use after the server is back connects at once. The
+      // pool's paced attempts still space logins, and the engine's backoff spaces the rest.
+      coolDownMs: 0,
+    });
     this.maxInFlight = o.connections * SFTP_DEFAULTS.opsPerConnection;
   }
 
@@ -85,7 +93,8 @@ export class SftpTarget implements Target {
     await loadSsh2(); // parsePrivateKey below needs it
     this.credentials = loadCredentials(this.o, this.displayName);
     try {
-      await this.pool.connect();
+      this.pool.reset();
+      await this.run('connect', '', async () => undefined);
     } catch (err) {
       if (err instanceof TargetError && err.code === 'E_AUTH' && this.credentials !== undefined) {
         throw new TargetError('E_AUTH', `${err.message}; ${this.credentials.summary}`, { cause: err });
@@ -93,7 +102,7 @@ export class SftpTarget implements Target {
       throw err;
     }
     this.realRoot = undefined;
-    return this.pool.run(async (s) => {
+    return this.run('open target root', '', async (s) => {
       const result = this.o.root === '' ? { rootCreated: false } : await this.mkdirs(s, this.o.root, options.rootExisted ?? false);
       await this.rootOn(s);
       return result;
@@ -183,7 +192,7 @@ export class SftpTarget implements Target {
 
   async stat(path: string): Promise<RemoteEntry | undefined> {
     const remote = this.abs(path);
-    return this.pool.run(async (s) => {
+    return this.run('stat', path, async (s) => {
       await this.checkDir(s, parentOf(path), 'stat', path);
       const attrs = await lstatRaw(s, remote, 'stat', path);
       if (attrs === undefined) return undefined;
@@ -195,7 +204,7 @@ export class SftpTarget implements Target {
 
   async list(dir: string): Promise<RemoteEntry[]> {
     const remote = this.abs(dir);
-    return this.pool.run(async (s) => {
+    return this.run('list', dir, async (s) => {
       await this.checkDir(s, dir, 'list', dir);
       let handle: Buffer;
       try {
@@ -239,7 +248,7 @@ export class SftpTarget implements Target {
   async put(path: string, source: PutSource, options: PutOptions): Promise<void> {
     const finalAbs = this.abs(path);
     const tempAbs = options.tempPath === undefined ? finalAbs : this.abs(options.tempPath);
-    await this.pool.run(async (s) => {
+    await this.run('put', path, async (s) => {
       const checks = [this.checkDir(s, parentOf(path), 'put', path)];
       if (options.tempPath !== undefined && parentOf(options.tempPath) !== parentOf(path)) checks.push(this.checkDir(s, parentOf(options.tempPath), 'put', path));
       await Promise.all(checks);
@@ -249,7 +258,7 @@ export class SftpTarget implements Target {
 
   async mkdir(path: string): Promise<void> {
     const remote = this.abs(path);
-    await this.pool.run(async (s) => {
+    await this.run('mkdir', path, async (s) => {
       await this.checkDir(s, parentOf(path), 'mkdir', path);
       try {
         await s.request('mkdir', (sftp, cb) => sftp.mkdir(wirePath(remote), { mode: 0o755 }, cb));
@@ -266,7 +275,7 @@ export class SftpTarget implements Target {
 
   async remove(path: string): Promise<void> {
     const remote = this.abs(path);
-    await this.pool.run(async (s) => {
+    await this.run('remove', path, async (s) => {
       await this.checkDir(s, parentOf(path), 'remove', path);
       try {
         await s.request('remove', (sftp, cb) => sftp.unlink(wirePath(remote), cb));
@@ -282,7 +291,7 @@ export class SftpTarget implements Target {
 
   async rmdir(path: string, options: { recursive?: boolean } = {}): Promise<void> {
     const remote = this.abs(path);
-    await this.pool.run(async (s) => {
+    await this.run('rmdir', path, async (s) => {
       await this.checkDir(s, parentOf(path), 'rmdir', path);
       if (options.recursive) {
         const st = await lstatRaw(s, remote, 'rmdir', path);
@@ -299,7 +308,7 @@ export class SftpTarget implements Target {
   async rename(from: string, to: string): Promise<void> {
     const fromAbs = this.abs(from);
     const toAbs = this.abs(to);
-    await this.pool.run(async (s) => {
+    await this.run('rename', from, async (s) => {
       await Promise.all([this.checkDir(s, parentOf(from), 'rename', from), this.checkDir(s, parentOf(to), 'rename', to)]);
       try {
         await renameOver(s, fromAbs, toAbs);
@@ -308,14 +317,14 @@ export class SftpTarget implements Target {
         const st = await lstatRaw(s, toAbs, 'rename', to);
         throw translateSftpError(err, `rename to ${quotePath(to)}`, from, st === undefined ? 'E_PROTOCOL' : 'E_EXISTS');
       }
-    });
+    }, false);
   }
 
   async symlink(path: string, linkTarget: string): Promise<void> {
     const remote = this.abs(path);
     // Create under a side name and rename over, so an existing entry is replaced atomically.
     const side = `${remote}.sync-inotify-link.tmp`;
-    await this.pool.run(async (s) => {
+    await this.run('symlink', path, async (s) => {
       await this.checkDir(s, parentOf(path), 'symlink', path);
       try {
         await s.request('remove', (sftp, cb) => sftp.unlink(wirePath(side), cb)).catch((err: unknown) => {
@@ -328,6 +337,20 @@ export class SftpTarget implements Target {
         throw translateSftpError(err, 'symlink', path);
       }
     });
+  }
+
+  /**
+   * An operation on a pooled session. Idempotent ones are retried once on a fresh session
+   * after the connection was lost (not after a timeout); the deadline is the session's own
+   * liveness check (sftp-session.ts), so a large upload that keeps progressing never times out.
+   */
+  private run<T>(label: string, path: string, fn: (s: SftpSession) => Promise<T>, idempotent = true): Promise<T> {
+    return this.pool.run(fn, { idempotent, deadlineMs: undefined, label, path });
+  }
+
+  /** How the connection pool is doing (sessions, waits, reconnects), for `status`. */
+  poolStats(): PoolStats {
+    return this.pool.stats();
   }
 
   async close(): Promise<void> {

@@ -12,7 +12,7 @@ import { quotePath } from '../../core/names.ts';
 import { TargetError } from '../errors.ts';
 import type { PutSource } from '../target.ts';
 import { wirePath } from './byte-names.ts';
-import type { SftpSession } from './pool.ts';
+import type { SftpSession } from './sftp-session.ts';
 import { kindOf, lstatRaw, renameOver } from './remote-ops.ts';
 import { SFTP_DEFAULTS } from './sftp-settings.ts';
 import { isFailure, translateSftpError } from './translate-error.ts';
@@ -114,14 +114,14 @@ export async function upload(s: SftpSession, path: string, finalAbs: string, tem
     }
     const translated = await explainPutFailure(s, err, stage, path, tempAbs, finalAbs);
     // Best effort: the engine also journals temp paths and cleans them at start.
-    if (opened && s.isOpen) await s.request('remove temp', (sftp, cb) => sftp.unlink(wirePath(tempAbs), cb)).catch(() => undefined);
+    if (opened && !s.closed) await s.request('remove temp', (sftp, cb) => sftp.unlink(wirePath(tempAbs), cb)).catch(() => undefined);
     throw translated;
   }
 }
 
 /** SFTP v3 says "Failure" for EEXIST, EISDIR, ENOSPC …: look before naming the error. */
 async function explainPutFailure(s: SftpSession, err: unknown, stage: string, path: string, tempAbs: string, finalAbs: string): Promise<TargetError> {
-  if (err instanceof TargetError || !isFailure(err) || !s.isOpen) return translateSftpError(err, `put (${stage})`, path);
+  if (err instanceof TargetError || !isFailure(err) || s.closed) return translateSftpError(err, `put (${stage})`, path);
   try {
     if (stage === 'open' || stage === 'rename') {
       const st = await lstatRaw(s, stage === 'open' ? tempAbs : finalAbs, 'put', path);
