@@ -40,9 +40,9 @@ import { lstatSync, readdirSync, readFileSync, watch as fsWatch, type BigIntStat
 import { basename, join } from 'node:path';
 import type { PathFilter } from '../core/filter.ts';
 import { decodeName, toFsPath } from '../core/names.ts';
-import { backoffDelay, type BackoffPolicy } from '../core/retry.ts';
 import type { Scope } from '../core/scope.ts';
 import { isTempName } from '../core/temp-name.ts';
+import { UnwatchedDirs } from './unwatched-dirs.ts';
 import type { Watcher, WatcherCallbacks } from './watcher.ts';
 
 /** The subset of `fs.watch` used here (a seam for tests that simulate ENOSPC). */
@@ -65,26 +65,17 @@ interface WatchedDir {
   readonly children: Set<string>;
 }
 
-/** Why a directory could not be watched, when that is worth telling and retrying. */
-type Unwatched = 'limit' | 'denied' | 'error';
-
 // Names as bytes: a name that is not valid UTF-8 would otherwise arrive with U+FFFD in it.
 const defaultWatch: WatchFn = (path, listener) => fsWatch(toFsPath(path), { persistent: true, encoding: 'buffer' }, listener);
 
 export class DirWatcher implements Watcher {
   private readonly dirs = new Map<string, WatchedDir>();
-  /** Directories we failed to watch; retried when an event names them. */
-  private readonly unwatched = new Map<string, Unwatched>();
+  /** Directories we failed to watch; retried when an event names them, and on a timer. */
+  private readonly unwatched: UnwatchedDirs;
   /** Hints gathered during one turn of the event loop (deep wins). */
   private readonly pending = new Map<string, boolean>();
   private flushHandle: NodeJS.Immediate | undefined;
-  /** Resource failures not reported yet: count and the first error. */
-  private limitFailures = 0;
-  private limitError: NodeJS.ErrnoException | undefined;
   private running = false;
-  /** The retry of directories left unwatched for lack of resources, and its round. */
-  private retryTimer: NodeJS.Timeout | undefined;
-  private retryRound = 0;
   private readonly filter: PathFilter | undefined;
   private readonly watchFn: WatchFn;
 
@@ -95,6 +86,19 @@ export class DirWatcher implements Watcher {
   ) {
     this.filter = options.filter;
     this.watchFn = options.watch ?? defaultWatch;
+    this.unwatched = new UnwatchedDirs({
+      root,
+      callbacks,
+      filter: this.filter,
+      isRunning: () => this.running,
+      isWatched: (rel) => this.dirs.has(rel),
+      abs: (rel) => this.abs(rel),
+      isDirectory: (abs) => lstatOrUndefined(abs)?.isDirectory() === true,
+      listSubdirs,
+      watchTree: (rel) => this.watchTree(rel, rel === '' ? undefined : this.dirs.get(parentRel(rel))),
+      hintDeep: (rel) => this.hint(rel, true),
+      flushHints: () => this.scheduleFlush(),
+    });
   }
 
   /** Relative paths of the directories watched now, sorted (introspection for tests and benches). */
@@ -115,8 +119,6 @@ export class DirWatcher implements Watcher {
 
   async stop(): Promise<void> {
     this.running = false;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
     if (this.flushHandle) clearImmediate(this.flushHandle);
     this.flushHandle = undefined;
     this.pending.clear();
@@ -138,7 +140,7 @@ export class DirWatcher implements Watcher {
       const dir = this.watchOne(next.rel, next.parent);
       if (!dir) {
         // Out of watches: what is under it is unwatched too (counted, retried with it).
-        if (this.unwatched.get(next.rel) === 'limit') this.markSubtreeUnwatched(next.rel);
+        if (this.unwatched.get(next.rel) === 'limit') this.unwatched.markSubtree(next.rel);
         continue;
       }
       let subdirs;
@@ -158,32 +160,6 @@ export class DirWatcher implements Watcher {
     }
   }
 
-  /**
-   * The directories under `rel` (not watched, since `rel` could not be), as unwatched for
-   * lack of resources: listed without trying a watch each, which would fail the same way.
-   */
-  private markSubtreeUnwatched(rel: string): void {
-    const stack = [rel];
-    while (stack.length > 0) {
-      const dir = stack.pop()!;
-      let subdirs;
-      try {
-        subdirs = listSubdirs(this.abs(dir));
-      } catch {
-        continue;
-      }
-      for (const name of subdirs) {
-        if (isTempName(name)) continue;
-        const childRel = dir === '' ? name : `${dir}/${name}`;
-        if (this.filter && !this.filter.accepts(childRel, true)) continue;
-        if (this.dirs.has(childRel)) continue;
-        if (!this.unwatched.has(childRel)) this.limitFailures++;
-        this.unwatched.set(childRel, 'limit');
-        stack.push(childRel);
-      }
-    }
-  }
-
   /** Adds one watch; undefined when the path is not a directory now or cannot be watched. */
   private watchOne(rel: string, parent: WatchedDir | undefined): WatchedDir | undefined {
     const abs = this.abs(rel);
@@ -191,7 +167,7 @@ export class DirWatcher implements Watcher {
     try {
       watcher = this.watchFn(abs, (event, name) => this.onEvent(rel, watcher, event, name));
     } catch (err) {
-      this.cannotWatch(rel, err as NodeJS.ErrnoException);
+      this.unwatched.cannotWatch(rel, err as NodeJS.ErrnoException);
       return undefined;
     }
     // Without a listener an 'error' event would throw out of the event loop.
@@ -210,90 +186,9 @@ export class DirWatcher implements Watcher {
     return dir;
   }
 
-  private cannotWatch(rel: string, err: NodeJS.ErrnoException): void {
-    switch (err.code) {
-      case 'ENOENT':
-      case 'ENOTDIR':
-        return; // gone before we got to it: the parent's event says so
-      case 'EACCES':
-      case 'EPERM':
-        // The engine reports the unreadable directory; a chmod shows up as an event on its name.
-        this.unwatched.set(rel, 'denied');
-        return;
-      default: {
-        const isNew = !this.unwatched.has(rel);
-        this.unwatched.set(rel, err.code === 'ENOSPC' || err.code === 'EMFILE' || err.code === 'ENFILE' ? 'limit' : 'error');
-        if (isNew) {
-          this.limitFailures++;
-          this.limitError ??= err;
-        }
-      }
-    }
-  }
-
   /** One `onLost` per walk or event batch, however many directories failed in it. */
   private reportLimitFailures(): void {
-    if (!this.running) return;
-    if (this.limitFailures > 0) {
-      const err = this.limitError!;
-      const n = this.limitFailures;
-      this.limitFailures = 0;
-      this.limitError = undefined;
-      this.callbacks.onLost(limitMessage(err, n, this.root));
-    }
-    this.scheduleRetry();
-  }
-
-  private unwatchedForLimit(): number {
-    let n = 0;
-    for (const why of this.unwatched.values()) if (why === 'limit') n++;
-    return n;
-  }
-
-  /** Arms the retry timer while directories wait for resources (backoff: WATCH_RETRY). */
-  private scheduleRetry(): void {
-    if (!this.running || this.retryTimer !== undefined || this.unwatchedForLimit() === 0) return;
-    const delay = backoffDelay(this.retryRound, WATCH_RETRY);
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      this.retryUnwatched();
-    }, delay);
-    this.retryTimer.unref();
-  }
-
-  /**
-   * Tries again to watch the directories left unwatched for lack of resources, top down
-   * (a directory under an unwatched one is watched with it). Each one watched now is hinted
-   * deep: its changes since the failure were not seen.
-   */
-  private retryUnwatched(): void {
-    if (!this.running) return;
-    const before = this.unwatchedForLimit();
-    const tops = [...this.unwatched].filter(([rel, why]) => why === 'limit' && (rel === '' || this.dirs.has(parentRel(rel)))).map(([rel]) => rel);
-    for (const rel of tops) {
-      if (!this.unwatched.has(rel)) continue; // watched meanwhile, under another top
-      if (!lstatOrUndefined(this.abs(rel))?.isDirectory()) {
-        this.forgetUnwatched(rel); // gone: its parent's events tell the engine
-        continue;
-      }
-      this.watchTree(rel, rel === '' ? undefined : this.dirs.get(parentRel(rel)));
-      if (this.dirs.has(rel)) this.hint(rel, true);
-    }
-    // New failures here are directories that appeared under unwatched ones: not news.
-    this.limitFailures = 0;
-    this.limitError = undefined;
-    const left = this.unwatchedForLimit();
-    this.retryRound = left < before ? 0 : this.retryRound + 1;
-    if (left === 0 && before > 0) this.callbacks.onNote?.(`inotify watches are available again: all directories under ${this.root} are watched`);
-    else if (left < before) this.callbacks.onNote?.(`watching ${before - left} more directories under ${this.root}; ${left} still wait for inotify watches`);
-    this.scheduleFlush();
-    this.scheduleRetry();
-  }
-
-  /** Drops `rel` and everything under it from the unwatched set. */
-  private forgetUnwatched(rel: string): void {
-    const prefix = rel === '' ? '' : `${rel}/`;
-    for (const u of this.unwatched.keys()) if (u === rel || u.startsWith(prefix)) this.unwatched.delete(u);
+    this.unwatched.report((err, n) => limitMessage(err, n, this.root));
   }
 
   private onEvent(rel: string, watcher: FSWatcher, event: string, name: string | Buffer | null): void {
@@ -384,7 +279,7 @@ export class DirWatcher implements Watcher {
     }
     if (dir.rel !== '') this.dirs.get(parentRel(dir.rel))?.children.delete(dir.rel);
     // Failed directories under it are moot now (rare, so a scan of the small map is fine).
-    this.forgetUnwatched(dir.rel);
+    this.unwatched.forget(dir.rel);
   }
 
   private hint(path: string, deep: boolean): void {
@@ -408,9 +303,6 @@ export class DirWatcher implements Watcher {
     });
   }
 }
-
-/** Directories left unwatched for lack of resources are retried after 1–2 s, 2–4 s … 60 s. */
-export const WATCH_RETRY: BackoffPolicy = { baseMs: 2_000, maxMs: 60_000 };
 
 export function parentRel(rel: string): string {
   const i = rel.lastIndexOf('/');

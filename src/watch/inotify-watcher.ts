@@ -28,12 +28,12 @@
 import { join } from 'node:path';
 import type { PathFilter } from '../core/filter.ts';
 import { decodeName, encodeName } from '../core/names.ts';
-import { backoffDelay } from '../core/retry.ts';
 import type { Scope } from '../core/scope.ts';
 import { isTempName } from '../core/temp-name.ts';
-import { limitMessage, listSubdirs, lstatOrUndefined, parentRel, readSysctl, WATCH_RETRY } from './dir-watcher.ts';
+import { limitMessage, listSubdirs, lstatOrUndefined, parentRel, readSysctl } from './dir-watcher.ts';
 import type { InotifyBinding, InotifyHandle } from './inotify-binding.ts';
 import { decodeEvents, mergeHint, planBatch, WATCH_MASK, type EntryRef, type PendingHint, type WatchAction } from './inotify-events.ts';
+import { UnwatchedDirs } from './unwatched-dirs.ts';
 import type { Watcher, WatcherCallbacks } from './watcher.ts';
 
 export interface InotifyWatcherOptions {
@@ -53,20 +53,15 @@ interface WatchedDir {
   children: Set<string>;
 }
 
-type Unwatched = 'limit' | 'denied' | 'error';
-
 export class InotifyWatcher implements Watcher {
   private handle: InotifyHandle | undefined;
   private readonly dirs = new Map<string, WatchedDir>();
   private readonly byWd = new Map<number, WatchedDir>();
-  private readonly unwatched = new Map<string, Unwatched>();
+  /** Directories we failed to watch; retried when an event names them, and on a timer. */
+  private readonly unwatched: UnwatchedDirs;
   private readonly pending = new Map<string, PendingHint>();
   private flushHandle: NodeJS.Immediate | undefined;
-  private limitFailures = 0;
-  private limitError: NodeJS.ErrnoException | undefined;
   private running = false;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private retryRound = 0;
   private readonly filter: PathFilter | undefined;
   private readonly addWatchFn: (handle: InotifyHandle, path: Buffer, mask: number) => number;
 
@@ -78,6 +73,23 @@ export class InotifyWatcher implements Watcher {
   ) {
     this.filter = options.filter;
     this.addWatchFn = options.addWatch ?? ((h, path, mask) => h.addWatch(path, mask));
+    this.unwatched = new UnwatchedDirs(
+      {
+        root,
+        callbacks,
+        filter: this.filter,
+        isRunning: () => this.running,
+        isWatched: (rel) => this.dirs.has(rel),
+        abs: (rel) => this.abs(rel),
+        isDirectory: (abs) => lstatOrUndefined(abs)?.isDirectory() === true,
+        listSubdirs,
+        watchTree: (rel) => this.watchTree(rel, rel === '' ? undefined : this.dirs.get(parentRel(rel)), false),
+        hintDeep: (rel) => this.hint(rel, { deep: true, closed: false }),
+        flushHints: () => this.scheduleFlush(),
+        limitDetail: () => `(this watcher holds ${this.dirs.size} watches now)`,
+      },
+      ['ENOENT', 'ENOTDIR', 'ELOOP'], // ELOOP: IN_DONT_FOLLOW on a symlink
+    );
   }
 
   /** Relative paths of the directories watched now, sorted (introspection for tests and benches). */
@@ -99,8 +111,6 @@ export class InotifyWatcher implements Watcher {
 
   async stop(): Promise<void> {
     this.running = false;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
     if (this.flushHandle) clearImmediate(this.flushHandle);
     this.flushHandle = undefined;
     this.pending.clear();
@@ -242,7 +252,7 @@ export class InotifyWatcher implements Watcher {
       }
       dir ??= this.watchOne(next.rel, next.parent);
       if (!dir) {
-        if (this.unwatched.get(next.rel) === 'limit') this.markSubtreeUnwatched(next.rel);
+        if (this.unwatched.get(next.rel) === 'limit') this.unwatched.markSubtree(next.rel);
         continue;
       }
       let subdirs;
@@ -271,28 +281,6 @@ export class InotifyWatcher implements Watcher {
     }
   }
 
-  private markSubtreeUnwatched(rel: string): void {
-    const stack = [rel];
-    while (stack.length > 0) {
-      const dir = stack.pop()!;
-      let subdirs;
-      try {
-        subdirs = listSubdirs(this.abs(dir));
-      } catch {
-        continue;
-      }
-      for (const name of subdirs) {
-        if (isTempName(name)) continue;
-        const childRel = dir === '' ? name : `${dir}/${name}`;
-        if (this.filter && !this.filter.accepts(childRel, true)) continue;
-        if (this.dirs.has(childRel)) continue;
-        if (!this.unwatched.has(childRel)) this.limitFailures++;
-        this.unwatched.set(childRel, 'limit');
-        stack.push(childRel);
-      }
-    }
-  }
-
   /** Adds one watch; undefined when the path is not a directory now or cannot be watched. */
   private watchOne(rel: string, parent: WatchedDir | undefined): WatchedDir | undefined {
     const abs = this.abs(rel);
@@ -300,7 +288,7 @@ export class InotifyWatcher implements Watcher {
     try {
       wd = this.addWatchFn(this.handle!, encodeName(abs), WATCH_MASK);
     } catch (err) {
-      this.cannotWatch(rel, err as NodeJS.ErrnoException);
+      this.unwatched.cannotWatch(rel, err as NodeJS.ErrnoException);
       return undefined;
     }
     // IN_ONLYDIR | IN_DONT_FOLLOW made the kernel refuse a symlink or a file; lstat for the
@@ -336,82 +324,9 @@ export class InotifyWatcher implements Watcher {
     }
   }
 
-  private cannotWatch(rel: string, err: NodeJS.ErrnoException): void {
-    switch (err.code) {
-      case 'ENOENT':
-      case 'ENOTDIR':
-      case 'ELOOP': // IN_DONT_FOLLOW on a symlink
-        return; // gone or not a directory: the parent's event says so
-      case 'EACCES':
-      case 'EPERM':
-        this.unwatched.set(rel, 'denied');
-        return;
-      default: {
-        const isNew = !this.unwatched.has(rel);
-        this.unwatched.set(rel, err.code === 'ENOSPC' || err.code === 'EMFILE' || err.code === 'ENFILE' ? 'limit' : 'error');
-        if (isNew) {
-          this.limitFailures++;
-          this.limitError ??= err;
-        }
-      }
-    }
-  }
-
   /** One `onLost` per walk or read, however many directories failed in it. */
   private reportLimitFailures(): void {
-    if (!this.running) return;
-    if (this.limitFailures > 0) {
-      const err = this.limitError!;
-      const n = this.limitFailures;
-      this.limitFailures = 0;
-      this.limitError = undefined;
-      this.callbacks.onLost(`${limitMessage(err, n, this.root)} (this watcher holds ${this.dirs.size} watches now)`);
-    }
-    this.scheduleRetry();
-  }
-
-  private unwatchedForLimit(): number {
-    let n = 0;
-    for (const why of this.unwatched.values()) if (why === 'limit') n++;
-    return n;
-  }
-
-  private scheduleRetry(): void {
-    if (!this.running || this.retryTimer !== undefined || this.unwatchedForLimit() === 0) return;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      this.retryUnwatched();
-    }, backoffDelay(this.retryRound, WATCH_RETRY));
-    this.retryTimer.unref();
-  }
-
-  /** DirWatcher.retryUnwatched: top down, each directory watched now hinted deep. */
-  private retryUnwatched(): void {
-    if (!this.running) return;
-    const before = this.unwatchedForLimit();
-    const tops = [...this.unwatched].filter(([rel, why]) => why === 'limit' && (rel === '' || this.dirs.has(parentRel(rel)))).map(([rel]) => rel);
-    for (const rel of tops) {
-      if (!this.unwatched.has(rel)) continue;
-      if (!lstatOrUndefined(this.abs(rel))?.isDirectory()) {
-        this.forgetUnwatched(rel);
-        continue;
-      }
-      this.watchTree(rel, rel === '' ? undefined : this.dirs.get(parentRel(rel)), false);
-      if (this.dirs.has(rel)) this.hint(rel, { deep: true, closed: false });
-    }
-    this.limitFailures = 0;
-    this.limitError = undefined;
-    const left = this.unwatchedForLimit();
-    this.retryRound = left < before ? 0 : this.retryRound + 1;
-    if (left === 0 && before > 0) this.callbacks.onNote?.(`inotify watches are available again: all directories under ${this.root} are watched`);
-    else if (left < before) this.callbacks.onNote?.(`watching ${before - left} more directories under ${this.root}; ${left} still wait for inotify watches`);
-    this.scheduleFlush();
-    this.scheduleRetry();
-  }
-
-  private forgetUnwatched(rel: string): void {
-    const prefix = rel === '' ? '' : `${rel}/`;
-    for (const u of this.unwatched.keys()) if (u === rel || u.startsWith(prefix)) this.unwatched.delete(u);
+    this.unwatched.report((err, n) => limitMessage(err, n, this.root));
   }
 
   /**
@@ -428,7 +343,7 @@ export class InotifyWatcher implements Watcher {
       this.hint(childRel, { deep: true, closed: false });
     }
     if (!isDir) {
-      this.forgetUnwatched(childRel);
+      this.unwatched.forget(childRel);
       return;
     }
     if (this.dirs.has(childRel)) return;
@@ -465,7 +380,7 @@ export class InotifyWatcher implements Watcher {
       }
     }
     if (dir.rel !== '') this.dirs.get(parentRel(dir.rel))?.children.delete(dir.rel);
-    this.forgetUnwatched(dir.rel);
+    this.unwatched.forget(dir.rel);
   }
 
   /** Moves a watched subtree to a new path (a rename): same watches, new relative paths. */
@@ -492,12 +407,7 @@ export class InotifyWatcher implements Watcher {
     }
     toParent?.children.add(toRel);
     // Directories under it still waiting for watches moved too.
-    const prefix = `${fromRel}/`;
-    for (const [u, why] of [...this.unwatched]) {
-      if (u !== fromRel && !u.startsWith(prefix)) continue;
-      this.unwatched.delete(u);
-      this.unwatched.set(moved(u), why);
-    }
+    this.unwatched.move(fromRel, moved);
   }
 
   // ---- hints ----
