@@ -26,7 +26,7 @@ export const TOP_KEYS: { readonly [K in keyof Required<ConfigFile>]: KeyDoc } = 
   debounceMaxMs: { type: 'ms, 1–600000', default: String(DEFAULT_DEBOUNCE_MAX_MS), help: 'a busy file is still sent this long after its first change' },
   rescanIntervalSec: { type: 'seconds', default: String(DEFAULT_RESCAN_SEC), help: 'periodic local rescan, the backstop for lost events (0 = off)' },
   verifyIntervalSec: { type: 'seconds', default: '0 (off)', help: 'periodic full verification of every target: list it all, repair drift' },
-  watcher: { type: 'native | fswatch | nsfw', default: 'native', help: 'our inotify binding (files closed after writing sent at once; fs.watch when the binding was not built), fs.watch, or the nsfw addon' },
+  watcher: { type: 'native | inotify | fswatch | nsfw', default: 'native', help: 'native and fswatch: fs.watch per directory; inotify: our inotify binding, opt-in (files closed after writing sent at once; fs.watch when it was not built); nsfw: the nsfw addon' },
   debug: { type: 'boolean', default: 'false', help: 'log every detail (to daily.log.debug instead of daily.log)' },
   log: { type: 'terminal | folder/ | file', default: '/var/log/<name>/daily.log as root, else $XDG_STATE_HOME/sync-inotify/log/<name>/ (run: the terminal or journal)', help: 'where the log goes; rotated at local midnight' },
   metrics: { type: 'port, host:port or true', default: 'off', help: 'serve Prometheus metrics at /metrics (README, "Metrics"); a bare port or true (9464) listens on loopback only' },

@@ -35,12 +35,12 @@ export const configSchema = z.strictObject({
   /** Full verification of every target (list it all, repair drift) this often; 0 = off. */
   verifyIntervalSec: z.number().int().nonnegative().optional(),
   /**
-   * Which inotify watcher (src/watch/choose-watcher.ts): `native` (the default), our own
-   * inotify binding when it was built at install, else our watcher over Node's per-directory
-   * fs.watch; `fswatch`, that fs.watch watcher always; or `nsfw`, whose native thread polls
-   * every 50 ms. Ours skip excluded directories and deliver events within a millisecond.
+   * Which inotify watcher (src/watch/choose-watcher.ts): `native` (the default) and `fswatch`,
+   * our watcher over Node's per-directory fs.watch; `inotify` (opt-in), our own inotify binding
+   * when it was built at install, else that fs.watch watcher; or `nsfw`, whose native thread
+   * polls every 50 ms. Ours skip excluded directories and deliver events within a millisecond.
    */
-  watcher: z.enum(['nsfw', 'native', 'fswatch']).optional(),
+  watcher: z.enum(['nsfw', 'native', 'inotify', 'fswatch']).optional(),
   debug: z.boolean().optional(),
   log: z.string().optional(),
   pidFile: z.string().optional(),

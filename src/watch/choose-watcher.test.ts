@@ -18,22 +18,22 @@ const callbacks = { onHints: () => {}, onLost: () => {} };
 describe('createWatcher', () => {
   after(() => rmSync(root, { recursive: true, force: true }));
 
-  it('native (the default): the inotify binding when it is built', async (ctx) => {
+  it('inotify (opt-in): the inotify binding when it is built', async (ctx) => {
     const loaded = loadInotifyBinding();
     if (!('binding' in loaded)) {
       if (process.env['CI'] === 'true') assert.fail(`the inotify binding is not built (${loaded.reason}); npm ci builds it`);
       return ctx.skip(loaded.reason);
     }
-    const { watcher, which } = await createWatcher('native', root, callbacks, undefined);
+    const { watcher, which } = await createWatcher('inotify', root, callbacks, undefined);
     assert.ok(watcher instanceof InotifyWatcher);
     assert.equal(which, `watcher for ${root}: the inotify binding`);
     assert.doesNotMatch(which, /watching /, 'never mistaken for the readiness line');
   });
 
-  it('native without the binding: fs.watch, and the line says why', async () => {
+  it('inotify without the binding: fs.watch, and the line says why', async () => {
     process.env['SYNC_INOTIFY_NO_NATIVE'] = '1';
     try {
-      const { watcher, which } = await createWatcher('native', root, callbacks, undefined);
+      const { watcher, which } = await createWatcher('inotify', root, callbacks, undefined);
       assert.ok(watcher instanceof DirWatcher);
       assert.match(which, /^watcher for .*: fs\.watch, because SYNC_INOTIFY_NO_NATIVE=1$/);
       // It really watches: start and stop cleanly.
@@ -42,6 +42,12 @@ describe('createWatcher', () => {
     } finally {
       delete process.env['SYNC_INOTIFY_NO_NATIVE'];
     }
+  });
+
+  it('native (the default): fs.watch even with the binding built', async () => {
+    const { watcher, which } = await createWatcher('native', root, callbacks, undefined);
+    assert.ok(watcher instanceof DirWatcher);
+    assert.match(which, /fs\.watch \(watcher: native\)/);
   });
 
   it('fswatch: fs.watch even with the binding built', async () => {

@@ -1,9 +1,9 @@
 /**
  * The watchers: the churn cases against a local folder with `watcher: nsfw` and with
- * `watcher: fswatch` (the fallback when the inotify binding is not built; the other e2e files
- * run the default, the inotify binding), plus a check that the default really is the inotify
- * binding: its log line says so, and it skips excluded directories, which nsfw cannot, so the
- * kernel's count of the daemon's inotify watches tells them apart.
+ * `watcher: inotify` (our binding, opt-in; the other e2e files run the default, fs.watch),
+ * plus a check that the binding is what `watcher: inotify` gets: its log line says so, and it
+ * skips excluded directories, which nsfw cannot, so the kernel's count of the daemon's inotify
+ * watches tells them apart.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
@@ -49,20 +49,20 @@ describeMirrorCases({
 });
 
 describeMirrorCases({
-  label: 'local folder, fs.watch watcher',
+  label: 'local folder, inotify binding watcher',
   symlinks: true,
   byteNames: true,
   async open(name) {
-    const s = setup(name, '', 'fswatch');
+    const s = setup(name, '', 'inotify');
     const daemon = await Daemon.start(s.args);
-    assert.match(daemon.output, /watcher for .*: fs\.watch \(watcher: fswatch\)/);
+    assert.match(daemon.output, /watcher for .*: the inotify binding\n/);
     return { env: s, daemon, close: async () => s.cleanup() };
   },
 });
 
-describe('e2e: the default watcher is the inotify binding', () => {
+describe('e2e: watcher: inotify is the inotify binding', () => {
   it('excluded directories hold no inotify watch', async () => {
-    const s = setup('which', '    exclude: ["skipped/"]\n');
+    const s = setup('which', '    exclude: ["skipped/"]\n', 'inotify');
     try {
       for (let i = 0; i < 5; i++) mkdirSync(join(s.src, 'skipped', `d${i}`), { recursive: true });
       mkdirSync(join(s.src, 'kept', 'inner'), { recursive: true });
@@ -75,7 +75,7 @@ describe('e2e: the default watcher is the inotify binding', () => {
         assert.equal(existsSync(join(s.dst, 'skipped')), false);
         // root, kept, kept/inner; nsfw would also watch skipped and its 5 subdirectories.
         assert.equal(inotifyWatches(d.child.pid!), 3);
-        assert.match(d.output, /watcher for .*: the inotify binding\n/, 'npm ci builds the binding: the default uses it');
+        assert.match(d.output, /watcher for .*: the inotify binding\n/, 'npm ci builds the binding: watcher: inotify uses it');
       } finally {
         await d.stop();
       }
