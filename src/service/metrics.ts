@@ -30,29 +30,44 @@ export function metricsRegistry(read: MetricsReader): Registry {
   const perTarget = (set: (labels: { sync: string; target: string }, t: TargetReport) => void) => {
     for (const t of read.targets()) set({ sync: t.source, target: t.target }, t);
   };
-  // Counters whose value is owned by the engine: reset, then set to the engine's figure.
-  const counter = (name: string, help: string, value: (t: TargetReport) => number) =>
-    new Counter({
-      name,
-      help,
-      labelNames,
-      registers: [register],
-      collect() {
-        this.reset();
-        perTarget((l, t) => this.inc(l, value(t)));
-      },
+  // The connection pool of network targets (Target.poolStats); a local folder has none.
+  const pooled = (set: (labels: { sync: string; target: string }, c: NonNullable<TargetReport['connections']>) => void) =>
+    perTarget((l, t) => {
+      if (t.connections) set(l, t.connections);
     });
-  const gauge = (name: string, help: string, value: (t: TargetReport) => number) =>
-    new Gauge({
-      name,
-      help,
-      labelNames,
-      registers: [register],
-      collect() {
-        this.reset();
-        perTarget((l, t) => this.set(l, value(t)));
-      },
-    });
+  // Metrics labelled by sync and target, read from `each` at every scrape. Counters whose value
+  // is owned by the engine: reset, then set to the engine's figure.
+  type Each<V> = (set: (labels: { sync: string; target: string }, v: V) => void) => void;
+  const counterOf =
+    <V>(each: Each<V>) =>
+    (name: string, help: string, value: (v: V) => number) =>
+      new Counter({
+        name,
+        help,
+        labelNames,
+        registers: [register],
+        collect() {
+          this.reset();
+          each((l, v) => this.inc(l, value(v)));
+        },
+      });
+  const gaugeOf =
+    <V>(each: Each<V>) =>
+    (name: string, help: string, value: (v: V) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers: [register],
+        collect() {
+          this.reset();
+          each((l, v) => this.set(l, value(v)));
+        },
+      });
+  const counter = counterOf(perTarget);
+  const gauge = gaugeOf(perTarget);
+  const poolCounter = counterOf(pooled);
+  const poolGauge = gaugeOf(pooled);
   counter('sync_inotify_files_sent_total', 'Files uploaded to the target since the daemon started (or was reloaded)', (t) => t.filesSent);
   counter('sync_inotify_bytes_sent_total', 'Bytes of files uploaded to the target since the daemon started', (t) => t.bytesSent);
   counter('sync_inotify_operations_total', 'Operations done on the target (put, mkdir, rename, remove, …) since the daemon started', (t) => t.opsDone);
@@ -84,11 +99,6 @@ export function metricsRegistry(read: MetricsReader): Registry {
       });
     },
   });
-  // The connection pool of network targets (Target.poolStats); a local folder has none.
-  const pooled = (set: (labels: { sync: string; target: string }, c: NonNullable<TargetReport['connections']>) => void) =>
-    perTarget((l, t) => {
-      if (t.connections) set(l, t.connections);
-    });
   new Gauge({
     name: 'sync_inotify_connections',
     help: 'Connections to the target by state: busy (carrying operations), idle, opening',
@@ -103,28 +113,6 @@ export function metricsRegistry(read: MetricsReader): Registry {
       });
     },
   });
-  const poolGauge = (name: string, help: string, value: (c: NonNullable<TargetReport['connections']>) => number) =>
-    new Gauge({
-      name,
-      help,
-      labelNames,
-      registers: [register],
-      collect() {
-        this.reset();
-        pooled((l, c) => this.set(l, value(c)));
-      },
-    });
-  const poolCounter = (name: string, help: string, value: (c: NonNullable<TargetReport['connections']>) => number) =>
-    new Counter({
-      name,
-      help,
-      labelNames,
-      registers: [register],
-      collect() {
-        this.reset();
-        pooled((l, c) => this.inc(l, value(c)));
-      },
-    });
   poolGauge('sync_inotify_connections_limit', 'The most connections the pool opens now (lower than `connections` after the server refused more)', (c) => c.limit);
   poolGauge('sync_inotify_pool_waiting', 'Operations waiting for a connection', (c) => c.waiting);
   poolCounter('sync_inotify_reconnects_total', 'Connections opened to replace one that died', (c) => c.reconnects);
